@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 # Pins torch to the CPU build the build machines carry; GPU users override (see README).
 CONSTRAINTS ?= constraints.txt
 EXTRAS ?= model,dev
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_DIR ?= demo-out
 
 .PHONY: install demo test test-fast bench clean
