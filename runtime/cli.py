@@ -26,6 +26,8 @@ EPILOG = """\
 examples:
   seethrough-rig inspect char.psd            what the importer understood, as a table
   seethrough-rig inspect char.psd --json     the same as JSON, for scripts
+  seethrough-rig build char.psd -o char.rig  rig it: meshes, deformers, spring chains
+  seethrough-rig info char.rig               what is in a rig
 
 Run `seethrough-rig COMMAND --help` for a command's options.
 """
@@ -121,7 +123,135 @@ def format_inspect_table(report: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_inspect]
+# ------------------------------------------------------------------------------------ build
+
+def _register_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build", formatter_class=_formatter,
+        help="rig a layered character: meshes, deformers, spring chains -> char.rig",
+        description="Build a posable rig from a layered character: a quality triangle mesh per "
+                    "layer, anchors for the face, eyes, mouth, neck and body, deformers for the "
+                    "Live2D standard parameters, and spring chains for hair, skirts and sleeves. "
+                    "The result is one .rig file (a zip) that `render`, `live` and `physics` use.",
+        epilog="example:\n  seethrough-rig build char.psd -o char.rig --mesh-density 1.5")
+    p.add_argument("file", metavar="FILE", help="a layered .psd/.psb")
+    p.add_argument("-o", "--output", metavar="OUT.rig", help="output rig (default: FILE with .rig)")
+    p.add_argument("--mesh-density", type=float, default=1.0, metavar="X",
+                   help="mesh density multiplier: 2 = finer (smoother bends, slower), "
+                        "0.5 = coarser (default: 1)")
+    p.add_argument("--physics", metavar="PHYSICS.json",
+                   help="apply a saved physics tuning (from `physics --export`)")
+    p.add_argument("--sides", choices=("auto", "character", "image"), default="auto",
+                   help="how the file names left/right (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_build)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from rig.autorig import build_spec
+    from rig.rigfile import save_rig
+    from seethrough_core.loading import load_character
+
+    out = Path(args.output) if args.output else Path(args.file).with_suffix(".rig")
+    if out.suffix.lower() != ".rig":
+        raise InputError(f"{out}: the output should end in .rig")
+    physics = _load_physics(args.physics) if args.physics else None
+    character = load_character(args.file, side_convention=args.sides)
+    bar = tqdm(total=len(character.layers) + 2, unit="step", desc="rigging",
+               disable=args.quiet, leave=False)
+
+    def progress(msg: str) -> None:
+        bar.set_postfix_str(msg[:32])
+        if msg != "anchors":
+            bar.update(1)
+
+    try:
+        spec = build_spec(character, mesh_density=args.mesh_density, physics=physics,
+                          progress=progress)
+        bar.update(1)
+        save_rig(spec, out)
+    finally:
+        bar.close()
+    if not args.quiet:
+        verts = sum(len(l.mesh.vertices) for l in spec.layers)
+        print(f"{out}: {len(spec.layers)} layers, {verts} vertices, {len(spec.chains)} spring "
+              f"chains ({', '.join(sorted({c.group for c in spec.chains})) or 'none'})")
+    return 0
+
+
+def _load_physics(path: str) -> dict:
+    from rig.springs import ChainParams
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read physics file ({exc.strerror})") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    groups = doc.get("groups", doc) if isinstance(doc, dict) else None
+    if not isinstance(groups, dict):
+        raise InputError(f"{path}: expected {{\"groups\": {{group: {{parameter: value}}}}}}")
+    return {str(g): ChainParams.from_dict(p) for g, p in groups.items()}
+
+
+# ------------------------------------------------------------------------------------- info
+
+def _register_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info", formatter_class=_formatter, help="describe a .rig file",
+        description="Show a rig's canvas, layers with their mesh sizes, parameters with their "
+                    "ranges, and spring chains.",
+        epilog="JSON: {\"format_version\", \"size\", \"layers\": [{\"name\", \"tag\", "
+               "\"vertices\", \"triangles\"}], \"parameters\": [{\"id\", \"min\", \"max\", "
+               "\"default\"}], \"chains\": [{\"name\", \"group\", \"particles\"}]}")
+    p.add_argument("rig", metavar="CHAR.rig")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+
+
+def rig_info(spec) -> dict:
+    from rig.model import FORMAT_VERSION
+    return {
+        "format_version": FORMAT_VERSION,
+        "size": list(spec.size),
+        "layers": [{"name": l.name, "tag": l.tag, "vertices": int(len(l.mesh.vertices)),
+                    "triangles": int(len(l.mesh.triangles))} for l in spec.layers],
+        "parameters": [{"id": p.id, "min": p.min, "max": p.max, "default": p.default}
+                       for p in spec.params],
+        "chains": [{"name": c.name, "group": c.group, "particles": int(len(c.rest))}
+                   for c in spec.chains],
+    }
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from rig.rigfile import load_spec
+    info = rig_info(load_spec(args.rig))
+    if args.json:
+        json.dump(info, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    w, h = info["size"]
+    print(f"{args.rig}: rig format {info['format_version']}, canvas {w}x{h}")
+    print(f"layers ({len(info['layers'])}):")
+    for l in info["layers"]:
+        print(f"  {l['name']:<28} {l['tag']:<12} {l['vertices']:>6} vertices {l['triangles']:>6} triangles")
+    print(f"parameters ({len(info['parameters'])}):")
+    for p in info["parameters"]:
+        print(f"  {p['id']:<18} {p['min']:>6g} .. {p['max']:<6g} default {p['default']:g}")
+    groups: dict[str, int] = {}
+    for c in info["chains"]:
+        groups[c["group"]] = groups.get(c["group"], 0) + 1
+    print(f"spring chains ({len(info['chains'])}): " +
+          (", ".join(f"{g} x{n}" for g, n in sorted(groups.items())) or "none"))
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _register_inspect, _register_build, _register_info]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

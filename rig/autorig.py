@@ -1,0 +1,84 @@
+"""From a Character to a posable Rig, automatically.
+
+1. anchors from the layer masks (face, eyes, mouth, neck, shoulders, hip);
+2. a quality Delaunay mesh per layer, denser where it bends (hair, face, eyes, mouth) and
+   coarser on big clothes, scaled by the user's ``mesh_density``;
+3. spring chains along hair strands, skirt hems, sleeves, tails and ribbons;
+4. clipping (irides inside their eyewhite) and the default physics per chain group.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from seethrough_core.character import Character, InputError
+
+from . import springs
+from .anchors import find_anchors
+from .chains import default_chain_params, find_chains
+from .mesh import Mesh, mesh_from_alpha
+from .model import LayerSpec, Rig, RigSpec
+
+# Relative mesh density per part: fine where the art bends or is small, coarse on big cloth.
+DENSITY = {
+    "face": 1.0, "front hair": 1.0, "back hair": 0.8, "hair": 0.9, "irides": 1.0,
+    "eyewhite": 1.2, "eyelash": 1.2, "eyebrow": 1.0, "mouth": 1.4, "nose": 0.8, "ears": 0.7,
+    "neck": 0.7, "topwear": 0.5, "bottomwear": 0.6, "handwear": 0.55, "legwear": 0.5,
+    "footwear": 0.5, "tail": 0.9, "wings": 0.6, "headwear": 0.8, "neckwear": 0.7,
+}
+
+ProgressFn = Callable[[str], None]
+
+
+def build_spec(character: Character, *, mesh_density: float = 1.0,
+               physics: dict[str, springs.ChainParams] | None = None,
+               progress: ProgressFn | None = None) -> RigSpec:
+    if not character.layers:
+        raise InputError("the character has no layers to rig")
+    if not (0.05 <= mesh_density <= 20):
+        raise InputError(f"--mesh-density must be between 0.05 and 20, got {mesh_density}")
+    say = progress or (lambda msg: None)
+    say("anchors")
+    anchors = find_anchors(character)
+    layers: list[LayerSpec] = []
+    chains = []
+    for i, layer in enumerate(character.layers):
+        say(f"mesh {layer.name}")
+        density = DENSITY.get(layer.tag, 1.0) * mesh_density
+        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density) if not layer.empty \
+            else Mesh.empty_mesh()
+        layers.append(LayerSpec(
+            name=layer.name, tag=layer.tag, texture=layer.rgba, offset=layer.offset, mesh=mesh,
+            side=layer.side, stratum=layer.stratum, group=layer.group, variant=layer.variant,
+            depth=layer.depth_median(),
+        ))
+        if layer.variant is None and mesh.n_vertices:
+            chains += find_chains(layer.alpha, layer.offset, layer.tag, anchors, i, layer.name)
+    _assign_clipping(layers)
+    say("physics")
+    groups = {c.group for c in chains}
+    chain_params = {g: default_chain_params(g) for g in groups}
+    if physics:
+        for g, p in physics.items():
+            chain_params[g] = p
+    return RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
+                   chain_params=chain_params, mesh_density=mesh_density, source=character.source)
+
+
+def autorig(character: Character, **kwargs) -> Rig:
+    return Rig(build_spec(character, **kwargs))
+
+
+def _assign_clipping(layers: list[LayerSpec]) -> None:
+    """Irides are drawn only inside their eyewhite (same side, or the single shared layer)."""
+    whites = [i for i, l in enumerate(layers) if l.tag in ("eyewhite", "eyes") and l.variant is None]
+    for l in layers:
+        if l.tag != "irides" or l.variant is not None:
+            continue
+        same = [i for i in whites if layers[i].side == l.side]
+        pick = same or ([i for i in whites if layers[i].side is None] if l.side is None else [])
+        if not pick and len(whites) == 1:
+            pick = whites
+        if pick:
+            l.clip_to = pick[0]

@@ -1,0 +1,121 @@
+"""Bind each vertex to the global warp: how much it follows the head, how high it stands above
+the head's centre plane (turn parallax), where it sits on the torso cylinder, how much it sways
+and breathes. See rig.deform for what the numbers mean.
+
+Heights come from the layer's part and its pseudo-depth: the face is a dome (an ellipsoid over
+the face outline), eyes/brows/nose/mouth stand rigidly on it, front hair floats just above it,
+ears sit at its rim and back hair lies behind. Layers nearer than the face by pseudo-depth float
+higher, farther ones sink, so an artist's or See-through's depth ordering shows up as parallax.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seethrough_core.taxonomy import EYE_TAGS, HEAD_TAGS
+
+from .anchors import Anchors
+from .deform import WarpAttributes, smoothstep
+
+FEATURE_TAGS = EYE_TAGS | {"nose", "mouth", "eyewear"}
+
+
+def body_levels(anchors: Anchors) -> tuple[float, float, float]:
+    """(shoulder_y, chest_y, hip_y)."""
+    hip_y = anchors.hip[1] if anchors.hip else anchors.canvas[1]
+    if anchors.shoulders:
+        shoulder_y = 0.5 * (anchors.shoulders[0][1] + anchors.shoulders[1][1])
+    else:
+        shoulder_y = anchors.neck_pivot[1] + 0.35 * anchors.face_size[1]
+    hip_y = max(hip_y, shoulder_y + 1.0)
+    chest_y = shoulder_y + 0.4 * (hip_y - shoulder_y)
+    return shoulder_y, chest_y, hip_y
+
+
+def face_dome(x: np.ndarray, y: np.ndarray, anchors: Anchors) -> np.ndarray:
+    """Height of the face surface above the head centre plane (0 outside the face)."""
+    hx, hy = anchors.head_center
+    rx = max(0.5 * anchors.face_size[0], 1.0)
+    ry = max(0.55 * anchors.face_size[1], 1.0)
+    q = 1.0 - ((x - hx) / rx) ** 2 - ((y - hy) / ry) ** 2
+    return anchors.head_radius * np.sqrt(np.clip(q, 0.0, 1.0))
+
+
+def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:
+    eyes = list(anchors.eyes.values())
+    if not eyes:
+        return np.repeat(vertices.mean(axis=0, keepdims=True), len(vertices), axis=0)
+    centres = np.array([e.center for e in eyes])
+    d = np.linalg.norm(vertices[:, None, :] - centres[None, :, :], axis=2)
+    return centres[np.argmin(d, axis=1)]
+
+
+def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | None,
+               face_depth: float | None) -> WarpAttributes:
+    n = len(vertices)
+    if n == 0:
+        return WarpAttributes.empty(0)
+    x, y = vertices[:, 0].astype(np.float64), vertices[:, 1].astype(np.float64)
+    r = anchors.head_radius
+    shoulder_y, chest_y, hip_y = body_levels(anchors)
+    chin_y = anchors.neck_pivot[1]
+
+    # Pseudo-depth relative to the face, in head radii (nearer -> higher), clamped.
+    lift = 0.0
+    if depth is not None and face_depth is not None:
+        lift = float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * 0.3 * r
+
+    is_head = tag in HEAD_TAGS
+    z_head = np.zeros(n)
+    w_head = np.zeros(n)
+    if is_head:
+        w_head[:] = 1.0
+        if tag == "face":
+            z_head = face_dome(x, y, anchors)
+        elif tag in FEATURE_TAGS:
+            # Features move rigidly: the dome height at their own centre (per eye for a layer
+            # holding both eyes), a little above the skin.
+            if tag in EYE_TAGS:
+                c = _nearest_eye_centres(vertices, anchors)
+            else:
+                c = np.repeat(vertices.mean(axis=0, keepdims=True), n, axis=0)
+            z_head = face_dome(c[:, 0], c[:, 1], anchors) + 0.05 * r
+        elif tag in ("front hair", "headwear"):
+            z_head = 0.9 * face_dome(x, y, anchors) + 0.25 * r + max(lift, 0.0)
+        elif tag == "hair":
+            z_head = 0.5 * face_dome(x, y, anchors) + 0.1 * r
+        elif tag == "back hair":
+            z_head = np.full(n, -0.25 * r + min(lift, 0.0))
+        elif tag in ("ears", "earwear"):
+            z_head = np.zeros(n)
+        else:
+            z_head = face_dome(x, y, anchors) + lift
+    elif tag == "neck":
+        # The neck bends: its top follows the head, its base the body.
+        base = chin_y + 0.7 * max(shoulder_y - chin_y, 1.0)
+        w_head = smoothstep(base, chin_y - 0.05 * r, y)
+        z_head = np.zeros(n)
+
+    # Body: a cylinder about the body axis; the head rides on the chest's front.
+    bcx = anchors.body_center_x
+    if anchors.shoulders:
+        rb = max(0.5 * (anchors.shoulders[1][0] - anchors.shoulders[0][0]), 1.0)
+    else:
+        rb = max(anchors.face_size[0], 1.0)
+    cyl = 0.5 * rb * np.sqrt(np.clip(1.0 - ((x - bcx) / rb) ** 2, 0.0, 1.0))
+    if is_head or tag == "neck":
+        z_body = np.full(n, 0.5 * rb)
+        w_body = np.ones(n)
+        w_breath = np.ones(n)
+    else:
+        z_body = cyl + (0.1 * rb if tag in ("neckwear",) else 0.0)
+        if tag == "handwear":
+            z_body = np.full(n, 0.1 * rb)
+        w_body = smoothstep(hip_y, chest_y, y)
+        w_breath = smoothstep(chest_y + 0.3 * (hip_y - chest_y), shoulder_y, y)
+        if tag == "handwear":
+            # Arms hang from the shoulders: they sway and breathe with them as one piece.
+            w_body = np.full(n, float(smoothstep(hip_y, chest_y, shoulder_y)))
+            w_breath = np.ones(n)
+    return WarpAttributes(w_head.astype(np.float64), z_head.astype(np.float64),
+                          z_body.astype(np.float64), w_body.astype(np.float64),
+                          w_breath.astype(np.float64))

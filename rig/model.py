@@ -1,0 +1,364 @@
+"""The posable puppet: a RigSpec (plain data, what the rig file stores) and the Rig built from it.
+
+A puppet is nodes + parameters + bindings + physics drivers: the nodes are the layer meshes, the
+parameters the Live2D standard set, the bindings the expression deformers and the per-vertex warp
+attributes, the physics the spring chains that bend hair, skirts and sleeves through ARAP.
+
+`Rig.pose(params, dt)` is the only per-frame call. It reads parameters, steps the springs, bends
+chain layers (ARAP back-substitution), applies the expression deformers and the global head/body
+warp to one concatenated vertex buffer, and derives the drawing order for the current head angle.
+It never touches OpenGL and allocates no per-frame arrays beyond numpy temporaries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from seethrough_core.taxonomy import HAIR_TAGS
+
+from . import springs
+from .anchors import Anchors
+from .arap import arap_precompute, arap_solve
+from .binding import bind_layer, body_levels, face_dome
+from .chains import ChainSpec, default_chain_params
+from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
+                     local_affine)
+from .features import (BrowDeformer, Deformer, EyeCloseDeformer, EyelashDeformer,
+                       EyewhiteDeformer, FrameParams, IrisDeformer, MouthDeformer)
+from .mesh import Mesh
+from .params import STANDARD_PARAMS, ParamSpec, ParamVector
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LayerSpec:
+    name: str
+    tag: str
+    texture: np.ndarray                 # (h, w, 4) uint8 straight alpha
+    offset: tuple[int, int]
+    mesh: Mesh
+    side: str | None = None
+    stratum: int | None = None
+    group: int | None = None
+    variant: str | None = None
+    depth: float | None = None          # median pseudo-depth, 0 near .. 1 far
+    clip_to: int | None = None          # index of the layer that masks this one (irides -> eyewhite)
+
+
+@dataclass
+class RigSpec:
+    size: tuple[int, int]
+    anchors: Anchors
+    layers: list[LayerSpec]
+    chains: list[ChainSpec] = field(default_factory=list)
+    chain_params: dict[str, springs.ChainParams] = field(default_factory=dict)
+    params: tuple[ParamSpec, ...] = STANDARD_PARAMS
+    mesh_density: float = 1.0
+    source: str | None = None
+
+
+class Pose:
+    """One frame of the puppet: deformed vertices of every layer and the order to draw them.
+
+    Arrays are owned by the Rig and overwritten by the next `pose` call; `copy()` keeps one.
+    """
+
+    __slots__ = ("vertices", "alpha", "order", "layer_alpha", "ranges")
+
+    def __init__(self, vertices, alpha, order, layer_alpha, ranges):
+        self.vertices = vertices        # (V, 2) float32, canvas px, all layers concatenated
+        self.alpha = alpha              # (V,) float32 per-vertex opacity
+        self.order = order              # (L,) int32 layer indices, bottom first
+        self.layer_alpha = layer_alpha  # (L,) float32 max opacity per layer (0: skip it)
+        self.ranges = ranges            # (L, 2) vertex [start, stop) per layer
+
+    def layer_vertices(self, i: int) -> np.ndarray:
+        a, b = self.ranges[i]
+        return self.vertices[a:b]
+
+    def copy(self) -> "Pose":
+        return Pose(self.vertices.copy(), self.alpha.copy(), self.order.copy(),
+                    self.layer_alpha.copy(), self.ranges)
+
+
+class Rig:
+    def __init__(self, spec: RigSpec):
+        self.spec = spec
+        self.size = spec.size
+        self.anchors = spec.anchors
+        self.params = ParamVector(spec.params)
+        layers = spec.layers
+        counts = [len(l.mesh.vertices) for l in layers]
+        self.ranges = np.zeros((len(layers), 2), np.int64)
+        self.ranges[:, 1] = np.cumsum(counts)
+        self.ranges[1:, 0] = self.ranges[:-1, 1]
+        self.rest = (np.concatenate([l.mesh.vertices for l in layers]).astype(np.float64)
+                     if layers else np.zeros((0, 2)))
+        face_depth = next((l.depth for l in layers if l.tag == "face" and l.depth is not None), None)
+        self.attrs = WarpAttributes.concat(
+            [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth, face_depth) for l in layers])
+        shoulder_y, chest_y, hip_y = body_levels(spec.anchors)
+        self.geometry = WarpGeometry(spec.anchors.head_center, spec.anchors.neck_pivot,
+                                     spec.anchors.body_center_x,
+                                     spec.anchors.hip or (spec.anchors.body_center_x, hip_y))
+        self.breath_amplitude = 0.015 * max(hip_y - shoulder_y, spec.anchors.face_size[1])
+        self.deformers = [self._make_deformer(i, l) for i, l in enumerate(layers)]
+        self._param_index = {p.id: self.params.index(p.id) for p in spec.params}
+        self._fp = FrameParams()
+
+        # Buffers reused every frame.
+        n = len(self.rest)
+        self._local = np.zeros((n, 2))
+        self._out64 = np.zeros((n, 2))
+        self._vertices = np.zeros((n, 2), np.float32)
+        self._alpha = np.ones(n, np.float32)
+        self._layer_alpha = np.ones(len(layers), np.float32)
+        self._build_chains()
+        self._build_order()
+        self.reset()
+
+    # ------------------------------------------------------------------------ construction
+
+    def _make_deformer(self, i: int, layer: LayerSpec) -> Deformer:
+        rest = layer.mesh.vertices.astype(np.float64)
+        a = self.anchors
+        tags = {(l.tag, l.variant) for l in self.spec.layers}
+        has_close_art = ("eyelash", "eye_close") in tags
+        has_open_art = ("mouth", "mouth_open") in tags
+        if layer.variant == "eye_close":
+            return EyeCloseDeformer(rest, a, layer.side)
+        if layer.tag == "mouth":
+            return MouthDeformer(rest, a, layer.variant, has_open_art)
+        if not a.eyes:
+            return Deformer()
+        if layer.tag == "eyewhite" or layer.tag == "eyes":
+            return EyewhiteDeformer(rest, a, layer.side, has_close_art)
+        if layer.tag == "eyelash":
+            return EyelashDeformer(rest, a, layer.side, has_close_art)
+        if layer.tag == "irides":
+            return IrisDeformer(rest, a, layer.side, has_close_art)
+        if layer.tag == "eyebrow":
+            return BrowDeformer(rest, a, layer.side)
+        return Deformer()
+
+    def _build_chains(self) -> None:
+        spec = self.spec
+        self.chain_specs = list(spec.chains)
+        self.chain_layers: dict[int, list[int]] = {}
+        for ci, c in enumerate(self.chain_specs):
+            self.chain_layers.setdefault(c.layer, []).append(ci)
+        if not self.chain_specs:
+            self.chains = None
+            self._probe_attrs = None
+            self._arap = {}
+            return
+        params = {g: spec.chain_params.get(g) or default_chain_params(g)
+                  for g in {c.group for c in self.chain_specs}}
+        self.chains = springs.build_chains([c.rest for c in self.chain_specs],
+                                           [c.group for c in self.chain_specs], params)
+        self._chain_starts = np.cumsum([0] + [len(c.rest) for c in self.chain_specs])
+        # Probe points at each chain root: the warp's local frame there drives the springs.
+        roots = np.array([c.rest[0] for c in self.chain_specs], np.float64)
+        probes = np.repeat(roots, 3, axis=0)
+        probes[1::3, 0] += 1.0
+        probes[2::3, 1] += 1.0
+        self._probe_rest = probes
+        face_depth = next((l.depth for l in spec.layers if l.tag == "face" and l.depth is not None), None)
+        per_chain = []
+        for c in self.chain_specs:
+            lay = spec.layers[c.layer]
+            # The root's own binding for all three probes: the frame there, not a warp gradient.
+            per_chain.append(bind_layer(np.repeat(c.rest[:1], 3, axis=0), lay.tag, spec.anchors,
+                                        lay.depth, face_depth))
+        self._probe_attrs = WarpAttributes.concat(per_chain)
+        self._probe_out = np.zeros((len(probes), 2))
+
+        # ARAP per chain layer: handles are the chain particles plus pins in the root zone.
+        self._particle_chain = np.repeat(np.arange(len(self.chain_specs)),
+                                         [len(c.rest) for c in self.chain_specs])
+        self._arap = {}
+        for li, chain_ids in self.chain_layers.items():
+            lay = spec.layers[li]
+            verts = lay.mesh.vertices.astype(np.float64)
+            particle_idx = np.concatenate([np.arange(self._chain_starts[c], self._chain_starts[c + 1])
+                                           for c in chain_ids])
+            particles = np.concatenate([self.chain_specs[c].rest for c in chain_ids])
+            pins = _pin_points(verts, particles, [self.chain_specs[c].rest for c in chain_ids])
+            handles = np.concatenate([particles, pins])
+            weights = np.concatenate([np.ones(len(particles)), np.full(len(pins), 2.0)])
+            pre = arap_precompute(verts, lay.mesh.triangles, handles, weights)
+            self._arap[li] = _ChainLayer(pre, particle_idx, handles.copy(), verts.copy())
+
+    def _build_order(self) -> None:
+        """Rest order is the layer order; hair layers that stand beside the face may pass behind
+        it when the head turns away from them (see `_order`)."""
+        layers = self.spec.layers
+        self.rest_order = np.arange(len(layers), dtype=np.int32)
+        self._order = self.rest_order.copy()
+        face = [i for i, l in enumerate(layers) if l.tag == "face"]
+        self._face_slot = min(face) if face else None
+        swap, ref = [], []
+        a = self.anchors
+        for i, l in enumerate(layers):
+            if self._face_slot is None or i < self._face_slot:
+                continue
+            if l.tag in HAIR_TAGS - {"back hair"} and len(l.mesh.vertices):
+                c = l.mesh.vertices.mean(axis=0)
+                z = float(0.9 * face_dome(np.array([c[0]]), np.array([c[1]]), a)[0] + 0.25 * a.head_radius)
+                swap.append(i)
+                ref.append((c[0] - a.head_center[0], z))
+        self._swap = np.array(swap, np.int64)
+        self._swap_ref = np.array(ref, np.float64).reshape(-1, 2)
+        self._swapped_mask = np.zeros(len(swap), bool)
+
+    # --------------------------------------------------------------------------- per frame
+
+    def reset(self) -> None:
+        """Back to rest: parameters at defaults, springs at rest."""
+        self.params = ParamVector(self.spec.params)
+        self._frame = frame_state(0, 0, 0, 0, 0, 0, 0, self.breath_amplitude)
+        if self.chains is not None:
+            springs.reset(self.chains)
+            for cl in self._arap.values():
+                cl.reset()
+
+    def pose(self, params: Mapping[str, float] | None = None, dt: float = 0.0) -> Pose:
+        if params:
+            self.params.update(params)
+        v = self.params.values
+        ix = self._param_index
+        fs = frame_state(v[ix["ParamAngleX"]], v[ix["ParamAngleY"]], v[ix["ParamAngleZ"]],
+                         v[ix["ParamBodyAngleX"]], v[ix["ParamBodyAngleY"]],
+                         v[ix["ParamBodyAngleZ"]], v[ix["ParamBreath"]], self.breath_amplitude)
+        self._frame = fs
+        fp = self._fp
+        fp.eye_open[0] = v[ix["ParamEyeROpen"]]
+        fp.eye_open[1] = v[ix["ParamEyeLOpen"]]
+        fp.gaze_x = v[ix["ParamEyeBallX"]]
+        fp.gaze_y = v[ix["ParamEyeBallY"]]
+        fp.brow[0] = v[ix["ParamBrowRY"]]
+        fp.brow[1] = v[ix["ParamBrowLY"]]
+        fp.mouth_open = v[ix["ParamMouthOpenY"]]
+        fp.mouth_form = v[ix["ParamMouthForm"]]
+
+        local = self._local
+        np.copyto(local, self.rest)
+        self._alpha.fill(1.0)
+        if self.chains is not None:
+            self._bend_chains(fs, dt)
+        for i, d in enumerate(self.deformers):
+            if d.kind != "rigid":
+                a, b = self.ranges[i]
+                d.apply(self.rest[a:b], local[a:b], self._alpha[a:b], fp)
+        global_warp(local, self.attrs, self.geometry, fs, self._out64)
+        self._vertices[:] = self._out64
+        for i, (a, b) in enumerate(self.ranges):
+            self._layer_alpha[i] = self._alpha[a:b].max() if b > a else 0.0
+        return Pose(self._vertices, self._alpha, self._draw_order(fs), self._layer_alpha, self.ranges)
+
+    def _root_transforms(self, fs: FrameState) -> np.ndarray:
+        global_warp(self._probe_rest, self._probe_attrs, self.geometry, fs, self._probe_out)
+        return local_affine(self._probe_out.reshape(-1, 3, 2))
+
+    def _bend_chains(self, fs: FrameState, dt: float) -> None:
+        transforms = self._root_transforms(fs)
+        screen = springs.step(self.chains, transforms, dt)
+        # Back into each chain's rest frame: ARAP bends the layer there, the warp maps it out.
+        inv = _invert_affines(transforms)[self._particle_chain]
+        local = np.einsum("pij,pj->pi", inv[:, :, :2], screen) + inv[:, :, 2]
+        for li, cl in self._arap.items():
+            n = len(cl.particle_idx)
+            fresh = local[cl.particle_idx]
+            # A settled chain needs no new solve: reuse the last one (ARAP is deterministic).
+            if cl.solved and np.abs(fresh - cl.targets[:n]).max() < 1e-3:
+                pass
+            else:
+                cl.targets[:n] = fresh
+                arap_solve(cl.pre, cl.targets, out=cl.out)
+                cl.solved = True
+            a, b = self.ranges[li]
+            self._local[a:b] = cl.out
+
+    def _draw_order(self, fs: FrameState) -> np.ndarray:
+        if len(self._swap) == 0 or self._face_slot is None:
+            return self.rest_order
+        dx, z = self._swap_ref[:, 0], self._swap_ref[:, 1]
+        zr = z * fs.cos_yaw - dx * fs.sin_yaw
+        behind = zr < 0.0
+        if np.array_equal(behind, self._swapped_mask):
+            return self._order
+        self._swapped_mask = behind
+        moved = set(self._swap[behind].tolist())
+        order = [i for i in self.rest_order.tolist() if i not in moved]
+        at = order.index(self._face_slot)
+        order[at:at] = sorted(moved)
+        self._order = np.array(order, np.int32)
+        return self._order
+
+    # --------------------------------------------------------------------------- helpers
+
+    @property
+    def layer_count(self) -> int:
+        return len(self.spec.layers)
+
+    def clip_masks(self) -> dict[int, int]:
+        return {i: l.clip_to for i, l in enumerate(self.spec.layers) if l.clip_to is not None}
+
+
+class _ChainLayer:
+    """ARAP state of one chain-driven layer: factorisation, handle targets, last solution."""
+
+    __slots__ = ("pre", "particle_idx", "targets", "out", "rest_targets", "rest", "solved")
+
+    def __init__(self, pre, particle_idx, targets, rest):
+        self.pre = pre
+        self.particle_idx = particle_idx
+        self.targets = targets
+        self.rest_targets = targets.copy()
+        self.rest = rest
+        self.out = rest.copy()
+        self.solved = False
+
+    def reset(self) -> None:
+        self.targets[:] = self.rest_targets
+        self.out[:] = self.rest
+        self.solved = False
+
+
+def _invert_affines(m: np.ndarray) -> np.ndarray:
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    det = a * d - b * c
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    inv = np.empty_like(m)
+    inv[:, 0, 0] = d / det
+    inv[:, 0, 1] = -b / det
+    inv[:, 1, 0] = -c / det
+    inv[:, 1, 1] = a / det
+    tx, ty = m[:, 0, 2], m[:, 1, 2]
+    inv[:, 0, 2] = -(inv[:, 0, 0] * tx + inv[:, 0, 1] * ty)
+    inv[:, 1, 2] = -(inv[:, 1, 0] * tx + inv[:, 1, 1] * ty)
+    return inv
+
+
+def _pin_points(vertices: np.ndarray, particles: np.ndarray, chains: list[np.ndarray],
+                count: int = 10) -> np.ndarray:
+    """Rest points that hold the layer to what it hangs from: mesh vertices near the chain roots
+    and the part of the layer above them (spread out by farthest-point sampling)."""
+    roots = np.array([c[0] for c in chains])
+    top = roots[:, 1].max()
+    candidates = vertices[vertices[:, 1] <= top]
+    if len(candidates) == 0:
+        candidates = roots
+    # Never pin a vertex that sits on a chain below its root.
+    chosen = [int(np.argmin(candidates[:, 1]))]
+    dmin = np.linalg.norm(candidates - candidates[chosen[0]], axis=1)
+    while len(chosen) < min(count, len(candidates)):
+        j = int(np.argmax(dmin))
+        if dmin[j] <= 1e-9:
+            break
+        chosen.append(j)
+        dmin = np.minimum(dmin, np.linalg.norm(candidates - candidates[j], axis=1))
+    return candidates[chosen]
