@@ -31,13 +31,27 @@ def body_levels(anchors: Anchors) -> tuple[float, float, float]:
     return shoulder_y, chest_y, hip_y
 
 
+# A sphere's rim is vertical: turned by 30 degrees, the far side of a spherical face folds over
+# itself. A paraboloid cap has a bounded slope 2 h R / rx at its rim; keeping that below
+# cot(35 deg) guarantees no triangle flips for head angles up to 35 degrees.
+MAX_RIM_SLOPE = 1.0 / np.tan(np.radians(35.0))
+DOME_HEIGHT = 0.7     # cap height in head radii, lowered further where the slope needs it
+
+
+def dome_height(anchors: Anchors) -> float:
+    rx = max(0.5 * anchors.face_size[0], 1.0)
+    ry = max(0.55 * anchors.face_size[1], 1.0)
+    r = max(anchors.head_radius, 1e-6)
+    return min(DOME_HEIGHT, 0.9 * MAX_RIM_SLOPE * min(rx, ry) / (2.0 * r))
+
+
 def face_dome(x: np.ndarray, y: np.ndarray, anchors: Anchors) -> np.ndarray:
     """Height of the face surface above the head centre plane (0 outside the face)."""
     hx, hy = anchors.head_center
     rx = max(0.5 * anchors.face_size[0], 1.0)
     ry = max(0.55 * anchors.face_size[1], 1.0)
     q = 1.0 - ((x - hx) / rx) ** 2 - ((y - hy) / ry) ** 2
-    return anchors.head_radius * np.sqrt(np.clip(q, 0.0, 1.0))
+    return anchors.head_radius * dome_height(anchors) * np.clip(q, 0.0, 1.0)
 
 
 def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:

@@ -34,7 +34,7 @@ class ChainSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "group": self.group, "layer": self.layer,
-                "rest": np.asarray(self.rest).round(3).tolist(), "attach": self.attach}
+                "rest": np.asarray(self.rest, np.float64).tolist(), "attach": self.attach}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ChainSpec":

@@ -250,8 +250,43 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ bench
+
+def _register_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", formatter_class=_formatter, help="time a rig's per-frame work",
+        description="Time Rig.pose under a busy performance (median ms per frame) and each "
+                    "layer mesh's ARAP solve, against libigl's when it is installed.")
+    p.add_argument("rig", metavar="CHAR.rig")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--frames", type=int, default=600, help="frames to time (default: 600)")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from rig.rigfile import load_rig
+    from runtime.bench import bench_rig
+    if args.frames < 1:
+        raise InputError("--frames must be at least 1")
+    result = bench_rig(load_rig(args.rig), frames=args.frames)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{args.rig}: {result['layers']} layers, {result['vertices']} vertices, "
+          f"{result['chains']} chains")
+    print(f"  pose: {result['pose_ms_median']:.3f} ms median, {result['pose_ms_p90']:.3f} ms p90")
+    arap = result["arap"]
+    line = f"  ARAP per layer mesh: {arap['arap_ms_median']:.4f} ms median"
+    if "libigl_arap_ms_median" in arap:
+        line += (f" (libigl {arap['libigl_arap_ms_median']:.4f} ms, "
+                 f"{arap['speedup_vs_libigl']}x faster)")
+    print(line)
+    return 0
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _register_inspect, _register_build, _register_info]
+    _register_inspect, _register_build, _register_info, _register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,3 +37,35 @@ def edge_case_dir(shared_data: Path) -> Path:
     if not path.is_dir():
         pytest.skip("PSD edge cases not available")
     return path
+
+
+@pytest.fixture(scope="session")
+def example_character():
+    """The procedurally drawn example character at a test-friendly size."""
+    from examples.character import draw_example_character
+    return draw_example_character(size=512)
+
+
+@pytest.fixture(scope="session")
+def example_rig_spec(example_character):
+    from rig.autorig import build_spec
+    return build_spec(example_character)
+
+
+@pytest.fixture()
+def example_rig(example_rig_spec):
+    """A fresh Rig (its own springs and buffers) over the shared spec."""
+    from rig.model import Rig
+    return Rig(example_rig_spec)
+
+
+@pytest.fixture(scope="session")
+def sample_character(sample_psd):
+    from seethrough_core.loading import load_character
+    return load_character(sample_psd)
+
+
+@pytest.fixture(scope="session")
+def sample_rig_spec(sample_character):
+    from rig.autorig import build_spec
+    return build_spec(sample_character)

@@ -1,0 +1,63 @@
+"""Anchors measured from the layers agree with where the example character was drawn."""
+import numpy as np
+import pytest
+
+from examples.character import example_geometry
+from rig.anchors import find_anchors
+
+
+@pytest.fixture(scope="module")
+def anchors(example_character):
+    return find_anchors(example_character)
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return example_geometry(size=512)
+
+
+def close(a, b, tol):
+    return np.linalg.norm(np.subtract(a, b)) <= tol
+
+
+def test_eyes_are_found_on_the_right_sides(anchors, truth):
+    tol = 0.02 * 512
+    for side in ("l", "r"):
+        assert close(anchors.eyes[side].center, truth["eye_center"][side], 2 * tol)
+        assert close(anchors.eyes[side].iris_center, truth["iris_center"][side], 2 * tol)
+    # The character's left eye is on the image's right.
+    assert anchors.eyes["l"].center[0] > anchors.eyes["r"].center[0]
+
+
+def test_closing_line_is_the_eyewhite_lower_edge(anchors, truth):
+    for side in ("l", "r"):
+        e = anchors.eyes[side]
+        assert abs(e.closing_y(e.center[0]) - truth["eye_closing_y"][side]) <= 0.012 * 512
+
+
+def test_mouth_neck_and_body(anchors, truth):
+    tol = 0.03 * 512
+    assert close(anchors.mouth_center, truth["mouth_center"], tol)
+    for found, true in zip(sorted(anchors.mouth_corners), sorted(truth["mouth_corners"])):
+        assert close(found, true, tol)
+    assert close(anchors.neck_pivot, truth["neck_pivot"], 2 * tol)
+    for found, true in zip(sorted(anchors.shoulders), sorted(truth["shoulders"])):
+        assert close(found, true, 3 * tol)
+    assert abs(anchors.hip[1] - truth["hip"][1]) <= 4 * tol
+    assert close(anchors.face_center, truth["face_center"], 2 * tol)
+
+
+def test_sample_psd_anchors_are_plausible(sample_character):
+    a = find_anchors(sample_character)
+    # One eyewhite layer holding both eyes is split by components: both eyes found, ordered.
+    assert set(a.eyes) == {"l", "r"}
+    assert a.eyes["l"].center[0] > a.eyes["r"].center[0]
+    assert a.eyes["r"].center[1] < a.mouth_center[1] < a.neck_pivot[1] < a.shoulders[0][1] < a.hip[1]
+
+
+def test_no_face_is_a_clear_error():
+    from seethrough_core.character import Character, InputError, Layer
+    blob = np.zeros((10, 10, 4), np.uint8)
+    blob[..., 3] = 255
+    with pytest.raises(InputError, match="face"):
+        find_anchors(Character((10, 10), [Layer("x", blob, tag="topwear")]))

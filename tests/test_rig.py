@@ -1,0 +1,189 @@
+"""Rig.pose behaviour against known answers: rest, determinism, head motion, eyes, mouth, order."""
+import math
+
+import numpy as np
+import pytest
+
+from rig.model import Rig
+
+
+def layer_index(rig, name):
+    return [l.name for l in rig.spec.layers].index(name)
+
+
+def layer_vertices(pose, rig, name):
+    return pose.layer_vertices(layer_index(rig, name)).astype(np.float64)
+
+
+def signed_areas(v, tris):
+    a, b, c = v[tris[:, 0]], v[tris[:, 1]], v[tris[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def test_rest_pose_reproduces_the_rest_mesh(example_rig):
+    for _ in range(30):  # springs must not sag away from the drawing at rest
+        pose = example_rig.pose({}, 1 / 60)
+    assert np.abs(pose.vertices - example_rig.rest).max() < 0.05
+    names = [l.name for l in example_rig.spec.layers]
+    for i, name in enumerate(names):
+        variant = example_rig.spec.layers[i].variant
+        expected = 0.0 if variant in ("mouth_open", "eye_close") else 1.0
+        assert pose.layer_alpha[i] == pytest.approx(expected), name
+    assert pose.order.tolist() == list(range(len(names)))
+
+
+def motion(i):
+    return {"ParamAngleX": 25 * math.sin(i / 9), "ParamAngleY": 10 * math.sin(i / 13),
+            "ParamAngleZ": 8 * math.sin(i / 7), "ParamEyeLOpen": 0.5 + 0.5 * math.cos(i / 5),
+            "ParamMouthOpenY": 0.5 + 0.5 * math.sin(i / 4), "ParamBodyAngleZ": 5 * math.sin(i / 11),
+            "ParamBreath": 0.5 + 0.5 * math.sin(i / 20)}
+
+
+def test_pose_is_deterministic(example_rig_spec):
+    a, b = Rig(example_rig_spec), Rig(example_rig_spec)
+    for i in range(40):
+        pa = a.pose(motion(i), 1 / 60).copy()
+        pb = b.pose(motion(i), 1 / 60)
+        assert np.array_equal(pa.vertices, pb.vertices)
+        assert np.array_equal(pa.order, pb.order)
+
+
+def test_head_turn_moves_near_parts_right_and_back_hair_left(example_rig):
+    rest = example_rig.pose({}, 0).copy()
+    example_rig.reset()
+    turned = example_rig.pose({"ParamAngleX": 20}, 0)
+    r = example_rig.anchors.head_radius
+    nose_dx = (layer_vertices(turned, example_rig, "nose") - layer_vertices(rest, example_rig, "nose"))[:, 0].mean()
+    back_dx = (layer_vertices(turned, example_rig, "back hair") - layer_vertices(rest, example_rig, "back hair"))[:, 0].mean()
+    # The nose stands near the front of the head sphere: it moves about R sin(20 deg) right.
+    assert 0.5 * r * math.sin(math.radians(20)) < nose_dx < 1.3 * r * math.sin(math.radians(20))
+    assert back_dx < 0
+
+
+def test_head_pitch_up_moves_face_up(example_rig):
+    rest = example_rig.pose({}, 0).copy()
+    up = example_rig.pose({"ParamAngleY": 20}, 0)
+    dy = (layer_vertices(up, example_rig, "nose") - layer_vertices(rest, example_rig, "nose"))[:, 1].mean()
+    assert dy < -0.2 * example_rig.anchors.head_radius * math.sin(math.radians(20))
+
+
+def test_roll_rotates_the_head_about_the_neck_pivot(example_rig):
+    rest = example_rig.pose({}, 0).copy()
+    rolled = example_rig.pose({"ParamAngleZ": 10}, 0)
+    px, py = example_rig.anchors.neck_pivot
+    a = layer_vertices(rest, example_rig, "nose").mean(axis=0) - (px, py)
+    b = layer_vertices(rolled, example_rig, "nose").mean(axis=0) - (px, py)
+    angle = math.degrees(math.atan2(b[1], b[0]) - math.atan2(a[1], a[0]))
+    # + tilts the top of the head toward the screen's right: clockwise on screen (y down).
+    assert angle == pytest.approx(10, abs=0.5)
+
+
+@pytest.mark.parametrize("params", [{"ParamAngleX": 30}, {"ParamAngleX": -30},
+                                    {"ParamAngleY": 30}, {"ParamAngleY": -30},
+                                    {"ParamAngleX": 30, "ParamAngleY": -30, "ParamAngleZ": 30,
+                                     "ParamBodyAngleX": 10, "ParamBodyAngleZ": -10}])
+def test_extreme_angles_do_not_fold_or_tear_meshes(example_rig, params):
+    pose = example_rig.pose(params, 0)
+    for i, layer in enumerate(example_rig.spec.layers):
+        tris = layer.mesh.triangles
+        if len(tris) == 0:
+            continue
+        rest_area = signed_areas(layer.mesh.vertices.astype(np.float64), tris)
+        area = signed_areas(pose.layer_vertices(i).astype(np.float64), tris)
+        # No triangle inverts; on one axis at +-30 none collapses (the combined diagonal extreme
+        # is a ~41 degree turn, past the 35 degree design limit of the head dome).
+        assert (np.sign(area) == np.sign(rest_area)).all(), layer.name
+        if len(params) == 1 and layer.variant is None:
+            assert (np.abs(area) > 0.15 * np.abs(rest_area)).all(), layer.name
+
+
+def test_closed_eye_lands_the_lash_on_the_closing_line(example_rig):
+    eye = example_rig.anchors.eyes["l"]
+    pose = example_rig.pose({"ParamEyeLOpen": 0.0}, 0)
+    white = layer_vertices(pose, example_rig, "eyewhite-l")
+    # The eyewhite collapses onto its closing line (nothing left above it).
+    assert (white[:, 1] >= eye.closing_y(white[:, 0]) - 0.5).all()
+    # The upper lash dropped by about the eye's height; the other eye is untouched.
+    rest = example_rig.spec.layers[layer_index(example_rig, "eyelash-l")].mesh.vertices
+    drop = (layer_vertices(pose, example_rig, "eyelash-l") - rest)[:, 1]
+    assert drop.max() > 0.6 * eye.size[1]
+    other = layer_vertices(pose, example_rig, "eyelash-r")
+    assert np.allclose(other, example_rig.spec.layers[layer_index(example_rig, "eyelash-r")].mesh.vertices, atol=1e-3)
+    # eye_close art takes over.
+    assert pose.layer_alpha[layer_index(example_rig, "eye_close-l")] == pytest.approx(1.0)
+    assert pose.layer_alpha[layer_index(example_rig, "eyelash-l")] == pytest.approx(0.0)
+    assert pose.layer_alpha[layer_index(example_rig, "eye_close-r")] == pytest.approx(0.0)
+
+
+def test_gaze_moves_irides_within_the_eye(example_rig):
+    rest = example_rig.pose({}, 0).copy()
+    right_up = example_rig.pose({"ParamEyeBallX": 1, "ParamEyeBallY": 1}, 0)
+    for side in ("l", "r"):
+        d = (layer_vertices(right_up, example_rig, f"irides-{side}") - layer_vertices(rest, example_rig, f"irides-{side}")).mean(axis=0)
+        eye = example_rig.anchors.eyes[side]
+        assert 0.1 * eye.size[0] < d[0] < 0.6 * eye.size[0]
+        assert d[1] < 0
+    iris = layer_index(example_rig, "irides-l")
+    assert example_rig.spec.layers[iris].clip_to == layer_index(example_rig, "eyewhite-l")
+
+
+def test_mouth_switches_art_and_smiles(example_rig):
+    closed = example_rig.pose({"ParamMouthOpenY": 0}, 0).copy()
+    i_open, i_close = layer_index(example_rig, "mouth_open"), layer_index(example_rig, "mouth_close")
+    assert closed.layer_alpha[i_open] == 0 and closed.layer_alpha[i_close] == 1
+    opened = example_rig.pose({"ParamMouthOpenY": 1}, 0).copy()
+    assert opened.layer_alpha[i_open] == 1 and opened.layer_alpha[i_close] == 0
+    smile = example_rig.pose({"ParamMouthOpenY": 0, "ParamMouthForm": 1}, 0)
+    v = layer_vertices(smile, example_rig, "mouth_close")
+    rest = example_rig.spec.layers[i_close].mesh.vertices
+    corners = np.argsort(np.abs(rest[:, 0] - rest[:, 0].mean()))[-4:]
+    middle = np.argsort(np.abs(rest[:, 0] - rest[:, 0].mean()))[:4]
+    lift_corners = (rest[corners, 1] - v[corners, 1]).mean()
+    lift_middle = (rest[middle, 1] - v[middle, 1]).mean()
+    assert lift_corners > lift_middle + 1.0
+
+
+def test_hair_beside_the_face_passes_behind_it_when_the_head_turns_away(example_rig):
+    face = layer_index(example_rig, "face")
+    rest_order = example_rig.pose({}, 0).order.tolist()
+    turned = example_rig.pose({"ParamAngleX": 30}, 0).order.tolist()
+    back = example_rig.pose({"ParamAngleX": -30}, 0).order.tolist()
+    assert rest_order == sorted(rest_order)
+    moved_r = {i for i in range(len(rest_order)) if turned.index(i) < turned.index(face) < rest_order.index(i)}
+    moved_l = {i for i in range(len(rest_order)) if back.index(i) < back.index(face) < rest_order.index(i)}
+    assert moved_r and moved_l and not (moved_r & moved_l)
+    names = [example_rig.spec.layers[i].name for i in moved_r | moved_l]
+    assert all(n.startswith("front hair") for n in names)
+    # Turning right (+X) hides strands on the image's right, i.e. the character's left side.
+    cx = example_rig.anchors.head_center[0]
+    for i in moved_r:
+        assert example_rig.spec.layers[i].mesh.vertices[:, 0].mean() > cx
+
+
+def test_springs_swing_after_a_head_turn_and_settle(example_rig):
+    hair = [i for i, l in enumerate(example_rig.spec.layers) if l.tag in ("front hair", "back hair")]
+    assert example_rig.spec.chains, "the example character's hair should carry spring chains"
+    example_rig.pose({}, 1 / 60)
+    # Turn the head quickly, then hold it: the hair lags and swings, then settles.
+    for k in range(12):
+        example_rig.pose({"ParamAngleZ": 20 * (k + 1) / 12}, 1 / 60)
+    held = [example_rig.pose({"ParamAngleZ": 20}, 1 / 60).copy() for _ in range(240)]
+    late = held[-1]
+    swing = max(np.abs(h.vertices - late.vertices).max() for h in held[:30])
+    settle = np.abs(held[-2].vertices - late.vertices).max()
+    assert swing > 1.0 and settle < 0.05
+
+
+def test_pose_is_stable_for_any_frame_time(example_rig):
+    for dt in (1 / 240, 1 / 15, 0.5, 1 / 144, 0.0):
+        for i in range(20):
+            pose = example_rig.pose(motion(i), dt)
+            assert np.isfinite(pose.vertices).all()
+
+
+def test_parameters_are_clamped_and_nan_ignored(example_rig):
+    a = example_rig.pose({"ParamAngleX": 300}, 0).copy()
+    b = example_rig.pose({"ParamAngleX": 30}, 0)
+    assert np.allclose(a.vertices, b.vertices)
+    c = example_rig.pose({"ParamAngleX": float("nan")}, 0)
+    assert np.isfinite(c.vertices).all()
