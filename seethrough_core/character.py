@@ -82,11 +82,13 @@ class Layer:
 
     def cropped(self) -> "Layer":
         """The same layer trimmed to its non-transparent pixels (an empty layer becomes 0x0)."""
-        ys, xs = np.nonzero(self.alpha)
-        if ys.size == 0:
+        alpha = self.alpha
+        rows = np.flatnonzero(alpha.any(axis=1))
+        if rows.size == 0:
             return replace(self, rgba=np.zeros((0, 0, 4), np.uint8),
                            depth=None if self.depth is None else np.zeros((0, 0), np.float32))
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        cols = np.flatnonzero(alpha[rows[0]:rows[-1] + 1].any(axis=0))
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         if (y0, x0, y1, x1) == (0, 0, self.height, self.width):
             return self
         return replace(self, rgba=self.rgba[y0:y1, x0:x1].copy(),
@@ -164,11 +166,13 @@ class Character:
             cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
             if cx1 <= cx0 or cy1 <= cy0:
                 continue
-            src = layer.rgba[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0].astype(np.float32) / 255.0
+            src = layer.rgba[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0].astype(np.float32)
+            src *= 1.0 / 255.0
             a = src[..., 3:4]
+            src[..., :3] *= a                      # premultiply the source
             dst = acc[cy0:cy1, cx0:cx1]
-            dst[..., :3] = src[..., :3] * a + dst[..., :3] * (1.0 - a)
-            dst[..., 3:4] = a + dst[..., 3:4] * (1.0 - a)
+            dst *= 1.0 - a                         # dst = src + dst (1 - a), all four channels
+            dst += src
         return premultiplied_to_straight(acc)
 
     def rest_composite(self) -> np.ndarray:
@@ -194,13 +198,17 @@ class Character:
 
 def premultiplied_to_straight(acc: np.ndarray) -> np.ndarray:
     """float premultiplied RGBA in 0..1 -> uint8 straight RGBA, rounding to nearest."""
-    out = np.zeros(acc.shape, np.uint8)
-    a = acc[..., 3]
-    nz = a > 1e-6
-    rgb = np.zeros(acc.shape[:-1] + (3,), np.float32)
-    rgb[nz] = acc[..., :3][nz] / a[nz, None]
-    out[..., :3] = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    out[..., 3] = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    a = acc[..., 3:4]
+    # 255 / a where a > 0, else 0: one division per pixel instead of three boolean gathers.
+    scale = np.divide(255.0, a, out=np.zeros_like(a), where=a > 1e-6)
+    out = np.empty(acc.shape, np.uint8)
+    rgb = acc[..., :3] * scale
+    rgb += 0.5
+    np.clip(rgb, 0, 255, out=rgb)
+    out[..., :3] = rgb
+    alpha = a[..., 0] * 255.0 + 0.5
+    np.clip(alpha, 0, 255, out=alpha)
+    out[..., 3] = alpha
     return out
 
 
