@@ -21,7 +21,8 @@ SIDES = ("r", "l")
 class FrameParams:
     """The handful of values the expression deformers need, read once per frame."""
 
-    __slots__ = ("eye_open", "gaze_x", "gaze_y", "brow", "mouth_open", "mouth_form")
+    __slots__ = ("eye_open", "gaze_x", "gaze_y", "brow", "mouth_open", "mouth_form",
+                 "close_weight", "open_weight")
 
     def __init__(self) -> None:
         self.eye_open = np.ones(2)
@@ -30,6 +31,14 @@ class FrameParams:
         self.brow = np.zeros(2)
         self.mouth_open = 0.0
         self.mouth_form = 0.0
+        self.close_weight = np.zeros(2)   # eye_close art weight per eye
+        self.open_weight = 0.0            # mouth_open art weight
+
+    def derive(self) -> None:
+        """Cross-fade weights, once per frame after the raw values are set."""
+        self.close_weight[0] = eye_close_fade(self.eye_open[0])
+        self.close_weight[1] = eye_close_fade(self.eye_open[1])
+        self.open_weight = mouth_open_fade(self.mouth_open)
 
 
 def assign_eyes(vertices: np.ndarray, anchors: Anchors, side: str | None) -> np.ndarray:
@@ -48,10 +57,29 @@ def assign_eyes(vertices: np.ndarray, anchors: Anchors, side: str | None) -> np.
     return np.where(np.abs(x - cr) <= np.abs(x - cl), 0, 1).astype(np.int64)
 
 
+class EyeBinding:
+    """Which eye each vertex reads. Most layers belong to one eye: then a per-eye value is a
+    scalar and no per-vertex gather is needed; a layer holding both eyes gathers per vertex."""
+
+    def __init__(self, vertices: np.ndarray, anchors: Anchors, side: str | None):
+        self.eye = assign_eyes(vertices, anchors, side)
+        self.valid = self.eye >= 0
+        present = np.unique(self.eye[self.valid]) if len(self.eye) else np.zeros(0, int)
+        self.single = int(present[0]) if len(present) == 1 and self.valid.all() else None
+        self.index = np.maximum(self.eye, 0)
+
+    def pick(self, values: np.ndarray):
+        """values (2,) per eye -> a scalar (one eye) or a per-vertex array."""
+        if self.single is not None:
+            return values[self.single]
+        return values[self.index]
+
+
 class Deformer:
     """Base: no local motion, full opacity."""
 
     kind = "rigid"
+    sets_alpha = False
 
     def apply(self, rest: np.ndarray, local: np.ndarray, alpha: np.ndarray, fp: FrameParams) -> None:
         return None
@@ -61,32 +89,30 @@ class EyewhiteDeformer(Deformer):
     kind = "eyewhite"
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None, has_close_art: bool):
-        self.eye = assign_eyes(rest, anchors, side)
+        self.bind = EyeBinding(rest, anchors, side)
         above = np.zeros(len(rest))
         for i, s in enumerate(SIDES):
-            sel = self.eye == i
+            sel = self.bind.eye == i
             if sel.any() and s in anchors.eyes:
                 yc = anchors.eyes[s].closing_y(rest[sel, 0])
                 above[sel] = np.minimum(rest[sel, 1] - yc, 0.0)
-        self.above = above           # signed distance above the closing line (<= 0)
-        self.fade_out = has_close_art
-        self.valid = self.eye >= 0
+        self.above = above           # signed distance above the closing line (<= 0; 0 off-eye)
+        self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
-        o = fp.eye_open[np.maximum(self.eye, 0)]
-        local[:, 1] += np.where(self.valid, self.above * (o - 1.0), 0.0)
+        local[:, 1] += self.above * (self.bind.pick(fp.eye_open) - 1.0)
         if self.fade_out:
-            alpha[:] = 1.0 - _close_weights(fp)[np.maximum(self.eye, 0)]
+            alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
 
 class EyelashDeformer(Deformer):
     kind = "eyelash"
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None, has_close_art: bool):
-        self.eye = assign_eyes(rest, anchors, side)
+        self.bind = EyeBinding(rest, anchors, side)
         drop = np.zeros(len(rest))
         for i, s in enumerate(SIDES):
-            sel = self.eye == i
+            sel = self.bind.eye == i
             if not sel.any() or s not in anchors.eyes:
                 continue
             e = anchors.eyes[s]
@@ -100,64 +126,64 @@ class EyelashDeformer(Deformer):
             weight = smoothstep(mid + 0.15 * gap, mid - 0.15 * gap, y) if np.any(gap > 0) else 0.0
             drop[sel] = gap * weight
         self.drop = drop
-        self.fade_out = has_close_art
+        self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
-        idx = np.maximum(self.eye, 0)
-        local[:, 1] += (1.0 - fp.eye_open[idx]) * self.drop
+        local[:, 1] += (1.0 - self.bind.pick(fp.eye_open)) * self.drop
         if self.fade_out:
-            alpha[:] = 1.0 - _close_weights(fp)[idx]
+            alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
 
 class IrisDeformer(Deformer):
     kind = "iris"
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None, has_close_art: bool):
-        self.eye = assign_eyes(rest, anchors, side)
+        self.bind = EyeBinding(rest, anchors, side)
         gx = np.zeros(len(rest))
         gy = np.zeros(len(rest))
         for i, s in enumerate(SIDES):
-            sel = self.eye == i
+            sel = self.bind.eye == i
             if sel.any() and s in anchors.eyes:
                 e = anchors.eyes[s]
                 # Room for the iris inside the eyewhite, but always a visible amount.
                 gx[sel] = max(0.5 * (e.size[0] - e.iris_size[0]) * 0.85, 0.18 * e.size[0])
                 gy[sel] = max(0.5 * (e.size[1] - 0.6 * e.iris_size[1]) * 0.6, 0.12 * e.size[1])
         self.gx, self.gy = gx, gy
-        self.fade_out = has_close_art
+        self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
         local[:, 0] += fp.gaze_x * self.gx
         local[:, 1] -= fp.gaze_y * self.gy
         if self.fade_out:
-            alpha[:] = 1.0 - _close_weights(fp)[np.maximum(self.eye, 0)]
+            alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
 
 class EyeCloseDeformer(Deformer):
     kind = "eye_close"
+    sets_alpha = True
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None):
-        self.eye = assign_eyes(rest, anchors, side)
+        self.bind = EyeBinding(rest, anchors, side)
 
     def apply(self, rest, local, alpha, fp):
-        alpha[:] = _close_weights(fp)[np.maximum(self.eye, 0)]
+        alpha[:] = self.bind.pick(fp.close_weight)
 
 
 class BrowDeformer(Deformer):
     kind = "brow"
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None):
-        self.eye = assign_eyes(rest, anchors, side)
+        self.bind = EyeBinding(rest, anchors, side)
         amp = np.zeros(len(rest))
         for i, s in enumerate(SIDES):
-            sel = self.eye == i
+            sel = self.bind.eye == i
             if sel.any() and s in anchors.eyes:
                 amp[sel] = 0.4 * anchors.eyes[s].size[1]
         self.amp = amp
 
     def apply(self, rest, local, alpha, fp):
-        idx = np.maximum(self.eye, 0)
-        local[:, 1] += self.amp * (-fp.brow[idx] + 0.25 * (1.0 - fp.eye_open[idx]))
+        pick = self.bind.pick
+        local[:, 1] += self.amp * (0.25 * (1.0 - pick(fp.eye_open)) - pick(fp.brow))
 
 
 class MouthDeformer(Deformer):
@@ -168,6 +194,7 @@ class MouthDeformer(Deformer):
     def __init__(self, rest: np.ndarray, anchors: Anchors, variant: str | None, has_open_art: bool):
         self.variant = variant
         self.has_open_art = has_open_art
+        self.sets_alpha = variant == "mouth_open" or (variant == "mouth_close" and has_open_art)
         if anchors.mouth_center is not None:
             mx, my = anchors.mouth_center
             mw, mh = anchors.mouth_size
@@ -198,13 +225,10 @@ class MouthDeformer(Deformer):
             s = 0.3 + 0.7 * m
             local[:, 1] += self.below_top * (s - 1.0)
             local[:, 0] += self.narrow * (0.1 * (m - 1.0))
-            alpha[:] = mouth_open_fade(m)
+            alpha[:] = fp.open_weight
         elif self.variant == "mouth_close":
             if self.has_open_art:
-                alpha[:] = 1.0 - mouth_open_fade(m)
+                alpha[:] = 1.0 - fp.open_weight
         else:
             local[:, 1] += m * 2.5 * self.jaw
 
-
-def _close_weights(fp: FrameParams) -> np.ndarray:
-    return np.array([eye_close_fade(fp.eye_open[0]), eye_close_fade(fp.eye_open[1])])

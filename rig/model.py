@@ -27,7 +27,8 @@ from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, glob
                      local_affine)
 from .features import (BrowDeformer, Deformer, EyeCloseDeformer, EyelashDeformer,
                        EyewhiteDeformer, FrameParams, IrisDeformer, MouthDeformer)
-from .mesh import Mesh
+from .embed import barycentric_embedding
+from .mesh import Mesh, mesh_from_alpha
 from .params import STANDARD_PARAMS, ParamSpec, ParamVector
 
 FORMAT_VERSION = 1
@@ -115,7 +116,14 @@ class Rig:
         self._out64 = np.zeros((n, 2))
         self._vertices = np.zeros((n, 2), np.float32)
         self._alpha = np.ones(n, np.float32)
-        self._layer_alpha = np.ones(len(layers), np.float32)
+        self._layer_alpha = np.array([1.0 if b > a else 0.0 for a, b in self.ranges], np.float32)
+        # Views into the buffers for the layers that have expression deformers.
+        self._active = [(d, self.rest[a:b], self._local[a:b], self._alpha[a:b])
+                        for d, (a, b) in zip(self.deformers, self.ranges)
+                        if d.kind != "rigid" and b > a]
+        self._alpha_layers = [(i, self._alpha[a:b]) for i, (d, (a, b))
+                              in enumerate(zip(self.deformers, self.ranges))
+                              if getattr(d, "sets_alpha", False) and b > a]
         self._build_chains()
         self._build_order()
         self.reset()
@@ -183,14 +191,18 @@ class Rig:
         for li, chain_ids in self.chain_layers.items():
             lay = spec.layers[li]
             verts = lay.mesh.vertices.astype(np.float64)
+            cage = _cage(lay)
             particle_idx = np.concatenate([np.arange(self._chain_starts[c], self._chain_starts[c + 1])
                                            for c in chain_ids])
             particles = np.concatenate([self.chain_specs[c].rest for c in chain_ids])
-            pins = _pin_points(verts, particles, [self.chain_specs[c].rest for c in chain_ids])
+            pins = _pin_points(cage.vertices.astype(np.float64), particles,
+                               [self.chain_specs[c].rest for c in chain_ids])
             handles = np.concatenate([particles, pins])
             weights = np.concatenate([np.ones(len(particles)), np.full(len(pins), 2.0)])
-            pre = arap_precompute(verts, lay.mesh.triangles, handles, weights)
-            self._arap[li] = _ChainLayer(pre, particle_idx, handles.copy(), verts.copy())
+            pre = arap_precompute(cage.vertices.astype(np.float64), cage.triangles, handles, weights)
+            embedding = barycentric_embedding(cage.vertices, cage.triangles, verts)
+            self._arap[li] = _ChainLayer(pre, particle_idx, handles.copy(),
+                                         cage.vertices.astype(np.float64), embedding, verts)
 
     def _build_order(self) -> None:
         """Rest order is the layer order; hair layers that stand beside the face may pass behind
@@ -243,20 +255,19 @@ class Rig:
         fp.brow[1] = v[ix["ParamBrowLY"]]
         fp.mouth_open = v[ix["ParamMouthOpenY"]]
         fp.mouth_form = v[ix["ParamMouthForm"]]
+        fp.derive()
 
         local = self._local
         np.copyto(local, self.rest)
         self._alpha.fill(1.0)
         if self.chains is not None:
             self._bend_chains(fs, dt)
-        for i, d in enumerate(self.deformers):
-            if d.kind != "rigid":
-                a, b = self.ranges[i]
-                d.apply(self.rest[a:b], local[a:b], self._alpha[a:b], fp)
+        for d, rest, loc, alpha in self._active:
+            d.apply(rest, loc, alpha, fp)
         global_warp(local, self.attrs, self.geometry, fs, self._out64)
         self._vertices[:] = self._out64
-        for i, (a, b) in enumerate(self.ranges):
-            self._layer_alpha[i] = self._alpha[a:b].max() if b > a else 0.0
+        for i, alpha in self._alpha_layers:
+            self._layer_alpha[i] = alpha.max()
         return Pose(self._vertices, self._alpha, self._draw_order(fs), self._layer_alpha, self.ranges)
 
     def _root_transforms(self, fs: FrameState) -> np.ndarray:
@@ -273,11 +284,10 @@ class Rig:
             n = len(cl.particle_idx)
             fresh = local[cl.particle_idx]
             # A settled chain needs no new solve: reuse the last one (ARAP is deterministic).
-            if cl.solved and np.abs(fresh - cl.targets[:n]).max() < 1e-3:
-                pass
-            else:
+            if not (cl.solved and np.abs(fresh - cl.targets[:n]).max() < 1e-3):
                 cl.targets[:n] = fresh
-                arap_solve(cl.pre, cl.targets, out=cl.out)
+                arap_solve(cl.pre, cl.targets, out=cl.cage_out)
+                cl.out[:] = cl.embedding @ cl.cage_out
                 cl.solved = True
             a, b = self.ranges[li]
             self._local[a:b] = cl.out
@@ -309,23 +319,39 @@ class Rig:
 
 
 class _ChainLayer:
-    """ARAP state of one chain-driven layer: factorisation, handle targets, last solution."""
+    """ARAP state of one chain-driven layer: the cage's factorisation and handle targets, the
+    embedding that carries the render mesh along, and the last solution."""
 
-    __slots__ = ("pre", "particle_idx", "targets", "out", "rest_targets", "rest", "solved")
+    __slots__ = ("pre", "particle_idx", "targets", "rest_targets", "cage_rest", "cage_out",
+                 "embedding", "rest", "out", "solved")
 
-    def __init__(self, pre, particle_idx, targets, rest):
+    def __init__(self, pre, particle_idx, targets, cage_rest, embedding, rest):
         self.pre = pre
         self.particle_idx = particle_idx
         self.targets = targets
         self.rest_targets = targets.copy()
+        self.cage_rest = cage_rest
+        self.cage_out = cage_rest.copy()
+        self.embedding = embedding
         self.rest = rest
         self.out = rest.copy()
         self.solved = False
 
     def reset(self) -> None:
         self.targets[:] = self.rest_targets
+        self.cage_out[:] = self.cage_rest
         self.out[:] = self.rest
         self.solved = False
+
+
+# The ARAP cage of a chain layer: coarse, with a generous outline band (it is never drawn).
+CAGE_DENSITY = 0.4
+CAGE_BAND = 6.0
+
+
+def _cage(layer: LayerSpec) -> Mesh:
+    cage = mesh_from_alpha(layer.texture[..., 3], layer.offset, density=CAGE_DENSITY, band=CAGE_BAND)
+    return cage if cage.n_triangles else layer.mesh
 
 
 def _invert_affines(m: np.ndarray) -> np.ndarray:
