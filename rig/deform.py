@@ -163,15 +163,16 @@ def _cos_sin_small(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0)), a * (1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0)))
 
 
-def local_affine(warped_probe: np.ndarray) -> np.ndarray:
-    """(C, 3, 2) warped probe points p, p+(1,0), p+(0,1) -> (C, 2, 3) affine rest->screen maps."""
+def local_affine(rest_points: np.ndarray, warped_probe: np.ndarray) -> np.ndarray:
+    """(C, 2, 3) affine maps A with A [r; 1] = warp(r) near each rest point r (C, 2), from the
+    warped probes (C, 3, 2) of r, r + (1, 0) and r + (0, 1)."""
     p0 = warped_probe[:, 0]
     ex = warped_probe[:, 1] - p0
     ey = warped_probe[:, 2] - p0
     out = np.empty((len(p0), 2, 3))
     out[:, :, 0] = ex
     out[:, :, 1] = ey
-    out[:, :, 2] = p0
+    out[:, :, 2] = p0 - ex * rest_points[:, :1] - ey * rest_points[:, 1:2]
     return out
 
 

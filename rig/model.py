@@ -165,8 +165,10 @@ class Rig:
             return
         params = {g: spec.chain_params.get(g) or default_chain_params(g)
                   for g in {c.group for c in self.chain_specs}}
+        # The drawing shows the hair at rest under gravity: that is the springs' equilibrium.
         self.chains = springs.build_chains([c.rest for c in self.chain_specs],
-                                           [c.group for c in self.chain_specs], params)
+                                           [c.group for c in self.chain_specs], params,
+                                           rest_is_equilibrium=True)
         self._chain_starts = np.cumsum([0] + [len(c.rest) for c in self.chain_specs])
         # Probe points at each chain root: the warp's local frame there drives the springs.
         roots = np.array([c.rest[0] for c in self.chain_specs], np.float64)
@@ -272,7 +274,7 @@ class Rig:
 
     def _root_transforms(self, fs: FrameState) -> np.ndarray:
         global_warp(self._probe_rest, self._probe_attrs, self.geometry, fs, self._probe_out)
-        return local_affine(self._probe_out.reshape(-1, 3, 2))
+        return local_affine(self._probe_rest[0::3], self._probe_out.reshape(-1, 3, 2))
 
     def _bend_chains(self, fs: FrameState, dt: float) -> None:
         transforms = self._root_transforms(fs)
