@@ -48,7 +48,8 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     for i, layer in enumerate(character.layers):
         say(f"mesh {layer.name}")
         density = DENSITY.get(layer.tag, 1.0) * mesh_density
-        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density) if not layer.empty \
+        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density,
+                               refine_mask=_tip_refinement(layer)) if not layer.empty \
             else Mesh.empty_mesh()
         layers.append(LayerSpec(
             name=layer.name, tag=layer.tag, texture=layer.rgba, offset=layer.offset, mesh=mesh,
@@ -66,6 +67,19 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
             chain_params[g] = p
     return RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
                    chain_params=chain_params, mesh_density=mesh_density, source=character.source)
+
+
+def _tip_refinement(layer) -> np.ndarray | None:
+    """Hanging parts bend most near their tips: ask for triangles up to 2x finer toward the
+    bottom of hair, tails and ribbons."""
+    if layer.tag not in ("front hair", "back hair", "hair", "tail", "headwear"):
+        return None
+    rows = np.flatnonzero(layer.alpha.any(axis=1))
+    if rows.size < 8:
+        return None
+    y = np.arange(layer.height, dtype=np.float32)
+    t = np.clip((y - (rows[0] + 0.45 * (rows[-1] - rows[0]))) / max(0.55 * (rows[-1] - rows[0]), 1), 0, 1)
+    return np.broadcast_to((1.0 * t * t * (3 - 2 * t))[:, None], layer.alpha.shape).astype(np.float32)
 
 
 def autorig(character: Character, **kwargs) -> Rig:

@@ -17,6 +17,8 @@ from .anchors import Anchors
 from .deform import WarpAttributes, smoothstep
 
 FEATURE_TAGS = EYE_TAGS | {"nose", "mouth", "eyewear"}
+NECK_AXIS_DEPTH = 0.3   # head radii from the head's centre plane back to the neck's turning axis
+HAIR_LIFT = 0.12        # head radii between the skin and front hair
 
 
 def body_levels(anchors: Anchors) -> tuple[float, float, float]:
@@ -54,6 +56,14 @@ def face_dome(x: np.ndarray, y: np.ndarray, anchors: Anchors) -> np.ndarray:
     return anchors.head_radius * dome_height(anchors) * np.clip(q, 0.0, 1.0)
 
 
+def depth_lift(depth: float | None, face_depth: float | None, head_radius: float) -> float:
+    """Pseudo-depth relative to the face as a height: nearer than the face lifts a layer by up
+    to 0.3 head radii (0.25 of depth range saturates), farther lowers it."""
+    if depth is None or face_depth is None:
+        return 0.0
+    return float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * 0.3 * head_radius
+
+
 def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:
     eyes = list(anchors.eyes.values())
     if not eyes:
@@ -73,14 +83,13 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
     shoulder_y, chest_y, hip_y = body_levels(anchors)
     chin_y = anchors.neck_pivot[1]
 
-    # Pseudo-depth relative to the face, in head radii (nearer -> higher), clamped.
-    lift = 0.0
-    if depth is not None and face_depth is not None:
-        lift = float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * 0.3 * r
+    lift = depth_lift(depth, face_depth, r)
 
     is_head = tag in HEAD_TAGS
     z_head = np.zeros(n)
     w_head = np.zeros(n)
+    # Heights are measured from the head's centre plane; the head turns about the neck, whose
+    # axis lies behind that plane, so every head point also swings by NECK_AXIS_DEPTH.
     if is_head:
         w_head[:] = 1.0
         if tag == "face":
@@ -94,11 +103,13 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
                 c = np.repeat(vertices.mean(axis=0, keepdims=True), n, axis=0)
             z_head = face_dome(c[:, 0], c[:, 1], anchors) + 0.05 * r
         elif tag in ("front hair", "headwear"):
-            z_head = 0.9 * face_dome(x, y, anchors) + 0.25 * r + max(lift, 0.0)
+            # Just above the skin: hair and face move together, so no gap opens at the temple.
+            z_head = 0.9 * face_dome(x, y, anchors) + HAIR_LIFT * r + max(lift, 0.0)
         elif tag == "hair":
             z_head = 0.5 * face_dome(x, y, anchors) + 0.1 * r
         elif tag == "back hair":
-            z_head = np.full(n, -0.25 * r + min(lift, 0.0))
+            # Seen around the face, back hair is the head's silhouette: nearly in the centre plane.
+            z_head = np.full(n, -0.05 * r + min(lift, 0.0))
         elif tag in ("ears", "earwear"):
             z_head = np.zeros(n)
         else:
@@ -108,6 +119,8 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
         base = chin_y + 0.7 * max(shoulder_y - chin_y, 1.0)
         w_head = smoothstep(base, chin_y - 0.05 * r, y)
         z_head = np.zeros(n)
+    if is_head or tag == "neck":
+        z_head = z_head + NECK_AXIS_DEPTH * r
 
     # Body: a cylinder about the body axis; the head rides on the chest's front.
     bcx = anchors.body_center_x

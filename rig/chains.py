@@ -102,8 +102,17 @@ def find_chains(alpha: np.ndarray, offset: tuple[int, int], tag: str, anchors: A
     if group == "skirt":
         tips = _hem_tips(grid, dist, MAX_CHAINS[group], min_len)
     else:
-        nms = max(3, int(round((0.22 * head_r) / scale)))
+        # Tips closer than ~0.35 head radii belong to one strand: two chains there would pull
+        # the same strand apart.
+        nms = max(3, int(round((0.35 * head_r) / scale)))
         tips = _local_maxima(dist, finite, nms, min_len, MAX_CHAINS.get(group, 4))
+    # One physics group per layer: chains of one layer swinging with different physics would
+    # tear it. Front hair hanging beside the face (by the layer's centre) is side hair.
+    chain_group = group
+    if tag == "front hair" and anchors.face_size[0] > 0:
+        ys, xs = np.nonzero(alpha >= 128)
+        if xs.size and abs(xs.mean() + offset[0] - anchors.face_center[0]) > 0.42 * anchors.face_size[0]:
+            chain_group = "side hair"
     chains = []
     for k, (ty, tx) in enumerate(tips):
         path = _trace(pred, ty * gw + tx, gw)
@@ -115,10 +124,6 @@ def find_chains(alpha: np.ndarray, offset: tuple[int, int], tag: str, anchors: A
         seg = {"skirt": 0.3, "sleeves": 0.45}.get(group, 0.16) * head_r
         n = int(np.clip(round(_length(pts) / max(seg, 1.0)) + 1, 3, 8))
         rest = _resample(pts, n)
-        chain_group = group
-        if tag == "front hair" and anchors.face_size[0] > 0:
-            if abs(rest[-1, 0] - anchors.face_center[0]) > 0.42 * anchors.face_size[0]:
-                chain_group = "side hair"
         attach = "head" if tag in ("front hair", "back hair", "hair", "headwear") else "body"
         chains.append(ChainSpec(f"{name}#{k}", chain_group, layer_index, rest, attach))
     return chains
@@ -214,11 +219,31 @@ def _resample(pts: np.ndarray, n: int) -> np.ndarray:
     return np.stack([np.interp(t, s, pts[:, 0]), np.interp(t, s, pts[:, 1])], axis=1)
 
 
-# Which physics preset each chain group starts from (users tune them with `physics`).
-GROUP_PRESETS = {"front hair": "normal", "side hair": "soft", "back hair": "heavy", "hair": "normal",
-                 "skirt": "heavy", "sleeves": "stiff", "tail": "soft", "ribbons": "soft"}
+# Default physics per chain group, for a head of REFERENCE_HEAD_RADIUS px (the rig scales the
+# accelerations, gravity and wind, to its own head size). Long hair hangs under gravity against
+# soft tips; fringes are shorter and springier; sleeves barely swing.
+REFERENCE_HEAD_RADIUS = 150.0
+
+
+def _group_defaults():
+    from .springs import PRESETS, ChainParams
+    return {
+        "back hair": ChainParams(stiffness=0.35, damping=6.0, gravity=1500.0, inertia=0.45,
+                                 root_stiffness=1.5, tip_stiffness=0.3),
+        "hair": ChainParams(stiffness=0.45, damping=6.5, gravity=1200.0, inertia=0.4,
+                            root_stiffness=1.5, tip_stiffness=0.35),
+        "side hair": ChainParams(stiffness=0.45, damping=6.5, gravity=1200.0, inertia=0.4,
+                                 root_stiffness=1.5, tip_stiffness=0.35),
+        "front hair": ChainParams(stiffness=0.6, damping=7.0, gravity=800.0, inertia=0.35,
+                                  root_stiffness=1.5, tip_stiffness=0.5),
+        "skirt": ChainParams(stiffness=0.7, damping=6.0, gravity=800.0, inertia=0.5,
+                             root_stiffness=1.5, tip_stiffness=0.6),
+        "sleeves": PRESETS["stiff"],
+        "tail": PRESETS["soft"],
+        "ribbons": PRESETS["soft"],
+    }
 
 
 def default_chain_params(group: str):
     from .springs import PRESETS
-    return PRESETS[GROUP_PRESETS.get(group, "normal")]
+    return _group_defaults().get(group, PRESETS["normal"])

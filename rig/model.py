@@ -11,7 +11,7 @@ It never touches OpenGL and allocates no per-frame arrays beyond numpy temporari
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -21,8 +21,8 @@ from seethrough_core.taxonomy import HAIR_TAGS
 from . import springs
 from .anchors import Anchors
 from .arap import arap_precompute, arap_solve
-from .binding import bind_layer, body_levels, face_dome
-from .chains import ChainSpec, default_chain_params
+from .binding import HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome
+from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
 from .features import (BrowDeformer, Deformer, EyeCloseDeformer, EyelashDeformer,
@@ -163,8 +163,13 @@ class Rig:
             self._probe_attrs = None
             self._arap = {}
             return
-        params = {g: spec.chain_params.get(g) or default_chain_params(g)
-                  for g in {c.group for c in self.chain_specs}}
+        # Physics is tuned for a reference head size: accelerations scale with this head.
+        scale = max(spec.anchors.head_radius, 1.0) / REFERENCE_HEAD_RADIUS
+        params = {}
+        for g in {c.group for c in self.chain_specs}:
+            p = spec.chain_params.get(g) or default_chain_params(g)
+            params[g] = replace(p, gravity=p.gravity * scale, wind=p.wind * scale,
+                                wind_gust=p.wind_gust * scale)
         # The drawing shows the hair at rest under gravity: that is the springs' equilibrium.
         self.chains = springs.build_chains([c.rest for c in self.chain_specs],
                                            [c.group for c in self.chain_specs], params,
@@ -216,12 +221,18 @@ class Rig:
         self._face_slot = min(face) if face else None
         swap, ref = [], []
         a = self.anchors
+        face_depth = next((l.depth for l in layers if l.tag == "face" and l.depth is not None), None)
         for i, l in enumerate(layers):
             if self._face_slot is None or i < self._face_slot:
                 continue
             if l.tag in HAIR_TAGS - {"back hair"} and len(l.mesh.vertices):
                 c = l.mesh.vertices.mean(axis=0)
-                z = float(0.9 * face_dome(np.array([c[0]]), np.array([c[1]]), a)[0] + 0.25 * a.head_radius)
+                # Height above the head's centre plane: on the dome, above the skin, and lifted
+                # or lowered by the layer's pseudo-depth relative to the face (a far stratum
+                # passes behind the face sooner).
+                z = float(0.9 * face_dome(np.array([c[0]]), np.array([c[1]]), a)[0]
+                          + HAIR_LIFT * a.head_radius
+                          + depth_lift(l.depth, face_depth, a.head_radius))
                 swap.append(i)
                 ref.append((c[0] - a.head_center[0], z))
         self._swap = np.array(swap, np.int64)
