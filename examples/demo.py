@@ -3,7 +3,9 @@
 1. draw the example character and save it as a See-through-convention PSD (with its depth
    sidecar and json);
 2. read that PSD back and show what the importer understood (`seethrough-rig inspect`);
-3. rig it (`seethrough-rig build`) and describe the rig (`seethrough-rig info`).
+3. rig it (`seethrough-rig build`) and describe the rig (`seethrough-rig info`);
+4. render a short idle animation (breathing, blinking, swaying hair) as an MP4, a transparent
+   WebM and a PNG of the rest pose (`seethrough-rig render`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
     parser.add_argument("--size", type=int, default=1024, help="character canvas size in px")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of the animation")
+    parser.add_argument("--video-size", default="720x720", help="animation size, WxH")
     args = parser.parse_args(argv)
 
     from examples.character import write_example_psd
@@ -41,7 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if cli(["info", str(rig)]) != 0:
         return 1
-    print(f"\nDone. Files are in {out}/.")
+
+    print(f"\n== 4. rendering a {args.seconds:g} s idle animation (seethrough-rig render)\n")
+    renders = [
+        ["render", str(rig), "--rest", "-o", str(out / "rest.png")],
+        ["render", str(rig), "--idle", str(args.seconds), "-o", str(out / "idle.mp4"),
+         "--size", args.video_size],
+        ["render", str(rig), "--idle", str(args.seconds), "-o", str(out / "idle.webm"),
+         "--size", args.video_size, "--background", "transparent"],
+    ]
+    for command in renders:
+        if cli(command) != 0:
+            return 1
+    print(f"\nDone. Files are in {out}/: example.psd (open it in any paint program), "
+          f"example.rig, rest.png, idle.mp4, idle.webm (transparent, for OBS).")
     return 0
 
 

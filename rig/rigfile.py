@@ -72,6 +72,10 @@ def save_rig(rig_or_spec: Rig | RigSpec, path: str | os.PathLike) -> None:
                 # PNGs are compressed already; storing them saves time for nothing lost.
                 zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".png")
                             else zipfile.ZIP_DEFLATED)
+        # mkstemp makes 0600 files; a rig is an ordinary document: honour the umask instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

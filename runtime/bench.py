@@ -5,6 +5,8 @@ why budgets are checked here and never in unit tests.
 
 - pose: `Rig.pose` under a moving performance (head, eyes, mouth, body, breath all changing
   every frame, springs swinging), per frame.
+- render: frames per second of the whole frame (deform + upload + draw + readback) at
+  1024x1024 against drawing the same textures as static quads (budget: >= 0.8 x baseline).
 - arap: every layer mesh of the rig solved for a bend of its handles (the chain particles and
   pins of chain layers; spread-out vertices elsewhere), ours against libigl's 2D ARAP
   (igl.arap_precomputation / igl.arap_solve, 10 iterations) on the same mesh and handle vertices,
@@ -155,6 +157,18 @@ def main(argv: list[str] | None = None) -> int:
         sample["build_s"] = round(build_s, 3)
         report["sample"] = sample
         report["sample_pose_ms_median"] = sample["pose_ms_median"]
+    # Rendering (deform + upload + draw + readback) against static quads of the same textures,
+    # on the See-through sample when it is there, else on the example.
+    from runtime.render_bench import benchmark_render
+    render_rig = rig if "sample" in report else _timed_build(draw_example_character())[0]
+    rates = benchmark_render(render_rig, (1024, 1024), frames=120)
+    report["render"] = {"character": "sample" if "sample" in report else "example",
+                        "size": [1024, 1024], "quality": "normal",
+                        "render_fps": round(rates["render_fps"], 2),
+                        "baseline_fps": round(rates["baseline_fps"], 2),
+                        "ratio": round(rates["render_fps"] / rates["baseline_fps"], 3)}
+    report["render_fps"] = report["render"]["render_fps"]
+    report["baseline_fps"] = report["render"]["baseline_fps"]
     sections = [report["example"]] + ([report["sample"]] if "sample" in report else [])
     rows = [r for s in sections for r in s["arap"]["layers"]]
     report["arap_ms_median"] = round(statistics.median(r["arap_ms_median"] for r in rows), 4)
