@@ -30,6 +30,10 @@ DENSITY = {
     "footwear": 0.5, "tail": 0.7, "wings": 0.6, "headwear": 0.7, "neckwear": 0.6,
 }
 
+# Outline band (px) the meshes may extend past the art. Wider lets outlines simplify more:
+# 2.5 px instead of 1.5 px saves ~17 % of the triangles, which llvmpipe pays for per frame.
+MESH_BAND = 2.5
+
 ProgressFn = Callable[[str], None]
 
 
@@ -48,7 +52,7 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     for i, layer in enumerate(character.layers):
         say(f"mesh {layer.name}")
         density = DENSITY.get(layer.tag, 1.0) * mesh_density
-        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density,
+        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density, band=MESH_BAND,
                                refine_mask=_tip_refinement(layer)) if not layer.empty \
             else Mesh.empty_mesh()
         layers.append(LayerSpec(
