@@ -84,3 +84,16 @@ def test_build_refuses_bad_density_and_output(sample_psd, tmp_path, capsys):
     assert not (tmp_path / "x.rig").exists()
     code, _, err = run(["build", str(sample_psd), "-o", str(tmp_path / "x.zip"), "--quiet"], capsys)
     assert code == 2
+
+
+def test_every_edge_case_psd_inspects_or_fails_in_one_line(edge_case_dir, capsys):
+    files = sorted(p for p in edge_case_dir.iterdir() if p.suffix.lower() in (".psd", ".psb"))
+    assert files
+    for path in files:
+        code, out, err = run(["inspect", str(path), "--json"], capsys)
+        assert code in (0, 2), path.name
+        if code == 0:
+            doc = json.loads(out)
+            assert doc["size"][0] > 0 and isinstance(doc["layers"], list)
+        else:
+            assert err.count("\n") == 1 and "Traceback" not in err, path.name
