@@ -16,6 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
+from seethrough_core.character import InputError
 from seethrough_core.taxonomy import HAIR_TAGS
 
 from . import springs
@@ -320,6 +321,29 @@ class Rig:
         order[at:at] = sorted(moved)
         self._order = np.array(order, np.int32)
         return self._order
+
+    # --------------------------------------------------------------------------- physics
+
+    def chain_groups(self) -> list[str]:
+        return sorted({c.group for c in self.chain_specs})
+
+    def chain_params(self, group: str) -> springs.ChainParams:
+        """The group's physics as stored in the rig (for the reference head size)."""
+        return self.spec.chain_params.get(group) or default_chain_params(group)
+
+    def set_chain_params(self, params: Mapping[str, springs.ChainParams]) -> None:
+        """Retune chain groups (values for the reference head size, as in the rig file).
+
+        The spec is updated, so saving the rig keeps the tuning; the springs restart from rest.
+        """
+        unknown = sorted(set(params) - set(self.chain_groups()))
+        if unknown:
+            raise InputError(f"no spring chains in group(s) {', '.join(unknown)}; this rig has "
+                             f"{', '.join(self.chain_groups()) or 'none'}")
+        self.spec.chain_params.update(params)
+        if self.chain_specs:
+            self._build_chains()
+            springs.reset(self.chains)
 
     # --------------------------------------------------------------------------- helpers
 

@@ -189,3 +189,29 @@ def test_parameters_are_clamped_and_nan_ignored(example_rig):
     assert np.allclose(a.vertices, b.vertices)
     c = example_rig.pose({"ParamAngleX": float("nan")}, 0)
     assert np.isfinite(c.vertices).all()
+
+
+def test_retuning_a_chain_group_changes_the_swing_and_is_saved(example_rig, tmp_path):
+    from rig.rigfile import load_rig, save_rig
+    from rig.springs import PRESETS
+    group = "back hair"
+    assert group in example_rig.chain_groups()
+
+    def swing(rig):
+        rig.reset()
+        rig.pose({}, 1 / 60)
+        for k in range(8):
+            rig.pose({"ParamAngleX": 30 * (k + 1) / 8}, 1 / 60)
+        held = [rig.pose({"ParamAngleX": 30}, 1 / 60).copy() for _ in range(90)]
+        return max(np.abs(h.vertices - held[-1].vertices).max() for h in held)
+
+    before = swing(example_rig)
+    example_rig.set_chain_params({group: PRESETS["stiff"], "front hair": PRESETS["stiff"],
+                                  "side hair": PRESETS["stiff"]})
+    after = swing(example_rig)
+    assert after < before
+    path = tmp_path / "tuned.rig"
+    save_rig(example_rig, path)
+    assert load_rig(path).chain_params(group) == PRESETS["stiff"]
+    with pytest.raises(Exception, match="no spring chains"):
+        example_rig.set_chain_params({"tentacles": PRESETS["soft"]})
