@@ -144,3 +144,24 @@ def test_bad_render_requests_are_one_line_errors(rig_path, tmp_path, capsys, arg
     code, _, err = run(["render", str(rig_path), "--quiet", *args], capsys)
     assert code == 2 and needle in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+def test_every_example_motion_loads_and_drives_the_rig(example_rig):
+    from pathlib import Path
+
+    from rig.params import PARAM_IDS
+    from runtime.motion import load_motion
+    folder = Path(__file__).resolve().parents[1] / "examples" / "motions"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+    assert len(files) >= 2
+    for path in files:
+        motion = load_motion(path, known_ids=PARAM_IDS)
+        assert motion.duration > 0 and not motion.unknown_ids, path.name
+        example_rig.reset()
+        rest = example_rig.pose({}, 0).vertices.copy()
+        moved = 0.0
+        for i in range(int(motion.duration * 30)):
+            pose = example_rig.pose(motion.sample(i / 30), 1 / 30)
+            assert np.isfinite(pose.vertices).all()
+            moved = max(moved, float(np.abs(pose.vertices - rest).max()))
+        assert moved > 5.0, path.name
