@@ -7,6 +7,7 @@ why budgets are checked here and never in unit tests.
   every frame, springs swinging), per frame.
 - render: frames per second of the whole frame (deform + upload + draw + readback) at
   1024x1024 against drawing the same textures as static quads (budget: >= 0.8 x baseline).
+- tracking: MediaPipe's face time per 640x480 frame against our overhead on top of it.
 - arap: every layer mesh of the rig solved for a bend of its handles (the chain particles and
   pins of chain layers; spread-out vertices elsewhere), ours against libigl's 2D ARAP
   (igl.arap_precomputation / igl.arap_solve, 10 iterations) on the same mesh and handle vertices,
@@ -181,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         report["rigidity_error_mean"] = round(float(np.mean([r["rigidity_error"] for r in rows])), 5)
         report["libigl_rigidity_error_mean"] = round(float(np.mean(
             [r["libigl_rigidity_error"] for r in rows if r.get("libigl_rigidity_error") is not None])), 5)
+    # Tracking on a 640x480 clip made from the shared face photo: MediaPipe's own time against
+    # everything we add per frame (solve, filters, copies).
+    from runtime.track_bench import SHARED_FACE, benchmark_tracking
+    if SHARED_FACE.is_file():
+        report["tracking"] = benchmark_tracking(None)
+        report["mediapipe_ms_median"] = report["tracking"]["mediapipe_ms_median"]
+        report["tracking_overhead_ms_median"] = report["tracking"]["overhead_ms_median"]
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

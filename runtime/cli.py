@@ -30,6 +30,8 @@ examples:
   seethrough-rig info char.rig               what is in a rig
   seethrough-rig render char.rig --idle 10 -o idle.mp4
                                              an idle animation as a video
+  seethrough-rig live char.rig --virtualcam --window
+                                             webcam -> puppet -> OBS
 
 Run `seethrough-rig COMMAND --help` for a command's options.
 """
@@ -292,8 +294,14 @@ def _register_render(sub: argparse._SubParsersAction) -> None:
     register(sub, _formatter)
 
 
+def _register_live(sub: argparse._SubParsersAction) -> None:
+    from runtime.live_command import register
+    register(sub, _formatter)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _register_inspect, _register_build, _register_info, _register_render, _register_bench]
+    _register_inspect, _register_build, _register_info, _register_render, _register_live,
+    _register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

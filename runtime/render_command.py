@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
         epilog="examples:\n"
                "  seethrough-rig render char.rig --idle 10 -o idle.webm --background transparent\n"
                "  seethrough-rig render char.rig --motion wave.motion3.json -o wave.mp4 --size 1080x1080\n"
-               "  seethrough-rig render char.rig --rest -o rest.png\n\n"
+               "  seethrough-rig render char.rig --rest -o rest.png\n"
+               "  seethrough-rig render char.rig --driver performance.mp4 -o puppet.mp4 "
+               "--side-by-side\n\n"
+               "With --driver, every frame of the video is tracked (MediaPipe face landmarks) "
+               "and rendered at the video's frame rate; its audio is copied to the output.\n"
                "Motion files: Live2D .motion3.json (linear, bezier, stepped curves) or our own "
                "JSON (see runtime/motion.py). Parameters the rig does not know are listed and "
                "ignored.")
@@ -30,12 +34,16 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                      help="a living idle: breathing, blinking, small head drift, swinging hair")
     src.add_argument("--motion", metavar="FILE", help="a .motion3.json or seethrough motion file")
     src.add_argument("--rest", action="store_true", help="the rest pose (one frame)")
+    src.add_argument("--driver", metavar="VIDEO",
+                     help="a video of a performer's face: every frame tracked and rendered, "
+                          "at its frame rate, with its audio")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (by extension) or folder")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="output size (default: the canvas size); the character is fitted "
                         "with a margin, whatever the aspect")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second (default: 30)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frames per second (default: 30; with --driver, the video's)")
     p.add_argument("--background", default="auto", metavar="transparent|#RRGGBB|green",
                    help="background (default: transparent where the format carries alpha, "
                         "white otherwise)")
@@ -45,6 +53,23 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    "fraction of the output (default: 0.05)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the idle animation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    video = p.add_argument_group("video-driven renders (--driver)")
+    video.add_argument("--side-by-side", action="store_true",
+                       help="the input video left of the puppet, in one output")
+    video.add_argument("--log-params", metavar="FILE.jsonl",
+                       help="one JSON line per input frame: parameters, face found, timings")
+    video.add_argument("--mirror", action="store_true",
+                       help="flip the video first: the puppet moves like the performer's "
+                            "reflection instead of copying the camera's view")
+    video.add_argument("--face-model", metavar="FACE_LANDMARKER.task",
+                       help="use MediaPipe's Tasks FaceLandmarker from this local file "
+                            "(blendshapes) instead of the bundled FaceMesh")
+    video.add_argument("--body", action="store_true",
+                       help="track the shoulders too (MediaPipe Pose) for the body angles")
+    video.add_argument("--calibration", metavar="FILE.json",
+                       help="a saved neutral pose (from the live command's calibration)")
+    video.add_argument("--calibrate", action="store_true",
+                       help="use the video's first face as the neutral pose")
     p.set_defaults(func=run)
 
 
@@ -57,6 +82,24 @@ def run(args: argparse.Namespace) -> int:
     from rig.rigfile import load_rig
     from runtime.render import RenderJob, RestDriver, parse_size, render_to_file
 
+    video_options = [name for name, on in (
+        ("--side-by-side", getattr(args, "side_by_side", False)),
+        ("--log-params", getattr(args, "log_params", None)),
+        ("--mirror", getattr(args, "mirror", False)),
+        ("--face-model", getattr(args, "face_model", None)),
+        ("--body", getattr(args, "body", False)),
+        ("--calibration", getattr(args, "calibration", None)),
+        ("--calibrate", getattr(args, "calibrate", False))) if on]
+    if getattr(args, "driver", None):
+        if args.fps is not None:
+            raise InputError("--fps: a video-driven render runs at the video's frame rate; "
+                             "leave --fps out")
+        return _run_driven(args)
+    if video_options:
+        raise InputError(f"{video_options[0]}: only for video-driven renders; add "
+                         "--driver VIDEO")
+    if args.fps is None:
+        args.fps = 30.0
     if not (1 <= args.fps <= 240):
         raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
     if not (0 <= args.margin < 0.5):
@@ -90,4 +133,50 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{job.output}: {frames} frame{'s' if frames != 1 else ''}, {size[0]}x{size[1]}, "
               f"{args.fps:g} fps")
+    return 0
+
+
+def _run_driven(args: argparse.Namespace) -> int:
+    """``render --driver VIDEO``: track every frame of a performer's video, render the rig."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from rig.rigfile import load_rig
+    from runtime.idle import IdleDriver
+    from runtime.render import RenderJob, parse_size
+    from runtime.solver import Calibration
+    from runtime.tracking_driver import TrackingDriver
+    from runtime.video_driver import probe_video, render_video_driven
+
+    if not (0 <= args.margin < 0.5):
+        raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")
+    video = probe_video(args.driver)
+    rig = load_rig(args.rig)
+    size = parse_size(args.size) if args.size else tuple(rig.size)
+    calibration = Calibration.load(args.calibration) if args.calibration else None
+    job = RenderJob(output=Path(args.output), size=size, fps=float(video.fps), duration=0.0,
+                    background=args.background, quality=args.quality, margin=args.margin)
+    job.resolved_background()   # refuse impossible combinations before any work
+    if args.log_params and Path(args.log_params).resolve() == job.output.resolve():
+        raise InputError("--log-params: give a different file than the output video")
+    with TrackingDriver(face_model=args.face_model, with_pose=args.body,
+                        calibration=calibration, mirror=args.mirror,
+                        idle=IdleDriver(seed=args.seed)) as driver:
+        if args.calibrate:
+            driver.calibrate()
+        with tqdm(total=video.frames, unit="frame", desc="tracking + rendering",
+                  disable=args.quiet, leave=False) as bar:
+            result = render_video_driven(rig, driver, video, job,
+                                         side_by_side=args.side_by_side,
+                                         log_path=args.log_params, progress=bar.update)
+    if result.audio_dropped:
+        print(f"{PROG}: warning: {job.output.suffix or 'a PNG sequence'} cannot carry audio; "
+              f"the sound of {video.path.name} was left out (write .mp4, .mov or .webm to "
+              "keep it)", file=sys.stderr)
+    if not args.quiet:
+        w, h = result.size
+        audio = ", audio copied" if result.audio_copied else ""
+        print(f"{job.output}: {result.frames} frame{'s' if result.frames != 1 else ''}, {w}x{h}, "
+              f"{float(result.fps):g} fps{audio}")
     return 0

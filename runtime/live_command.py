@@ -1,0 +1,171 @@
+"""`seethrough-rig live`: the puppet follows a face from a webcam (or a video) in real time, into
+a window, a virtual camera (OBS) and/or a recording."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from seethrough_core.character import InputError
+
+PROG = "seethrough-rig"
+
+
+def register(sub: argparse._SubParsersAction, formatter) -> None:
+    p = sub.add_parser(
+        "live", formatter_class=formatter,
+        help="drive a rig live from a webcam or video: window, virtual camera (OBS), recording",
+        description="Track a face in a webcam (or a video file played in real time) and drive "
+                    "the rig with it. Capture, tracking and rendering run at the same time; "
+                    "frames are paced to --fps and the capture-to-output latency is reported "
+                    "every few seconds and at the end. Without --virtualcam, --window or "
+                    "--record a window is opened.",
+        epilog="keys in the window: C recalibrate (look straight ahead), T toggle tracking/idle, "
+               "Q or Esc quit. Ctrl-C stops cleanly.\n\n"
+               "examples:\n"
+               "  seethrough-rig live char.rig --virtualcam --window       webcam 0 into OBS\n"
+               "  seethrough-rig live char.rig --camera 1 --mirror --calibrate --window\n"
+               "  seethrough-rig live char.rig --camera talk.mp4 --record puppet.mp4\n\n"
+               "The virtual camera is OBS Virtual Camera on Windows and macOS (install OBS and "
+               "start its virtual camera once) and v4l2loopback on Linux (sudo modprobe "
+               "v4l2loopback devices=1 exclusive_caps=1). Virtual cameras carry no alpha: the "
+               "background is green (for OBS's chroma key) unless --background says otherwise.")
+    p.add_argument("rig", metavar="CHAR.rig")
+    p.add_argument("--camera", default="0", metavar="INDEX|FILE",
+                   help="webcam index (default: 0) or a video file played in real time")
+    p.add_argument("--loop", action="store_true", help="start a --camera FILE over at its end")
+    p.add_argument("--virtualcam", action="store_true",
+                   help="send the frames to a virtual camera (OBS, v4l2loopback)")
+    p.add_argument("--window", action="store_true", help="show the puppet in a window")
+    p.add_argument("--record", metavar="OUT",
+                   help="also write what is shown to a file (.mp4, .webm, .mov, .gif, folder)")
+    p.add_argument("--mirror", action="store_true",
+                   help="mirror the tracking: your right is the puppet's left, like a mirror")
+    p.add_argument("--size", default="1280x720", metavar="WxH",
+                   help="output size (default: 1280x720); the character is fitted with a margin")
+    p.add_argument("--fps", type=float, default=30.0, help="output frames per second "
+                   "(default: 30)")
+    p.add_argument("--background", default="auto", metavar="green|#RRGGBB|transparent",
+                   help="background (default: green with --virtualcam, for chroma keying, "
+                        "white otherwise); transparent only for a recording with alpha")
+    p.add_argument("--quality", choices=("draft", "normal", "high"), default="normal",
+                   help="anti-aliasing: draft (none), normal (4x MSAA), high (supersampled)")
+    p.add_argument("--margin", type=float, default=0.05,
+                   help="margin around the canvas, as a fraction of the output (default: 0.05)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="take the first face seen as the neutral pose (look straight ahead)")
+    p.add_argument("--face-model", metavar="face_landmarker.task",
+                   help="MediaPipe Tasks face landmarker (blendshapes) instead of FaceMesh")
+    p.add_argument("--body", action="store_true",
+                   help="also track the shoulders (MediaPipe Pose) for the body angles")
+    p.add_argument("--idle-only", action="store_true",
+                   help="no tracking: the idle animation only (T does nothing)")
+    p.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after this many seconds (default: until Q, Esc or Ctrl-C)")
+    p.add_argument("--report-every", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between progress lines (default: 5; 0: only the summary)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the idle animation")
+    p.set_defaults(func=run)
+
+
+def resolve_background(background: str, virtualcam: bool, record: str | None) -> str:
+    """'auto' -> green for a virtual camera, white otherwise; refuse transparency where no
+    output can carry it."""
+    from pathlib import Path
+
+    from runtime.render import ALPHA_FORMATS
+
+    if background == "auto":
+        return "green" if virtualcam else "#ffffff"
+    if background == "transparent":
+        if virtualcam:
+            raise InputError("virtual cameras carry no alpha; use --background green (chroma "
+                             "key in OBS) or '#RRGGBB'")
+        suffix = Path(record).suffix.lower() if record else None
+        if suffix is None or suffix not in ALPHA_FORMATS:
+            raise InputError("--background transparent needs a --record file that keeps alpha "
+                             "(.webm, .mov, .png, a folder); use green or '#RRGGBB' otherwise")
+    return background
+
+
+def run(args: argparse.Namespace) -> int:
+    from rig.rigfile import load_rig
+    from runtime.capture import open_source
+    from runtime.idle import IdleDriver
+    from runtime.live import IdleParamDriver, LiveOptions, LiveSession
+    from runtime.render import parse_size
+    from runtime.renderer import parse_background
+
+    if not (1 <= args.fps <= 240):
+        raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
+    if not (0 <= args.margin < 0.5):
+        raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")
+    if args.duration is not None and not (0 < args.duration <= 86400):
+        raise InputError(f"--duration {args.duration:g}: give seconds (0 < s <= 86400)")
+    if args.report_every < 0:
+        raise InputError(f"--report-every {args.report_every:g}: must be 0 or more seconds")
+    size = parse_size(args.size)
+    background = resolve_background(args.background, args.virtualcam, args.record)
+    clear = parse_background(background)
+    rgb = tuple(int(round(255 * c)) for c in clear[:3])
+    window = args.window or not (args.virtualcam or args.record)
+
+    rig = load_rig(args.rig)
+    outputs: list = []
+    source = driver = None
+    try:
+        source = open_source(args.camera, loop=args.loop)
+        if args.virtualcam:
+            outputs.extend(_open_virtualcam(size, args.fps, rgb, fallback=window or args.record))
+        if args.record:
+            from runtime.sinks import open_sink
+            outputs.append(open_sink(args.record, size=size, fps=args.fps,
+                                     background_is_transparent=background == "transparent",
+                                     background=rgb))
+        idle = IdleParamDriver(IdleDriver(seed=args.seed))
+        if args.idle_only:
+            driver, idle = idle, None
+        else:
+            from runtime.tracking_driver import TrackingDriver
+            driver = TrackingDriver(face_model=args.face_model, with_pose=args.body,
+                                    mirror=args.mirror, idle=idle.idle)
+        options = LiveOptions(size=size, fps=args.fps, background=background,
+                              quality=args.quality, margin=args.margin, window=window,
+                              duration=args.duration, report_every=args.report_every,
+                              calibrate_at_start=args.calibrate)
+        shown = [_describe(o) for o in outputs] + (["window"] if window else [])
+        print(f"live: {source.name} ({source.size[0]}x{source.size[1]}, {source.fps:g} fps) -> "
+              f"{', '.join(shown)}, {size[0]}x{size[1]} at {args.fps:g} fps")
+        if args.calibrate and not args.idle_only:
+            print("calibrating: look straight at the camera with a neutral face")
+        session = LiveSession(rig, source, driver, idle=idle, outputs=outputs, options=options)
+    except BaseException:
+        for output in outputs:
+            getattr(output, "abort", output.close)()
+        for closer in (driver, source):
+            if closer is not None:
+                closer.close()
+        raise
+    session.run()   # closes the source, the driver and the outputs
+    if args.record:
+        print(f"{args.record}: recorded")
+    return 0
+
+
+def _open_virtualcam(size, fps, rgb, fallback) -> list:
+    """The virtual camera, or nothing (with a warning) when it is missing but another output
+    was asked for; without one the missing camera is the error."""
+    from runtime.virtualcam import VirtualCamera, VirtualCameraUnavailable
+    try:
+        return [VirtualCamera(size, fps, rgb)]
+    except VirtualCameraUnavailable as exc:
+        if not fallback:
+            raise
+        print(f"{PROG}: warning: {exc}; continuing without it", file=sys.stderr)
+        return []
+
+
+def _describe(output) -> str:
+    name = getattr(output, "name", None)
+    if name is not None:
+        return f"virtual camera {name}"
+    return f"recording {output.path}"
