@@ -324,6 +324,14 @@ class Rig:
 
     # --------------------------------------------------------------------------- physics
 
+    def chain_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Spring particles as of the last `pose` (N, 2) canvas px, chains in `chain_specs`
+        order root to tip, and each chain's root transform (C, 2, 3). Reading changes nothing."""
+        if self.chains is None:
+            return np.zeros((0, 2)), np.zeros((0, 2, 3))
+        transforms = self._root_transforms(self._frame)
+        return springs.step(self.chains, transforms, 0.0), transforms
+
     def chain_groups(self) -> list[str]:
         return sorted({c.group for c in self.chain_specs})
 

@@ -32,6 +32,7 @@ examples:
                                              an idle animation as a video
   seethrough-rig live char.rig --virtualcam --window
                                              webcam -> puppet -> OBS
+  seethrough-rig physics char.rig            tune how hair, ribbons and skirts swing
 
 Run `seethrough-rig COMMAND --help` for a command's options.
 """
@@ -299,9 +300,14 @@ def _register_live(sub: argparse._SubParsersAction) -> None:
     register(sub, _formatter)
 
 
+def _register_physics(sub: argparse._SubParsersAction) -> None:
+    from runtime.physics_command import register
+    register(sub, _formatter)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_inspect, _register_build, _register_info, _register_render, _register_live,
-    _register_bench]
+    _register_physics, _register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,315 @@
+"""`seethrough-rig physics`: tune how hair, ribbons and skirts swing, and measure it.
+
+Three ways in, one set of tuning edits:
+
+* the window (default): the character in motion with a panel of sliders per chain group;
+* ``--shake-test``: the standard shake motion headless, metrics (and a video with ``-o``);
+* ``--no-window``: only the edits given on the command line (``--preset``, ``--set``).
+
+``--save`` writes the tuning back into the rig, ``--export`` writes it alone as
+``{"format": ..., "groups": {group: {parameter: value}}}``, the file `build --physics` reads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import textwrap
+from dataclasses import fields, replace
+from pathlib import Path
+
+from seethrough_core.character import InputError
+
+PROG = "seethrough-rig"
+PHYSICS_FORMAT = "seethrough-rig physics"
+PHYSICS_FORMAT_VERSION = 1
+
+
+DESCRIPTION = (
+    "Tune the spring chains of a rig (front hair, back hair, side strands, ribbons, skirt, "
+    "sleeves ...) while the character moves: a window with the character swaying (or following "
+    "a mouse drag of the head, or a webcam with --camera) and a panel with stiffness, damping, "
+    "gravity, wind and gusts, inertia and root/tip stiffness per group, presets and reset. With "
+    "--shake-test, play a standard motion (a quick head turn, a stop, a nod, rest) headless and "
+    "report how the chains respond.")
+EXAMPLES = """\
+examples:
+  seethrough-rig physics char.rig                      tune in a window
+  seethrough-rig physics char.rig --save               ... and keep the result
+  seethrough-rig physics char.rig --export hair.json   ... or write it alone
+  seethrough-rig build char.psd --physics hair.json    apply it to a new rig
+  seethrough-rig physics char.rig --shake-test -o hair.mp4 --json
+  seethrough-rig physics char.rig --preset 'back hair=heavy' \\
+      --set 'back hair.damping=3' --no-window --save
+
+"""
+METRICS_HELP = (
+    "Shake-test metrics per chain group and overall: settle_s (seconds after the stop until the "
+    "tips stay within 5% of their swing of rest; null: not settled before the nod), overshoot "
+    "(fraction of the swing past rest on the way back), max_stretch (relative), non_finite, "
+    "frame_rate_consistency (largest difference of the tip paths at 30/60/144 fps, relative to "
+    "the swing). Budgets: consistency <= 0.05, stretch < 0.10, never non-finite (frame times "
+    "1/240 .. 1/15 s and a 0.5 s spike).")
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 88, break_on_hyphens=False)
+
+
+def register(sub: argparse._SubParsersAction, formatter) -> None:
+    p = sub.add_parser(
+        "physics", formatter_class=formatter,
+        help="tune hair/ribbon/skirt physics in a window, or run the shake test",
+        description=_wrap(DESCRIPTION), epilog=EXAMPLES + _wrap(METRICS_HELP))
+    p.add_argument("rig", metavar="CHAR.rig")
+    p.add_argument("--preset", action="append", default=[], metavar="[GROUP=]NAME",
+                   help="start from a preset (soft, normal, stiff, heavy) for one group or, "
+                        "without GROUP=, for all; repeatable")
+    p.add_argument("--set", action="append", default=[], dest="set_values",
+                   metavar="GROUP.PARAM=VALUE",
+                   help="set one value, e.g. 'back hair.gravity=900'; GROUP '*' means every "
+                        "group; repeatable, applied after --preset")
+    p.add_argument("--save", action="store_true",
+                   help="write the tuned values back into CHAR.rig (atomically) when done")
+    p.add_argument("--export", metavar="PHYSICS.json",
+                   help="write the tuned values alone, for `build --physics`")
+    p.add_argument("--shake-test", action="store_true",
+                   help="run the standard shake test headless and print its metrics")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="with --shake-test: render the motion to a video/GIF/PNG folder")
+    p.add_argument("--json", action="store_true", help="with --shake-test: metrics as JSON")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="video size with -o (default: the canvas size)")
+    p.add_argument("--fps", type=float, default=30.0, help="video frame rate (default: 30)")
+    p.add_argument("--background", default="auto", metavar="transparent|#RRGGBB|green",
+                   help="video background (default: white, transparent where the format can)")
+    p.add_argument("--camera", metavar="INDEX|FILE", default=None,
+                   help="drive the head from a webcam (0, 1 ...) or a video file of a face")
+    p.add_argument("--mirror", action="store_true",
+                   help="with --camera: move like your reflection")
+    p.add_argument("--no-window", action="store_true",
+                   help="apply --preset/--set (and --save/--export) without opening a window")
+    p.add_argument("--window-size", default="1280x800", metavar="WxH",
+                   help="window size (default: 1280x800)")
+    p.add_argument("--frames", type=int, default=None, metavar="N",
+                   help="close the window after N frames (scripts, tests)")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="close the window after this many seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rig.rigfile import load_rig
+
+    _check_args(args)
+    rig = load_rig(args.rig)
+    groups = rig.chain_groups()
+    if not groups:
+        raise InputError(f"{args.rig}: this rig has no spring chains (hair strands, ribbons, "
+                         f"skirts), so there is no physics to tune")
+    current = tuning(rig)
+    edited = apply_edits(current, args.preset, args.set_values)
+    if edited != current:
+        rig.set_chain_params(edited)
+
+    if args.shake_test:
+        _shake(rig, args)
+    elif not args.no_window:
+        _tune_in_window(rig, args)
+    return _write_results(rig, args)
+
+
+def _tune_in_window(rig, args: argparse.Namespace) -> None:
+    """Open the tuner; its edits land in ``rig`` (applied on close)."""
+    from runtime.physics_window import PhysicsWindow
+    from runtime.render import parse_size
+    size = parse_size(args.window_size)
+    source = driver = window = None
+    try:
+        if args.camera is not None:
+            from runtime.capture import open_source
+            from runtime.tracking_driver import TrackingDriver
+            source = open_source(args.camera, loop=True)
+            driver = TrackingDriver(mirror=args.mirror)
+        window = PhysicsWindow(rig, rig_path=Path(args.rig), size=size,
+                               export_path=Path(args.export) if args.export else None,
+                               camera=(source, driver) if source is not None else None)
+        window.run(frames=args.frames, duration=args.duration)
+    finally:
+        for closer in (window, driver, source):
+            if closer is not None:
+                closer.close()
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not args.shake_test:
+        for flag, given in (("-o/--output", args.output), ("--json", args.json),
+                            ("--size", args.size)):
+            if given:
+                raise InputError(f"{flag} only goes with --shake-test")
+    if args.shake_test and args.no_window:
+        raise InputError("--shake-test never opens a window; leave out --no-window")
+    if args.camera is not None and (args.shake_test or args.no_window):
+        raise InputError("--camera drives the window; it does not go with --shake-test or "
+                         "--no-window")
+    if args.mirror and args.camera is None:
+        raise InputError("--mirror only goes with --camera")
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames {args.frames}: give at least 1")
+    if args.duration is not None and not (0 < args.duration <= 86400):
+        raise InputError(f"--duration {args.duration:g}: give a number of seconds above 0")
+    if not (1 <= args.fps <= 240):
+        raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
+    if args.export and not args.export.lower().endswith(".json"):
+        raise InputError(f"--export {args.export}: the physics file should end in .json")
+
+
+def _write_results(rig, args: argparse.Namespace) -> int:
+    if args.save:
+        from rig.rigfile import save_rig
+        save_rig(rig, args.rig)
+        if not args.quiet and not args.json:
+            print(f"{args.rig}: physics saved ({', '.join(rig.chain_groups())})")
+    if args.export:
+        export_physics(args.export, tuning(rig))
+        if not args.quiet and not args.json:
+            print(f"{args.export}: physics of {len(rig.chain_groups())} chain groups")
+    return 0
+
+
+# ------------------------------------------------------------------------------ tuning edits
+
+def tuning(rig) -> dict:
+    """The rig's chain physics per group (values for the reference head size)."""
+    return {g: rig.chain_params(g) for g in rig.chain_groups()}
+
+
+def apply_edits(params: dict, presets: list[str], settings: list[str]) -> dict:
+    """``params`` {group: ChainParams} with ``--preset`` and ``--set`` edits applied, in that
+    order. Unknown groups, presets, parameters and bad values are InputErrors."""
+    from rig.springs import PRESETS, ChainParams
+    out = dict(params)
+    names = {f.name for f in fields(ChainParams)}
+
+    def targets(group: str, what: str) -> list[str]:
+        if group in ("", "*"):
+            return list(out)
+        if group not in out:
+            raise InputError(f"{what}: no chain group {group!r}; this rig has "
+                             f"{', '.join(sorted(out))}")
+        return [group]
+
+    for text in presets:
+        group, _, name = text.rpartition("=")
+        name = name.strip()
+        if name not in PRESETS:
+            raise InputError(f"--preset {text!r}: unknown preset {name!r}; choose one of "
+                             f"{', '.join(PRESETS)}")
+        for g in targets(group.strip(), f"--preset {text!r}"):
+            out[g] = PRESETS[name]
+    for text in settings:
+        key, eq, value = text.rpartition("=")
+        group, dot, name = key.rpartition(".")
+        if not eq or not dot:
+            raise InputError(f"--set {text!r}: expected GROUP.PARAM=VALUE, e.g. "
+                             f"'back hair.gravity=900'")
+        name = name.strip()
+        if name not in names:
+            raise InputError(f"--set {text!r}: unknown parameter {name!r}; known: "
+                             f"{', '.join(sorted(names))}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"--set {text!r}: {value!r} is not a number") from None
+        for g in targets(group.strip(), f"--set {text!r}"):
+            out[g] = replace(out[g], **{name: number})     # ChainParams validates the value
+    return out
+
+
+def physics_document(params: dict) -> dict:
+    """The JSON document `--export` writes and `build --physics` reads."""
+    return {"format": PHYSICS_FORMAT, "format_version": PHYSICS_FORMAT_VERSION,
+            "groups": {g: p.to_dict() for g, p in sorted(params.items())}}
+
+
+def export_physics(path: str | os.PathLike, params: dict) -> None:
+    """Write {group: ChainParams} as a physics file, atomically (temp file + rename)."""
+    path = Path(path)
+    text = json.dumps(physics_document(params), indent=2) + "\n"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write the physics file ({exc.strerror})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------ shake test
+
+def _shake(rig, args: argparse.Namespace) -> None:
+    from rig.shake import ShakeMotion, shake_test
+
+    motion = ShakeMotion()
+    metrics = shake_test(rig, motion)
+    if args.output:
+        _render_shake(rig, motion, args)
+    if args.json:
+        json.dump(metrics, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif not args.quiet:
+        print(format_metrics(metrics))
+    if not metrics["within_budget"]:
+        print(f"{PROG}: warning: the shake test is outside its budgets (see above)",
+              file=sys.stderr)
+
+
+def _render_shake(rig, motion, args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from runtime.render import RenderJob, parse_size, render_to_file
+
+    size = parse_size(args.size) if args.size else tuple(rig.size)
+    job = RenderJob(output=Path(args.output), size=size, fps=args.fps, duration=motion.duration,
+                    background=args.background, preroll=0.0)
+    job.resolved_background()       # refuse impossible combinations before any work
+    with tqdm(total=job.frames, unit="frame", desc="rendering", disable=args.quiet or args.json,
+              leave=False) as bar:
+        render_to_file(rig, motion, job, progress=bar.update)
+    if not args.quiet and not args.json:
+        print(f"{job.output}: {job.frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps")
+
+
+def format_metrics(metrics: dict) -> str:
+    def cell(value, spec: str) -> str:
+        if value is None:
+            return "never" if spec == "s" else "inf"
+        if isinstance(value, bool):
+            return "YES" if value else "no"
+        return format(value, ".3f") + (" s" if spec == "s" else "")
+
+    rows = [("group", "settle", "overshoot", "stretch", "non-finite", "fps consistency",
+             "swing px")]
+    items = list(metrics["groups"].items()) + [("overall", metrics["overall"])]
+    for name, m in items:
+        rows.append((name, cell(m["settle_s"], "s"), cell(m["overshoot"], ""),
+                     cell(m["max_stretch"], ""), cell(m["non_finite"], ""),
+                     cell(m["frame_rate_consistency"], ""), cell(m["swing_px"], "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    b = metrics["budgets"]
+    lines.append(f"budgets: fps consistency <= {b['frame_rate_consistency']:g}, stretch < "
+                 f"{b['max_stretch']:g}, finite: "
+                 + ("all met" if metrics["within_budget"] else "NOT met"))
+    return "\n".join(lines)
