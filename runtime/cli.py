@@ -24,6 +24,9 @@ Start with `inspect` to see how a PSD's layers are understood: which part each l
 
 EPILOG = """\
 examples:
+  seethrough-rig build char.png -o char.rig  one illustration -> layers -> rig
+  seethrough-rig decompose char.png -o char.psd
+                                             split an illustration into See-through layers
   seethrough-rig inspect char.psd            what the importer understood, as a table
   seethrough-rig inspect char.psd --json     the same as JSON, for scripts
   seethrough-rig build char.psd -o char.rig  rig it: meshes, deformers, spring chains
@@ -133,13 +136,14 @@ def format_inspect_table(report: dict, title: str) -> str:
 def _register_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build", formatter_class=_formatter,
-        help="rig a layered character: meshes, deformers, spring chains -> char.rig",
-        description="Build a posable rig from a layered character: a quality triangle mesh per "
+        help="rig a layered character (or an illustration): meshes, deformers, springs -> .rig",
+        description="Build a posable rig from a layered character (an illustration is first "
+                    "decomposed into layers, as `decompose` does): a quality triangle mesh per "
                     "layer, anchors for the face, eyes, mouth, neck and body, deformers for the "
                     "Live2D standard parameters, and spring chains for hair, skirts and sleeves. "
                     "The result is one .rig file (a zip) that `render`, `live` and `physics` use.",
         epilog="example:\n  seethrough-rig build char.psd -o char.rig --mesh-density 1.5")
-    p.add_argument("file", metavar="FILE", help="a layered .psd/.psb")
+    p.add_argument("file", metavar="FILE", help="a layered .psd/.psb, or an image (.png, .jpg ...)")
     p.add_argument("-o", "--output", metavar="OUT.rig", help="output rig (default: FILE with .rig)")
     p.add_argument("--mesh-density", type=float, default=1.0, metavar="X",
                    help="mesh density multiplier: 2 = finer (smoother bends, slower), "
@@ -300,14 +304,19 @@ def _register_live(sub: argparse._SubParsersAction) -> None:
     register(sub, _formatter)
 
 
+def _register_decompose(sub: argparse._SubParsersAction) -> None:
+    from runtime.decompose_command import register
+    register(sub, _formatter)   # decompose and eval-decompose
+
+
 def _register_physics(sub: argparse._SubParsersAction) -> None:
     from runtime.physics_command import register
     register(sub, _formatter)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _register_inspect, _register_build, _register_info, _register_render, _register_live,
-    _register_physics, _register_bench]
+    _register_inspect, _register_decompose, _register_build, _register_info, _register_render,
+    _register_live, _register_physics, _register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,19 +7,26 @@ from pathlib import Path
 from .character import Character, InputError
 
 PSD_SUFFIXES = {".psd", ".psb"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 def load_character(path: str | os.PathLike, *, side_convention: str = "auto",
                    progress: bool = False) -> Character:
-    """Read a layered character from a PSD/PSB (See-through output or an artist's file)."""
+    """Read a layered character from a PSD/PSB (See-through output or an artist's file), or
+    decompose a single illustration (PNG, JPEG, WebP...) with the default (heuristic) backend."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a .psd or .psb file")
+        raise InputError(f"{path}: is a directory; give a .psd/.psb or an image file")
     suffix = path.suffix.lower()
     if suffix in PSD_SUFFIXES:
         from .psd_read import read_psd
         return read_psd(path, side_convention=side_convention, progress=progress)
-    raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
-                     f"give a layered .psd or .psb")
+    if suffix in IMAGE_SUFFIXES:
+        from .decompose import decompose, load_image
+        character = decompose(load_image(path))
+        character.source = str(path)
+        return character
+    raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; give a layered "
+                     f".psd/.psb or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")

@@ -1,0 +1,412 @@
+"""Assigning every figure pixel to a See-through tag, from colour, shape and body layout.
+
+The cues, in the order they are tried: the head (pose landmarks or the skin blob at the top of
+the figure), skin colour sampled on the cheeks, the hair colour sampled at the top of the figure
+(thin line art opened away so outlines do not chain the whole figure to the hair), the facial
+features as the non-skin holes of the face (eyes split into eyewhite, irides and eyelash by
+lightness and position; the eyebrow above; the mouth below the nose), the neck as skin under the
+chin, and the body by its nearest pose bone (torso, arms, thighs, shins, feet) with a colour split
+between top and bottom clothing. Pixels no rule claims take the tag of the nearest claimed pixel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from ..character import InputError
+from .layout import Layout, Point
+
+# Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
+PART_TAGS: tuple[str, ...] = (
+    "back hair", "front hair", "face", "eyewhite", "irides", "eyelash", "eyebrow", "nose",
+    "mouth", "neck", "topwear", "handwear", "bottomwear", "legwear", "footwear",
+)
+LABEL = {tag: i + 1 for i, tag in enumerate(PART_TAGS)}
+
+
+@dataclass
+class Head:
+    """The face as found: eye line, eye spacing, chin, centre line."""
+
+    cx: float
+    eye_y: float
+    eye_dist: float
+    chin_y: float
+    eyes: tuple[Point, Point]          # (character's left = image right, character's right)
+    nose: Point
+    mouth: Point
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 Lab with L in 0..100."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.ndarray, Head]:
+    """(label map (H, W) uint8 indexing PART_TAGS + 1, the head found). Raises InputError when
+    there is no character (no figure, or no face-like skin region)."""
+    h, w = alpha.shape
+    fg = alpha > 0
+    solid = alpha > 0.5
+    if solid.sum() < max(64, 0.002 * h * w):
+        raise InputError("no character found: the picture has no figure standing out from its "
+                         "background; give an illustration of a character")
+    lab = to_lab(rgb)
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rows = np.flatnonzero(solid.any(1))
+    top, bottom = rows[0], rows[-1]
+    fig_h = float(bottom - top + 1)
+
+    head, skin = _find_head(lab, solid, layout, top, fig_h, xx, yy)
+    ed = head.eye_dist
+    labels = np.zeros((h, w), np.uint8)
+
+    # Hair: the colour at the top of the figure, as thick regions reaching above the eyes.
+    hair = _hair_mask(lab, solid, skin, head, top, fig_h)
+    # Face: the skin component around the nose, above the chin, and its convex hull.
+    face_skin = _components_touching(skin & (yy <= head.chin_y), (head.cx, head.eye_y + 0.4 * ed),
+                                     0.9 * ed, xx, yy)
+    face_hull = _convex_fill(face_skin) & solid
+    labels[hair] = LABEL["back hair"]
+
+    feats = face_hull & ~hair & ~face_skin
+    white = (L > 80) & (np.hypot(A, B) < 8)
+    dark = L < max(20.0, min(55.0, float(np.median(L[face_skin])) - 35.0)) if face_skin.any() \
+        else L < 40
+    labels[face_hull & ~hair] = LABEL["face"]
+
+    # Eyes: inside an ellipse around each eye point, the non-skin (or white) pixels.
+    for ex, ey in head.eyes:
+        zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
+        eye = zone & face_hull & ~hair & (feats | white)
+        if not eye.any():
+            continue
+        eye = _drop_small(eye, 0.05)
+        whites = eye & white
+        ys = np.nonzero(eye)[0]
+        centre_y = float(np.median(ys)) if ys.size else ey
+        white_top = _column_extreme(whites, top=True)
+        white_bot = _column_extreme(whites, top=False)
+        col_top = white_top[None, :]
+        col_bot = white_bot[None, :]
+        lash = eye & ~whites & dark & ((yy < col_top + 0.02 * ed) | (yy > col_bot)
+                                       | ((col_top < 0) & (yy < centre_y)))
+        labels[eye] = LABEL["irides"]
+        labels[lash] = LABEL["eyelash"]
+        labels[whites] = LABEL["eyewhite"]
+        eye_top = float(ys.min()) if ys.size else ey - 0.3 * ed
+        brow_zone = (np.abs(xx - ex) < 0.6 * ed) & (yy < eye_top - 0.02 * ed) & \
+                    (yy > eye_top - 0.7 * ed)
+        brow = brow_zone & feats & ~zone & (L < float(np.median(L[face_skin])) - 12 if
+                                              face_skin.any() else dark)
+        labels[_drop_small(brow, 0.1)] = LABEL["eyebrow"]
+    _label_mouth_and_nose(labels, feats, head, xx, yy)
+
+    # Neck: skin under the chin, near the centre line, above the shoulders.
+    shoulders = layout.pair("shoulder")
+    shoulder_y = (shoulders[0][1] + shoulders[1][1]) / 2 if shoulders else head.chin_y + 0.9 * ed
+    face_w = max(1.0, float(np.ptp(np.nonzero(face_skin)[1]))) if face_skin.any() else 2.5 * ed
+    neck = skin & ~face_hull & (yy > head.chin_y - 2) & (yy < shoulder_y + 0.1 * ed) & \
+        (np.abs(xx - head.cx) < 0.32 * face_w) & (labels == 0)
+    labels[neck] = LABEL["neck"]
+
+    # Body: nearest bone, below the head, whatever is still free.
+    body = fg & (labels == 0) & (yy > head.chin_y - 0.2 * ed)
+    _label_body(labels, body, lab, skin, layout, head, shoulder_y, face_w, xx, yy)
+
+    # Front hair: hair over the face's width, down to the chin; the rest is back hair.
+    hx0 = head.cx - 0.62 * face_w
+    hx1 = head.cx + 0.62 * face_w
+    front = (labels == LABEL["back hair"]) & (xx > hx0) & (xx < hx1) & (yy < head.chin_y)
+    labels[front] = LABEL["front hair"]
+
+    # Whatever is left (outlines, specks) takes the nearest claimed label.
+    missing = fg & (labels == 0)
+    if missing.any() and (labels > 0).any():
+        _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        labels[missing] = labels[iy[missing], ix[missing]]
+    labels[~fg] = 0
+    return labels, head
+
+
+# ------------------------------------------------------------------------------------ head
+
+def _skin_like(lab: np.ndarray) -> np.ndarray:
+    """Generic anime skin: light, warm, moderately saturated (in a picture without colour,
+    a grayscale one, just light)."""
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    if lab.size and float(np.percentile(np.hypot(A, B), 99)) < 3.0:
+        return L > 60
+    return (L > 55) & (A > 1.5) & (A < 35) & (B > 3) & (B < 40) & (B > 0.4 * A)
+
+
+def _skin_from(lab: np.ndarray, solid: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    chroma = float(np.hypot(ref[1], ref[2]))
+    if float(np.percentile(np.hypot(A, B), 99)) < 3.0:      # grayscale: lightness only
+        return solid & (np.abs(L - ref[0]) < 12)
+    near = np.hypot(A - ref[1], B - ref[2]) < max(9.0, 0.5 * chroma + 6.0)
+    warm = (B > -2) & (A > -3)
+    return solid & near & warm & (L > ref[0] - 38) & (L < ref[0] + 12)
+
+
+def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
+    h, w = solid.shape
+    eyes = (layout.get("eye_l"), layout.get("eye_r"))
+    nose = layout.get("nose")
+    if nose is not None and eyes[0] is not None and eyes[1] is not None:
+        ed = max(abs(eyes[0][0] - eyes[1][0]), 0.02 * fig_h, 3.0)
+        eye_y = (eyes[0][1] + eyes[1][1]) / 2
+        cx = (eyes[0][0] + eyes[1][0]) / 2
+        x0, x1 = int(max(0, cx - 0.8 * ed)), int(min(w, cx + 0.8 * ed + 1))
+        y0, y1 = int(max(0, eye_y + 0.2 * ed)), int(min(h, eye_y + 1.2 * ed + 1))
+        box = lab[y0:y1, x0:x1]
+        # Anime skin is the light, warm colour of the cheeks; hair and shadows are darker.
+        light = solid[y0:y1, x0:x1] & _skin_like(box) & (box[..., 0] > 65)
+        patch = box[light]
+        skin = _skin_from(lab, solid, np.median(patch, 0)) if patch.size >= 36 else \
+            _skin_like(lab) & solid
+        centre = (cx, eye_y + 0.4 * ed)
+        face = _components_touching(skin & (yy <= eye_y + 2.2 * ed), centre, 0.9 * ed, xx, yy)
+        if face.sum() > 0.3 * ed * ed:
+            mouth = _mouth_point(layout, nose, ed)
+            chin = float(np.nonzero(face)[0].max())
+            return Head(cx, eye_y, ed, chin, (eyes[0], eyes[1]), nose, mouth), skin
+    # Fallback: the largest skin blob in the upper part of the figure is the face.
+    skin = _skin_like(lab) & solid
+    upper = skin & (yy < top + 0.6 * fig_h)
+    labels, n = ndimage.label(upper)
+    if n == 0:
+        raise InputError("no character found: no face-like skin region in the picture; give an "
+                         "illustration of a character with a visible face")
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    best = int(np.argmax(sizes))
+    if sizes[best] < 0.003 * solid.sum():
+        raise InputError("no character found: no face-like skin region in the picture; give an "
+                         "illustration of a character with a visible face")
+    ys, xs = np.nonzero(labels == best)
+    # Neck and shoulders may join the face blob: keep the top, about as tall as it is wide.
+    width = float(np.percentile(xs, 95) - np.percentile(xs, 5)) + 1
+    y_top = float(ys.min())
+    chin = min(float(ys.max()), y_top + 1.15 * width)
+    cx = float(np.median(xs[ys < y_top + 0.8 * width]))
+    ed = 0.4 * width
+    eye_y = y_top + 0.5 * (chin - y_top)
+    nose = (cx, eye_y + 0.45 * ed)
+    mouth = (cx, eye_y + 0.9 * ed)
+    eyes = ((cx + 0.5 * ed, eye_y), (cx - 0.5 * ed, eye_y))
+    return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin
+
+
+def _label_mouth_and_nose(labels, feats, head: Head, xx, yy) -> None:
+    """The mouth: the biggest feature below the eyes near the centre line (pose puts the mouth
+    of anime faces too low, so the landmark only bounds the search); the nose: what lies
+    between the eyes and the mouth on the centre line."""
+    ed = head.eye_dist
+    free = feats & (labels == LABEL["face"])
+    zone = free & (np.abs(xx - head.cx) < 0.55 * ed) & (yy > head.eye_y + 0.45 * ed) & \
+        (yy < head.chin_y - 0.05 * ed)
+    comps, n = ndimage.label(zone)
+    mouth_top = head.mouth[1]
+    if n:
+        sizes = np.bincount(comps.ravel())
+        sizes[0] = 0
+        # Lower components are likelier the mouth; the nose is a small mark higher up.
+        centres = ndimage.center_of_mass(zone, comps, range(1, n + 1))
+        score = [sizes[i + 1] * (1.0 + (c[0] - head.eye_y) / ed) for i, c in enumerate(centres)]
+        best = int(np.argmax(score)) + 1
+        mouth = comps == best
+        labels[mouth] = LABEL["mouth"]
+        mouth_top = float(np.nonzero(mouth)[0].min())
+    nose = free & (labels == LABEL["face"]) & (np.abs(xx - head.cx) < 0.3 * ed) & \
+        (yy > head.eye_y + 0.1 * ed) & (yy < mouth_top - 0.05 * ed)
+    labels[nose] = LABEL["nose"]
+
+
+def _mouth_point(layout: Layout, nose: Point, ed: float) -> Point:
+    ml, mr = layout.get("mouth_l"), layout.get("mouth_r")
+    if ml is not None and mr is not None:
+        return ((ml[0] + mr[0]) / 2, max((ml[1] + mr[1]) / 2, nose[1] + 0.25 * ed))
+    return (nose[0], nose[1] + 0.45 * ed)
+
+
+def _hair_mask(lab, solid, skin, head: Head, top: int, fig_h: float) -> np.ndarray:
+    h, w = solid.shape
+    band = np.zeros_like(solid)
+    y1 = int(min(h, top + max(3, 0.04 * (head.chin_y - top + 1))))
+    band[top:y1] = True
+    sample = lab[band & solid & ~skin]
+    if sample.size == 0:
+        return np.zeros_like(solid)
+    ref = np.median(sample, 0)
+    dist = np.linalg.norm(lab - ref, axis=-1)
+    cand = solid & ~skin & (dist < 24)
+    if ref[0] < 35:       # dark hair: shading and outlines are also dark, but keep the hue
+        same_hue = np.hypot(lab[..., 1] - ref[1], lab[..., 2] - ref[2]) < 12
+        cand |= solid & ~skin & (lab[..., 0] < ref[0] + 12) & same_hue
+    k = max(3, int(round(0.12 * head.eye_dist)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    core = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    labels, n = ndimage.label(core)
+    if n == 0:
+        return np.zeros_like(solid)
+    above = np.unique(labels[: int(max(1, head.eye_y))][core[: int(max(1, head.eye_y))]])
+    keep = np.isin(labels, above[above > 0])
+    # Give back the thin edges the opening took, but only next to the kept regions.
+    return (cv2.dilate(keep.astype(np.uint8), kernel) > 0) & cand
+
+
+# ------------------------------------------------------------------------------------ body
+
+def _label_body(labels, body, lab, skin, layout: Layout, head: Head, shoulder_y: float,
+                face_w: float, xx, yy) -> None:
+    if not body.any():
+        return
+    sh = layout.pair("shoulder")
+    sw = abs(sh[0][0] - sh[1][0]) if sh else 2.0 * face_w
+    neck_pt = (head.cx, shoulder_y)
+    hips = layout.mid("hip")
+    bones: list[tuple[str, Point, Point, float]] = []
+    if hips is not None:
+        bones.append(("torso", neck_pt, hips, 0.5 * sw))
+    else:
+        bones.append(("torso", neck_pt, (head.cx, labels.shape[0] * 2.0), 0.5 * sw))
+    for side in ("l", "r"):
+        s, e, wr = (layout.get(f"{j}_{side}") for j in ("shoulder", "elbow", "wrist"))
+        if s is not None and e is not None:
+            bones.append(("arm", s, e, 0.2 * sw))
+            if wr is not None:
+                bones.append(("arm", e, wr, 0.18 * sw))
+                hand = (wr[0] + 0.4 * (wr[0] - e[0]), wr[1] + 0.4 * (wr[1] - e[1]))
+                bones.append(("arm", wr, hand, 0.16 * sw))
+        hp, kn, an = (layout.get(f"{j}_{side}") for j in ("hip", "knee", "ankle"))
+        if hp is not None and kn is not None:
+            bones.append(("thigh", hp, kn, 0.22 * sw))
+            if an is not None:
+                bones.append(("shin", kn, an, 0.16 * sw))
+                foot = (an[0], an[1] + 0.25 * abs(an[1] - kn[1]))
+                bones.append(("foot", an, foot, 0.16 * sw))
+    ys, xs = np.nonzero(body)
+    px, py = xs.astype(np.float32), ys.astype(np.float32)
+    best = np.full(px.shape, np.inf, np.float32)
+    kind = np.zeros(px.shape, np.int16)
+    kinds = ["torso", "arm", "thigh", "shin", "foot"]
+    for name, a, b, r in bones:
+        d = _segment_distance(px, py, a, b) / r
+        better = d < best
+        best[better] = d[better]
+        kind[better] = kinds.index(name)
+    is_skin = skin[ys, xs]
+    tags = np.full(px.shape, LABEL["topwear"], np.uint8)
+    tags[kind == 1] = LABEL["handwear"]
+    tags[kind == 3] = LABEL["legwear"]
+    tags[kind == 4] = LABEL["footwear"]
+    thigh = kind == 2
+    tags[thigh & is_skin] = LABEL["legwear"]
+    tags[thigh & ~is_skin] = LABEL["bottomwear"]
+    if hips is not None:
+        _split_top_bottom(tags, kind, is_skin, lab, ys, xs, shoulder_y, hips[1], labels.shape)
+    labels[ys, xs] = tags
+
+
+def _split_top_bottom(tags, kind, is_skin, lab, ys, xs, shoulder_y: float, hip_y: float,
+                      shape) -> None:
+    """Torso pixels below the chest that look like the clothing at the hips are bottomwear."""
+    span = max(hip_y - shoulder_y, 1.0)
+    torso = kind == 0
+    colours = lab[ys, xs]
+    chest = torso & ~is_skin & (ys > shoulder_y + 0.15 * span) & (ys < shoulder_y + 0.55 * span)
+    hipband = (torso | (kind == 2)) & ~is_skin & (ys > hip_y - 0.05 * span) & \
+        (ys < hip_y + 0.3 * span)
+    if chest.sum() < 20 or hipband.sum() < 20:
+        return
+    top_ref = np.median(colours[chest], 0)
+    bottom_ref = np.median(colours[hipband], 0)
+    if np.linalg.norm(top_ref - bottom_ref) < 15:
+        tags[torso & (ys > hip_y + 0.1 * span) & ~is_skin] = LABEL["bottomwear"]
+        return
+    pref = np.linalg.norm(colours - top_ref, axis=1) - np.linalg.norm(colours - bottom_ref, axis=1)
+    grid = np.zeros(shape, np.float32)
+    grid[ys, xs] = pref
+    sigma = max(1.0, 0.03 * span)
+    weight = np.zeros(shape, np.float32)
+    weight[ys, xs] = 1.0
+    smooth = cv2.GaussianBlur(grid, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0),
+                                                                                  sigma), 1e-6)
+    pref_s = smooth[ys, xs]
+    low = ys > shoulder_y + 0.45 * span
+    cand = (torso | (kind == 2)) & low & (pref_s > 0)
+    tags[cand & ~(is_skin & (kind == 2))] = LABEL["bottomwear"]
+
+
+def _segment_distance(px, py, a: Point, b: Point) -> np.ndarray:
+    ax, ay = a
+    dx, dy = b[0] - ax, b[1] - ay
+    n = dx * dx + dy * dy
+    t = np.clip(((px - ax) * dx + (py - ay) * dy) / n, 0.0, 1.0) if n > 0 else 0.0
+    return np.hypot(px - (ax + t * dx), py - (ay + t * dy))
+
+
+# ----------------------------------------------------------------------------- masks
+
+def _component_near(mask: np.ndarray, point: Point) -> np.ndarray:
+    """The connected component of ``mask`` containing ``point``, else the nearest one."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    h, w = mask.shape
+    x, y = int(np.clip(point[0], 0, w - 1)), int(np.clip(point[1], 0, h - 1))
+    if labels[y, x]:
+        return labels == labels[y, x]
+    ys, xs = np.nonzero(labels)
+    i = int(np.argmin((xs - x) ** 2 + (ys - y) ** 2))
+    return labels == labels[ys[i], xs[i]]
+
+
+def _components_touching(mask: np.ndarray, point: Point, radius: float, xx, yy) -> np.ndarray:
+    """Union of the components of ``mask`` reaching into a disc (a face cut up by glasses or
+    line art is still one face); the nearest component when none does."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    disc = np.hypot(xx - point[0], yy - point[1]) <= radius
+    ids = np.unique(labels[disc & mask])
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return _component_near(mask, point)
+    return np.isin(labels, ids)
+
+
+def _convex_fill(mask: np.ndarray) -> np.ndarray:
+    if not mask.any():
+        return mask.copy()
+    ys, xs = np.nonzero(mask)
+    hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(out, hull, 1)
+    return out > 0
+
+
+def _drop_small(mask: np.ndarray, fraction: float) -> np.ndarray:
+    labels, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return np.isin(labels, np.flatnonzero(sizes >= fraction * sizes.max()))
+
+
+def _column_extreme(mask: np.ndarray, top: bool) -> np.ndarray:
+    """Per column, the first (top) or last (bottom) row of ``mask``; -1 where empty."""
+    any_ = mask.any(0)
+    if top:
+        idx = np.argmax(mask, 0).astype(np.float32)
+    else:
+        idx = (mask.shape[0] - 1 - np.argmax(mask[::-1], 0)).astype(np.float32)
+    idx[~any_] = -1 if top else 1e9
+    return idx

@@ -1,0 +1,214 @@
+"""Single-image decomposition: image loading, finishing steps, the heuristic backend, robustness."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from seethrough_core.character import Character, InputError, Layer
+from seethrough_core.decompose import decompose, load_image, to_rgba
+from seethrough_core.decompose.finish import complete_occlusions, split_sides, stratify
+from seethrough_core.decompose.index_map import decode_index, encode_index, index_map
+from seethrough_core.decompose.inpaint import push_pull_fill
+
+
+@pytest.fixture(scope="module")
+def example_image(example_character) -> np.ndarray:
+    return example_character.rest_composite()
+
+
+@pytest.fixture(scope="module")
+def example_decomposed(example_image) -> Character:
+    return decompose(example_image)
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    a = rgba[..., 3:4].astype(np.float32) / 255
+    return (rgba[..., :3] * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------ load_image
+
+def test_load_image_gray_rgba_and_16_bit(tmp_path):
+    gray = np.tile(np.arange(0, 250, 10, dtype=np.uint8), (7, 1))
+    cv2.imwrite(str(tmp_path / "g.png"), gray)
+    rgba = load_image(tmp_path / "g.png")
+    assert rgba.shape == (7, 25, 4) and rgba.dtype == np.uint8
+    assert np.array_equal(rgba[..., 0], gray) and np.array_equal(rgba[..., 2], gray)
+    assert (rgba[..., 3] == 255).all()
+
+    bgra = np.zeros((5, 6, 4), np.uint8)
+    bgra[..., 0], bgra[..., 2], bgra[..., 3] = 200, 10, 77      # blue-ish, alpha 77
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    rgba = load_image(tmp_path / "a.png")
+    assert tuple(rgba[0, 0]) == (10, 0, 200, 77)
+
+    deep = np.full((4, 4, 3), 65535, np.uint16)
+    cv2.imwrite(str(tmp_path / "d.png"), deep)
+    assert (load_image(tmp_path / "d.png")[..., :3] == 255).all()
+
+
+def test_load_image_rejects_non_images(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    with pytest.raises(InputError, match="not an image"):
+        load_image(bad)
+    with pytest.raises(InputError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(InputError):
+        to_rgba(np.zeros((3, 3, 5), np.uint8))
+
+
+# ------------------------------------------------------------------------- building blocks
+
+def test_push_pull_keeps_known_pixels_and_interpolates_between_them():
+    values = np.zeros((40, 50), np.float32)
+    values[:, :5], values[:, 45:] = 10.0, 20.0
+    known = np.zeros((40, 50), bool)
+    known[:, :5] = known[:, 45:] = True
+    out = push_pull_fill(values, known)
+    assert np.array_equal(out[known], values[known])
+    row = out[20, 5:45]
+    assert np.all(np.diff(row) >= -1e-4)             # monotone from one side to the other
+    assert 10.0 <= row.min() and row.max() <= 20.0 and row[0] < 13 and row[-1] > 17
+
+
+def test_index_codec_round_trip_and_topmost_layer():
+    index = np.array([[0, 1, 255], [256, 65535, 70000]])
+    assert np.array_equal(decode_index(encode_index(index)), index)
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[:, :3] = 255
+    b = np.zeros((4, 4, 4), np.uint8)
+    b[1:, 1:] = 255
+    c = Character((4, 4), [Layer("A", a), Layer("B", b)])
+    expected = np.array([[1, 1, 1, 0], [1, 2, 2, 2], [1, 2, 2, 2], [1, 2, 2, 2]])
+    assert np.array_equal(index_map(c), expected)
+
+
+def test_split_sides_uses_the_characters_side():
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    rgba[2:8, 2:6] = 255        # image left = character's right
+    rgba[2:8, 14:18] = 255      # image right = character's left
+    pieces = split_sides(Layer("irides", rgba, tag="irides"), axis_x=10)
+    by_side = {p.side: p for p in pieces}
+    assert set(by_side) == {"l", "r"} and by_side["l"].name == "irides-l"
+    assert by_side["l"].alpha[2:8, 14:18].all() and not by_side["l"].alpha[:, :10].any()
+    assert by_side["r"].alpha[2:8, 2:6].all() and not by_side["r"].alpha[:, 10:].any()
+
+
+def test_stratify_splits_by_depth_into_near_and_far():
+    rgba = np.full((10, 20, 4), 255, np.uint8)
+    depth = np.full((10, 20), 0.2, np.float32)
+    depth[:, 12:] = 0.8
+    pieces = stratify(Layer("topwear", rgba, tag="topwear", depth=depth))
+    by_stratum = {p.stratum: p for p in pieces}
+    assert set(by_stratum) == {0, 1}
+    assert by_stratum[1].name == "topwear-1" and by_stratum[1].alpha[:, 12:].all()
+    assert not by_stratum[1].alpha[:, :12].any() and by_stratum[0].alpha[:, :12].all()
+    flat = stratify(Layer("topwear", rgba, tag="topwear", depth=np.full((10, 20), 0.5, np.float32)))
+    assert len(flat) == 1 and flat[0].stratum is None
+    assert stratify(Layer("face", rgba, tag="face", depth=depth))[0].stratum is None
+
+
+def test_completion_fills_only_what_opaque_layers_above_hide():
+    h, w = 40, 40
+    face = np.zeros((h, w, 4), np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (yy - 20) ** 2 + (xx - 20) ** 2 < 15 ** 2
+    face[disc] = (230, 200, 180, 255)
+    fringe = np.zeros((h, w, 4), np.uint8)
+    fringe[10:18, 2:38] = (60, 40, 30, 255)     # an opaque band of hair across the face
+    face[10:18] = 0                              # the face is visible above and below it
+    layers = [Layer("face", face.copy(), tag="face", depth=np.full((h, w), 0.5, np.float32)),
+              Layer("front hair", fringe, tag="front hair",
+                    depth=np.full((h, w), 0.1, np.float32))]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
+    complete_occlusions(layers)
+    filled = layers[0].alpha > 0
+    assert filled[12, 20] and filled[17, 12]            # the disc continues under the band
+    assert not filled[10:18, 2:5].any() and not filled[:10][~disc[:10]].any()
+    assert tuple(layers[0].rgba[12, 20, :3]) == (230, 200, 180)
+    after = Character((w, h), layers)
+    assert np.array_equal(after.composite(), before.composite())
+
+
+# --------------------------------------------------------------------- heuristic backend
+
+def test_decomposition_reconstructs_the_input(example_image, example_decomposed):
+    c = example_decomposed
+    assert c.size == (example_image.shape[1], example_image.shape[0])
+    diff = np.abs(c.composite().astype(int) - example_image.astype(int))
+    assert diff[..., 3].max() <= 1
+    visible = example_image[..., 3] > 0
+    assert np.percentile(diff[..., :3][visible], 99.9) <= 2
+
+
+def test_decomposition_finds_the_main_parts_with_sides_and_depth(example_decomposed):
+    c = example_decomposed
+    tags = {l.tag for l in c.layers}
+    assert {"face", "front hair", "back hair", "eyewhite", "irides", "mouth", "topwear"} <= tags
+    sides = {l.side for l in c.layers if l.tag == "irides"}
+    assert sides == {"l", "r"}
+    left = [l for l in c.layers if l.tag == "irides" and l.side == "l"][0]
+    assert left.bbox[0] > c.size[0] / 2          # character's left eye on the image's right
+    assert all(l.depth is not None for l in c.layers)
+    order = [l.tag for l in c.layers]
+    assert max(i for i, t in enumerate(order) if t == "back hair") < order.index("face")
+    assert order.index("face") < min(i for i, t in enumerate(order) if t == "front hair")
+    medians = [l.depth_median() for l in c.layers]
+    # Drawing order follows depth (completion may nudge a median by a hair afterwards).
+    assert all(a >= b - 0.005 for a, b in zip(medians, medians[1:]))
+
+
+def test_face_is_completed_under_the_fringe(example_character, example_decomposed):
+    face = example_decomposed.find("face")[0]
+    fringe = np.logical_or.reduce([l.on_canvas(example_decomposed.size)[..., 3] == 255
+                                   for l in example_decomposed.find("front hair")])
+    own = face.on_canvas(example_decomposed.size)[..., 3] > 0
+    assert (own & fringe).sum() > 100                     # painted in where the hair hides it
+
+
+def test_opaque_background_is_removed(example_image):
+    on_white = _on_white(example_image)
+    c = decompose(np.dstack([on_white, np.full(on_white.shape[:2], 255, np.uint8)]))
+    alpha = c.composite()[..., 3] > 127
+    truth = example_image[..., 3] > 127
+    dice = 2 * (alpha & truth).sum() / (alpha.sum() + truth.sum())
+    assert dice > 0.95
+    assert {"face", "front hair"} <= {l.tag for l in c.layers}
+
+
+def test_grayscale_and_tiny_inputs_still_decompose(example_image):
+    gray = cv2.cvtColor(_on_white(example_image), cv2.COLOR_RGB2GRAY)
+    c = decompose(to_rgba(gray))
+    assert c.size == (gray.shape[1], gray.shape[0]) and len(c.layers) >= 3
+    tiny = cv2.resize(example_image, (48, 48), interpolation=cv2.INTER_AREA)
+    t = decompose(tiny)
+    assert t.size == (48, 48) and "face" in {l.tag for l in t.layers}
+    assert all(l.bbox[2] <= 48 and l.bbox[3] <= 48 for l in t.layers)
+
+
+@pytest.mark.slow
+def test_huge_input_is_decomposed_at_working_size_and_scaled_back(example_image):
+    big = cv2.resize(example_image, (6000, 4000), interpolation=cv2.INTER_LINEAR)
+    c = decompose(big)
+    assert c.size == (6000, 4000)
+    assert max(l.bbox[2] for l in c.layers) <= 6000 and max(l.height for l in c.layers) > 1000
+
+
+def test_no_character_is_a_clear_error():
+    h, w = 120, 160
+    gradient = np.dstack([np.tile(np.linspace(200, 255, w, dtype=np.float32), (h, 1))] * 3)
+    with pytest.raises(InputError, match="no character found"):
+        decompose(to_rgba(gradient.astype(np.uint8)))
+    square = np.full((h, w, 3), 255, np.uint8)
+    square[30:90, 50:110] = (20, 40, 200)
+    with pytest.raises(InputError, match="no character found"):
+        decompose(to_rgba(square))
+
+
+def test_bad_backend_and_model_options_are_input_errors(example_image):
+    with pytest.raises(InputError, match="unknown backend"):
+        decompose(example_image, backend="magic")
+    with pytest.raises(InputError, match="--model"):
+        decompose(example_image, model="weights")
