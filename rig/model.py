@@ -88,6 +88,9 @@ class Pose:
 
 class Rig:
     def __init__(self, spec: RigSpec):
+        # The rig owns its physics tuning: retuning one rig must not change another built
+        # from the same spec.
+        spec = replace(spec, chain_params=dict(spec.chain_params))
         self.spec = spec
         self.size = spec.size
         self.anchors = spec.anchors

@@ -215,3 +215,12 @@ def test_retuning_a_chain_group_changes_the_swing_and_is_saved(example_rig, tmp_
     assert load_rig(path).chain_params(group) == PRESETS["stiff"]
     with pytest.raises(Exception, match="no spring chains"):
         example_rig.set_chain_params({"tentacles": PRESETS["soft"]})
+
+
+def test_retuning_one_rig_leaves_others_of_the_same_spec_alone(example_rig_spec):
+    from rig.springs import PRESETS
+    a, b = Rig(example_rig_spec), Rig(example_rig_spec)
+    a.set_chain_params({"back hair": PRESETS["stiff"]})
+    assert a.chain_params("back hair") == PRESETS["stiff"]
+    assert b.chain_params("back hair") != PRESETS["stiff"]
+    assert example_rig_spec.chain_params.get("back hair") != PRESETS["stiff"]
