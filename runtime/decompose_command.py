@@ -9,7 +9,8 @@ import sys
 from seethrough_core.character import InputError
 
 PROG = "seethrough-rig"
-_MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed")
+_MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed", "steps", "offload",
+                "attention_slicing")
 
 
 def register(sub: argparse._SubParsersAction, formatter) -> None:
@@ -57,9 +58,14 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", help="model weights folder (--backend seethrough)")
     p.add_argument("--depth-model", metavar="DIR",
                    help="depth model weights folder (--backend seethrough)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="where the model runs")
+    p.add_argument("--device", metavar="cpu|cuda|cuda:N|mps", help="where the model runs")
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), help="model precision")
     p.add_argument("--seed", type=int, help="random seed of the model's sampling")
+    p.add_argument("--steps", type=int, help="sampling steps of the layer passes (default 30)")
+    p.add_argument("--offload", action="store_true", default=None,
+                   help="keep models on the CPU, moving each to the device only while it runs")
+    p.add_argument("--attention-slicing", action="store_true", default=None,
+                   help="compute attention in slices: less memory, a little slower")
 
 
 def _backend_options(args: argparse.Namespace) -> dict:
@@ -98,6 +104,12 @@ def _run_decompose(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: the output would overwrite the input; choose another name")
     if not out.parent.is_dir():
         raise InputError(f"{out.parent}: no such folder for the output")
+    if args.backend == "heuristic":
+        model_only = [n for n in _MODEL_FLAGS if n != "seed" and getattr(args, n, None) is not None]
+        if model_only:
+            flag = "--" + model_only[0].replace("_", "-")
+            raise InputError(f"{flag} applies to --backend seethrough only; the heuristic "
+                             f"backend needs no model")
     image = load_image(source)
     character = decompose(image, backend=args.backend, progress=_progress(args.quiet),
                           **_backend_options(args))

@@ -89,3 +89,20 @@ def test_load_character_decomposes_images(example_png):
     assert character.size == (512, 512)
     assert "face" in {l.tag for l in character.layers}
     assert character.source == str(example_png)
+
+
+@pytest.mark.parametrize("flag", [["--steps", "3"], ["--offload"], ["--attention-slicing"],
+                                  ["--device", "cuda"], ["--model", "somewhere"]])
+def test_model_flags_are_refused_by_the_heuristic_backend(flag, tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    from runtime.cli import main
+    src = tmp_path / "dot.png"
+    img = np.full((120, 120, 3), 255, np.uint8)
+    cv2.circle(img, (60, 60), 30, (0, 0, 255), -1)
+    cv2.imwrite(str(src), img)
+    code = main(["decompose", str(src), "-o", str(tmp_path / "out.psd"), "--quiet", *flag])
+    err = capsys.readouterr().err
+    assert code == 2 and "seethrough only" in err and "Traceback" not in err
+    assert not (tmp_path / "out.psd").exists()
