@@ -212,3 +212,14 @@ def test_bad_backend_and_model_options_are_input_errors(example_image):
         decompose(example_image, backend="magic")
     with pytest.raises(InputError, match="--model"):
         decompose(example_image, model="weights")
+
+
+@pytest.mark.slow
+def test_sample_psd_meets_the_decomposition_targets(sample_psd):
+    from seethrough_core.evaluate import evaluate_psd
+    m = evaluate_psd(sample_psd)
+    # Measured 0.731 / 0.870 / 99 dB; the targets are 0.6 / 0.85 / 30 dB.
+    assert m["mean_dice"] >= 0.70 and m["order_accuracy"] >= 0.85 and m["psnr"] >= 30
+    # The face's small features and the ears, found from the image alone.
+    assert m["dice"]["mouth"] > 0.5 and m["dice"]["nose"] > 0.8 and m["dice"]["ears"] > 0.45
+    assert m["dice"]["face"] > 0.75

@@ -66,10 +66,3 @@ def test_example_character_metrics(example_character):
         assert key in m
     assert m["psnr"] > 40 and m["ssim"] > 0.99         # the layers rebuild the picture
     assert m["mean_dice"] > 0.4 and m["order_accuracy"] > 0.75
-
-
-@pytest.mark.slow
-def test_sample_psd_reaches_its_measured_figures(sample_psd):
-    m = evaluate_psd(sample_psd)
-    assert m["psnr"] >= 30 and m["order_accuracy"] >= 0.8 and m["mean_dice"] >= 0.5
-    assert m["dice"]["back hair"] > 0.8 and m["dice"]["handwear"] > 0.8

@@ -4,13 +4,15 @@ The cues, in the order they are tried: the head (pose landmarks or the skin blob
 the figure), skin colour sampled on the cheeks, the hair colour sampled at the top of the figure
 (thin line art opened away so outlines do not chain the whole figure to the hair), the facial
 features as the non-skin holes of the face (eyes split into eyewhite, irides and eyelash by
-lightness and position; the eyebrow above; the mouth below the nose), the neck as skin under the
-chin, and the body by its nearest pose bone (torso, arms, thighs, shins, feet) with a colour split
-between top and bottom clothing. Pixels no rule claims take the tag of the nearest claimed pixel.
+lightness and position; the eyebrow above; the mouth as the mouth-sized feature below the nose
+that does not touch the face's outline; the nose as a small mark on the centre line), the ears as
+skin-hued blobs against the face's sides, the neck as skin under the chin, and the body by its
+nearest pose bone (torso, arms, thighs, shins, feet) with a colour split between top and bottom
+clothing. Pixels no rule claims take the tag of the nearest claimed pixel.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,7 +23,7 @@ from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
 PART_TAGS: tuple[str, ...] = (
-    "back hair", "front hair", "face", "eyewhite", "irides", "eyelash", "eyebrow", "nose",
+    "back hair", "front hair", "face", "eyewhite", "irides", "eyelash", "eyebrow", "ears", "nose",
     "mouth", "neck", "topwear", "handwear", "bottomwear", "legwear", "footwear",
 )
 LABEL = {tag: i + 1 for i, tag in enumerate(PART_TAGS)}
@@ -71,6 +73,14 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     face_skin = _components_touching(skin & (yy <= head.chin_y), (head.cx, head.eye_y + 0.4 * ed),
                                      0.9 * ed, xx, yy)
     face_hull = _convex_fill(face_skin) & solid
+    # Thin slivers of skin beside the neck would stretch the face's outline below the chin
+    # (above the eyes, slivers between fringe strands are the forehead: they stay).
+    cleaned = _without_slivers(face_skin, (head.cx, head.eye_y + 0.4 * ed), 0.9 * ed, 0.08 * ed,
+                               xx, yy)
+    face_skin = np.where(yy < head.eye_y + 0.5 * ed, face_skin, cleaned)
+    face_hull = _convex_fill(face_skin) & solid
+    if face_skin.any():
+        head = replace(head, chin_y=min(head.chin_y, float(np.nonzero(face_skin)[0].max())))
     labels[hair] = LABEL["back hair"]
 
     feats = face_hull & ~hair & ~face_skin
@@ -104,7 +114,13 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         brow = brow_zone & feats & ~zone & (L < float(np.median(L[face_skin])) - 12 if
                                               face_skin.any() else dark)
         labels[_drop_small(brow, 0.1)] = LABEL["eyebrow"]
-    _label_mouth_and_nose(labels, feats, head, xx, yy)
+    face_med = np.median(lab[face_skin], 0) if face_skin.any() else None
+    _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head, xx, yy)
+    if face_med is not None:
+        # Ears are often shaded darker than the face: the skin's hue, a wider lightness range.
+        ear_like = solid & ~hair & ~face_hull & (L > face_med[0] - 45) & \
+            (np.hypot(A - face_med[1], B - face_med[2]) < 14) & (A > -3) & (B > -2)
+        _label_ears(labels, ear_like, face_hull, solid & ~hair, head, xx, yy)
 
     # Neck: skin under the chin, near the centre line, above the shoulders.
     shoulders = layout.pair("shoulder")
@@ -203,29 +219,107 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin
 
 
-def _label_mouth_and_nose(labels, feats, head: Head, xx, yy) -> None:
-    """The mouth: the biggest feature below the eyes near the centre line (pose puts the mouth
-    of anime faces too low, so the landmark only bounds the search); the nose: what lies
-    between the eyes and the mouth on the centre line."""
+def _without_slivers(mask: np.ndarray, centre: Point, radius: float, width: float, xx,
+                     yy) -> np.ndarray:
+    """``mask`` without the parts thinner than ``width`` hanging off its main body (the
+    components reaching within ``radius`` of ``centre``)."""
+    k = max(3, int(round(width)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    core = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    if not core.any():
+        return mask
+    core = _components_touching(core, centre, radius, xx, yy)
+    return (cv2.dilate(core.astype(np.uint8), kernel) > 0) & mask
+
+
+def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, xx, yy) -> None:
+    """The mouth: the biggest feature below the eyes near the centre line that lies inside the
+    face (a line touching the face's outline is the jaw, not a mouth) and is mouth-sized (pose
+    puts the mouth of anime faces too low, so the landmark only bounds the search). The nose: a
+    small mark, set off from the skin around it, on the centre line between the eyes and the
+    mouth."""
     ed = head.eye_dist
     free = feats & (labels == LABEL["face"])
-    zone = free & (np.abs(xx - head.cx) < 0.55 * ed) & (yy > head.eye_y + 0.45 * ed) & \
-        (yy < head.chin_y - 0.05 * ed)
-    comps, n = ndimage.label(zone)
+    zone = free & (yy > head.eye_y + 0.45 * ed) & (yy < head.chin_y - 0.05 * ed)
+    inner = cv2.erode(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    comps, n = ndimage.label(zone, structure=np.ones((3, 3)))
     mouth_top = head.mouth[1]
     if n:
+        boxes = ndimage.find_objects(comps)
         sizes = np.bincount(comps.ravel())
-        sizes[0] = 0
-        # Lower components are likelier the mouth; the nose is a small mark higher up.
         centres = ndimage.center_of_mass(zone, comps, range(1, n + 1))
-        score = [sizes[i + 1] * (1.0 + (c[0] - head.eye_y) / ed) for i, c in enumerate(centres)]
-        best = int(np.argmax(score)) + 1
-        mouth = comps == best
-        labels[mouth] = LABEL["mouth"]
-        mouth_top = float(np.nonzero(mouth)[0].min())
-    nose = free & (labels == LABEL["face"]) & (np.abs(xx - head.cx) < 0.3 * ed) & \
-        (yy > head.eye_y + 0.1 * ed) & (yy < mouth_top - 0.05 * ed)
-    labels[nose] = LABEL["nose"]
+        outside = np.bincount(comps[~inner].ravel(), minlength=n + 1)
+        best, best_score = 0, 0.0
+        for i, (box, c) in enumerate(zip(boxes, centres), 1):
+            width, height = box[1].stop - box[1].start, box[0].stop - box[0].start
+            if abs(c[1] - head.cx) > 0.45 * ed or width > 1.0 * ed or height > 0.6 * ed:
+                continue
+            if outside[i]:
+                continue
+            # Lower components are likelier the mouth; the nose is a small mark higher up.
+            score = sizes[i] * (1.0 + (c[0] - head.eye_y) / ed)
+            if score > best_score:
+                best, best_score = i, score
+        if best:
+            # A thin mouth line often breaks into pieces: take those level with the best one.
+            by, bx = centres[best - 1]
+            parts = [i for i, (box, c) in enumerate(zip(boxes, centres), 1)
+                     if not outside[i] and abs(c[0] - by) < 0.08 * ed
+                     and abs(c[1] - head.cx) < 0.45 * ed
+                     and box[1].stop - box[1].start < 0.6 * ed]
+            mouth = np.isin(comps, [best] + parts)
+            labels[mouth] = LABEL["mouth"]
+            mouth_top = float(np.nonzero(mouth)[0].min())
+    strip = (labels == LABEL["face"]) & (np.abs(xx - head.cx) < 0.22 * ed) & \
+        (yy > head.eye_y - 0.15 * ed) & (yy < mouth_top - 0.05 * ed)
+    if not strip.any():
+        return
+    ref = np.median(lab[strip], 0) if face_med is None else face_med
+    marks = strip & (np.linalg.norm(lab - ref, axis=-1) > 6.0)
+    marks = ndimage.binary_opening(marks, np.ones((2, 2)))
+    comps, n = ndimage.label(marks, structure=np.ones((3, 3)))
+    if not n:
+        return
+    # The nose is a small mark on the centre line: shading that runs to the strip's sides or
+    # fills much of it is not.
+    sizes = np.bincount(comps.ravel())[1:]
+    centres = np.array(ndimage.center_of_mass(marks, comps, range(1, n + 1)))
+    edge = np.unique(comps[(np.abs(xx - head.cx) >= 0.2 * ed) & marks])
+    near = (np.abs(centres[:, 1] - head.cx) < 0.15 * ed) & (sizes < 0.06 * ed * ed) & \
+        ~np.isin(np.arange(1, n + 1), edge)
+    keep = np.flatnonzero(near & (sizes >= max(3.0, 0.3 * sizes[near].max() if near.any() else 0)))
+    labels[np.isin(comps, keep + 1)] = LABEL["nose"]
+
+
+def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
+    """Ears: skin blobs outside the face outline but touching its sides, between the eye line
+    and the mouth, each filled out to its convex hull (the ear's own line art inside)."""
+    ed = head.eye_dist
+    if not face_hull.any():
+        return
+    near = cv2.dilate(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8),
+                      iterations=max(1, int(0.03 * ed))) > 0
+    comps, n = ndimage.label(side_skin & (labels == 0))
+    if not n:
+        return
+    touching = np.unique(comps[near & (comps > 0)])
+    xs_face = np.nonzero(face_hull)[1]
+    left, right = float(xs_face.min()), float(xs_face.max())
+    for i in touching:
+        blob = comps == i
+        ys, xs = np.nonzero(blob)
+        cy, cx = float(ys.mean()), float(xs.mean())
+        area = ys.size
+        if not (head.eye_y - 0.4 * ed < cy < head.mouth[1] + 0.2 * ed):
+            continue
+        if not (0.02 * ed * ed < area < 0.6 * ed * ed):
+            continue
+        # An ear sticks out sideways, beyond the face's central part.
+        if abs(cx - head.cx) < 0.3 * (right - left) or np.ptp(ys) > 1.2 * ed \
+                or left + 0.1 * (right - left) < cx < right - 0.1 * (right - left):
+            continue
+        ear = _convex_fill(blob) & body & ~face_hull & (labels == 0)
+        labels[ear] = LABEL["ears"]
 
 
 def _mouth_point(layout: Layout, nose: Point, ed: float) -> Point:
