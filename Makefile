@@ -13,11 +13,13 @@ DEMO_DIR ?= demo-out
 
 install: $(STAMP)
 
+# Setup talks on stderr only, so `make bench` prints nothing but its JSON on stdout.
 $(STAMP): pyproject.toml $(CONSTRAINTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
-	touch $@
+	@echo "setting up $(VENV) (extras: $(EXTRAS))" >&2
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install -q --upgrade pip >&2
+	@$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]' >&2
+	@touch $@
 
 demo: install
 	$(BIN)/python -m examples.demo --out $(DEMO_DIR)
