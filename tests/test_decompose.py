@@ -126,7 +126,11 @@ def test_completion_fills_only_what_opaque_layers_above_hide():
     complete_occlusions(layers)
     filled = layers[0].alpha > 0
     assert filled[12, 20] and filled[17, 12]            # the disc continues under the band
-    assert not filled[10:18, 2:5].any() and not filled[:10][~disc[:10]].any()
+    # Nothing beyond the disc but the seam band (3 px at this size) reaching under the hair.
+    import cv2
+    band = cv2.dilate(disc.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+    assert not (filled & ~band).any() and not filled[:10][~disc[:10]].any()
+    assert not filled[10:18, 2:4].any()
     assert tuple(layers[0].rgba[12, 20, :3]) == (230, 200, 180)
     after = Character((w, h), layers)
     assert np.array_equal(after.composite(), before.composite())

@@ -146,11 +146,17 @@ def complete_occlusions(layers: list[Layer]) -> None:
     hair = [l.alpha > 127 for l in layers if l.tag in taxonomy.HAIR_TAGS]
     faces = [l.alpha > 127 for l in layers if l.tag == "face"]
     head = np.logical_or.reduce(hair + faces) if hair or faces else None
+    # Where two layers meet edge to edge, a downscaled render softens both edges and the
+    # background shows through as a seam; every layer therefore also reaches a few pixels
+    # under the opaque layers above it (invisible in the composite, closing the seam).
+    seam = max(3, int(round(0.004 * max(h, w)))) * 2 + 1
+    seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (seam, seam))
     for layer in reversed(layers):
         if layer.variant is None or layer.variant in ("mouth_close",):
             mask = layer.alpha > 127
             if mask.any() and covered.any():
                 shape = completion_shape(layer, mask, head)
+                shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
                     _paint(layer, new)
