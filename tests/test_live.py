@@ -9,13 +9,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import select
-import shutil
 import signal
-import subprocess
 import sys
 import threading
-import time
 
 import av
 import numpy as np
@@ -410,42 +406,6 @@ def test_ctrl_c_stops_cleanly_with_the_summary(example_rig, clip, tmp_path):
 
 
 # ------------------------------------------------------------------------------ the window
-
-@pytest.fixture(scope="module")
-def display():
-    """The current DISPLAY, or a private Xvfb started for these tests."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("no DISPLAY and no Xvfb (apt-get install -y xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "640x480x24",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    deadline = time.monotonic() + 15
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([read_fd], [], [], 0.5)
-        if ready:
-            chunk = os.read(read_fd, 16)
-            if not chunk:
-                break
-            number += chunk
-    os.close(read_fd)
-    if not number.strip().isdigit():
-        proc.kill()
-        proc.wait()
-        pytest.skip("Xvfb did not start")
-    os.environ["DISPLAY"] = ":" + number.decode().strip()
-    try:
-        yield os.environ["DISPLAY"]
-    finally:
-        del os.environ["DISPLAY"]
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_window_keys_recalibrate_toggle_and_quit(example_rig, clip, display, rest_frame):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import shutil
-import subprocess
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -283,43 +280,6 @@ def test_a_rig_without_chains_says_so(example_rig_spec, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ the window
-
-@pytest.fixture(scope="module")
-def display():
-    """The current DISPLAY, or a private Xvfb started for these tests."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("no DISPLAY and no Xvfb (apt-get install -y xvfb)")
-    read_fd, write_fd = os.pipe()
-    # -displayfd: Xvfb picks a free display number and writes it to us when it is ready.
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    deadline = time.monotonic() + 15
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([read_fd], [], [], 0.5)
-        if ready:
-            chunk = os.read(read_fd, 16)
-            if not chunk:
-                break
-            number += chunk
-    os.close(read_fd)
-    if not number.strip().isdigit():
-        proc.kill()
-        proc.wait()
-        pytest.skip("Xvfb did not start")
-    os.environ["DISPLAY"] = ":" + number.decode().strip()
-    try:
-        yield os.environ["DISPLAY"]
-    finally:
-        del os.environ["DISPLAY"]
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 BACKGROUND = "#2b2b30"

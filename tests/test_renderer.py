@@ -8,9 +8,6 @@ transparent pixels, which straight alpha cannot pin down, does not count.
 from __future__ import annotations
 
 import os
-import select
-import shutil
-import subprocess
 import time
 
 import numpy as np
@@ -400,44 +397,6 @@ def test_a_window_without_a_display_is_one_clear_input_error(three_rig, monkeypa
     with pytest.raises(InputError, match="no display") as err:
         Renderer(three_rig, window=True)
     assert "\n" not in str(err.value)
-
-
-@pytest.fixture(scope="module")
-def display():
-    """The current DISPLAY, or a private Xvfb started for these tests."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("no DISPLAY and no Xvfb (apt-get install -y xvfb)")
-    read_fd, write_fd = os.pipe()
-    # -displayfd: Xvfb picks a free display number and writes it to us when it is ready.
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "640x480x24",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    deadline = time.monotonic() + 15
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([read_fd], [], [], 0.5)
-        if ready:
-            chunk = os.read(read_fd, 16)
-            if not chunk:
-                break
-            number += chunk
-    os.close(read_fd)
-    if not number.strip().isdigit():
-        proc.kill()
-        proc.wait()
-        pytest.skip("Xvfb did not start")
-    os.environ["DISPLAY"] = ":" + number.decode().strip()
-    try:
-        yield os.environ["DISPLAY"]
-    finally:
-        del os.environ["DISPLAY"]
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_window_presents_the_frame_and_follows_resizes(three_rig, display):
