@@ -19,6 +19,7 @@ from .deform import WarpAttributes, smoothstep
 FEATURE_TAGS = EYE_TAGS | {"nose", "mouth", "eyewear"}
 NECK_AXIS_DEPTH = 0.3   # head radii from the head's centre plane back to the neck's turning axis
 HAIR_LIFT = 0.12        # head radii between the skin and front hair
+MAX_DEPTH_LIFT = 0.15   # head radii of height that pseudo-depth may add or take away
 
 
 def body_levels(anchors: Anchors) -> tuple[float, float, float]:
@@ -58,10 +59,12 @@ def face_dome(x: np.ndarray, y: np.ndarray, anchors: Anchors) -> np.ndarray:
 
 def depth_lift(depth: float | None, face_depth: float | None, head_radius: float) -> float:
     """Pseudo-depth relative to the face as a height: nearer than the face lifts a layer by up
-    to 0.3 head radii (0.25 of depth range saturates), farther lowers it."""
+    to MAX_DEPTH_LIFT head radii (0.25 of depth range saturates), farther lowers it. Kept
+    modest: a decomposition's "front hair" often holds side locks that hang by the back hair,
+    and a large lift would pull them apart when the head turns."""
     if depth is None or face_depth is None:
         return 0.0
-    return float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * 0.3 * head_radius
+    return float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * MAX_DEPTH_LIFT * head_radius
 
 
 def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:

@@ -226,3 +226,21 @@ def test_sample_psd_meets_the_decomposition_targets(sample_psd):
     # The face's small features and the ears, found from the image alone.
     assert m["dice"]["mouth"] > 0.5 and m["dice"]["nose"] > 0.8 and m["dice"]["ears"] > 0.45
     assert m["dice"]["face"] > 0.75
+
+
+@pytest.mark.slow
+def test_illustration_yields_both_eyes_from_the_picture(shared_data):
+    # Pose landmarks put one eye between the eyes on this 3/4 view; the eyewhites find both.
+    path = shared_data / "illustrations" / "seethrough-test-image1.png"
+    if not path.exists():
+        pytest.skip("test illustration not found")
+    c = decompose(load_image(path))
+    found = {(l.tag, l.side) for l in c.layers}
+    for tag in ("eyewhite", "irides", "eyelash"):
+        assert {(tag, "l"), (tag, "r")} <= found
+    eyes = [l for l in c.layers if l.tag == "irides"]
+    left = [l for l in eyes if l.side == "l"][0]
+    right = [l for l in eyes if l.side == "r"][0]
+    # Two separate eyes inside the head, the character's left on the image's right.
+    assert left.bbox[0] > right.bbox[2] - 2             # bbox is (x0, y0, x1, y1)
+    assert all(l.bbox[1] < 0.2 * c.size[1] for l in eyes)

@@ -172,7 +172,16 @@ def completion_shape(layer: Layer, mask: np.ndarray, head: np.ndarray | None) ->
         return _convex(mask | _mirror(mask, centre))
     if tag in ("back hair", "hair") and head is not None:
         return _convex(head)
-    if tag in ("topwear", "bottomwear", "neck"):
+    if tag == "neck":
+        # The neck continues up under the chin: when the head turns, the face slides over it.
+        shape = _row_spans(mask)
+        rows = np.flatnonzero(mask.any(axis=1))
+        top, height = rows[0], rows[-1] - rows[0] + 1
+        cols = np.flatnonzero(mask[top:top + max(2, height // 4)].any(axis=0))
+        up = max(0, top - int(round(0.6 * height)))
+        shape[up:top, cols[0]:cols[-1] + 1] = True
+        return shape
+    if tag in ("topwear", "bottomwear"):
         return _row_spans(mask)
     if tag in ("eyewhite", "irides"):
         return _convex(mask)

@@ -89,8 +89,21 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         else L < 40
     labels[face_hull & ~hair] = LABEL["face"]
 
-    # Eyes: inside an ellipse around each eye point, the non-skin (or white) pixels.
-    for ex, ey in head.eyes:
+    # Eyes: found in the picture itself when it shows two eyewhites (pose landmarks of anime
+    # faces are often off by a lid's height or sit between the eyes); else around the landmarks.
+    eye_white = white
+    if face_skin.any():
+        # Eyewhites are often tinted: lighter than most of the skin, much less saturated.
+        chroma = np.hypot(A, B)
+        eye_white = white | ((L > max(70.0, float(np.percentile(L[face_skin], 30)) - 4)) &
+                             (chroma < max(8.0, 0.6 * float(np.median(chroma[face_skin])))))
+    found = _eyes_from_whites(eye_white, dark, face_skin, face_hull, L, head, xx, yy)
+    if found is not None:
+        eyes_found, eye_masks = found
+        head = replace(head, eyes=eyes_found, eye_y=(eyes_found[0][1] + eyes_found[1][1]) / 2)
+        for eye, (ex, ey) in zip(eye_masks, eyes_found):
+            _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy)
+    for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
         if not eye.any():
@@ -217,6 +230,100 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     mouth = (cx, eye_y + 0.9 * ed)
     eyes = ((cx + 0.5 * ed, eye_y), (cx - 0.5 * ed, eye_y))
     return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin
+
+
+def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
+    """((eye points, image right first), (eye masks)) from the picture, or None.
+
+    An open anime eye is an eyewhite blob with a dark lash line just above it. The two largest
+    such blobs in the face's middle band, side by side, are the eyes; each eye is the convex hull
+    of its whites with the non-skin pixels around them (iris, lashes, lower lid)."""
+    if not face_skin.any():
+        return None
+    rows, cols = np.nonzero(face_hull)
+    top, bot = float(rows.min()), float(rows.max())
+    height = bot - top + 1
+    face_w = float(np.ptp(cols)) + 1
+    band = (yy > top + 0.1 * height) & (yy < top + 0.75 * height)
+    whites = white & face_hull & band
+    whites = ndimage.binary_opening(whites, np.ones((2, 2)))
+    if not whites.any():
+        return None
+    k = max(3, int(round(0.12 * face_w)) | 1)
+    groups, n = ndimage.label(cv2.dilate(whites.astype(np.uint8), np.ones((k, k), np.uint8)) > 0)
+    candidates = []
+    for i in range(1, n + 1):
+        own = whites & (groups == i)
+        area = int(own.sum())
+        if area < max(6.0, 0.001 * face_w * face_w):
+            continue
+        ys, xs = np.nonzero(own)
+        bw, bh = float(np.ptp(xs)) + 1, float(np.ptp(ys)) + 1
+        if bw > 0.45 * face_w or bh > 0.3 * height:
+            continue
+        # A lash line: dark pixels just above the whites.
+        above = (np.abs(xx - xs.mean()) < 0.6 * bw) & (yy < ys.min()) & \
+            (yy > ys.min() - max(4.0, 0.6 * bh + 0.05 * face_w))
+        if (above & dark & face_hull).sum() < max(3.0, 0.3 * bw):
+            continue
+        candidates.append((area, float(xs.mean()), float(ys.mean()), own))
+    candidates.sort(key=lambda c: -c[0])
+    pair = None
+    for a in range(len(candidates)):
+        for b in range(a + 1, len(candidates)):
+            ca, cb = candidates[a], candidates[b]
+            if abs(ca[1] - cb[1]) > 0.2 * face_w and abs(ca[2] - cb[2]) < 0.25 * height and \
+                    min(ca[0], cb[0]) > 0.15 * max(ca[0], cb[0]):
+                pair = (ca, cb)
+                break
+        if pair:
+            break
+    if pair is None:
+        return None
+    pair = sorted(pair, key=lambda c: -c[1])           # image right = character's left first
+    masks = []
+    for _, cx, cy, own in pair:
+        ys, xs = np.nonzero(own)
+        bw, bh = float(np.ptp(xs)) + 1, float(np.ptp(ys)) + 1
+        rx = max(0.75 * bw, 0.12 * face_w) + 2
+        ry_up = 0.5 * bh + max(3.0, 0.08 * face_w)
+        ry_dn = 0.5 * bh + max(2.0, 0.03 * face_w)
+        my = (ys.min() + ys.max()) / 2
+        mx = (xs.min() + xs.max()) / 2
+        ry = np.where(yy < my, ry_up, ry_dn)
+        zone = ((xx - mx) / rx) ** 2 + ((yy - my) / ry) ** 2 <= 1.0
+        near = zone & face_hull & (~face_skin | own) & ((L < float(np.median(L[face_skin])) - 8)
+                                                       | own)
+        near = _components_touching(near, (cx, cy), 0.5 * bh + 1, xx, yy)
+        eye = _convex_fill(near | own) & zone
+        masks.append(eye)
+    return ((pair[0][1], pair[0][2]), (pair[1][1], pair[1][2])), masks
+
+
+def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: float, xx,
+               yy) -> None:
+    """Eyewhite, irides, eyelash and the eyebrow above, inside one eye mask."""
+    whites = eye & white
+    skin_med = float(np.median(L[face_skin])) if face_skin.any() else 80.0
+    ys = np.nonzero(eye)[0]
+    col_top = _column_extreme(whites, top=True)[None, :]
+    col_bot = _column_extreme(whites, top=False)[None, :]
+    centre_y = float(np.median(np.nonzero(whites)[0])) if whites.any() else float(np.median(ys))
+    lash = eye & ~whites & dark & ((yy < col_top + 1) | ((col_top < 0) & (yy < centre_y)))
+    lower = eye & ~whites & dark & (yy > col_bot) & (col_top >= 0)
+    iris = eye & ~whites & ~lash & (L < skin_med - 8)
+    labels[eye & ~face_skin & ~whites & ~lash & ~iris & (yy < centre_y)] = LABEL["eyelash"]
+    labels[iris | (lower & ~iris)] = LABEL["irides"]
+    labels[lash] = LABEL["eyelash"]
+    labels[whites] = LABEL["eyewhite"]
+    eye_top = float(ys.min())
+    xs = np.nonzero(eye)[1]
+    half = 0.5 * (float(np.ptp(xs)) + 1)
+    cx = float(xs.mean())
+    brow_zone = (np.abs(xx - cx) < 1.1 * half) & (yy < eye_top - 1) & \
+        (yy > eye_top - 0.8 * ed) & ~eye
+    brow = brow_zone & feats & (L < skin_med - 12)
+    labels[_drop_small(brow, 0.1) & (labels == LABEL["face"])] = LABEL["eyebrow"]
 
 
 def _without_slivers(mask: np.ndarray, centre: Point, radius: float, width: float, xx,
