@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.renderer import start_glfw
 from seethrough_core.character import InputError
 
 APPLY_INTERVAL = 0.3          # s between rebuilds of the springs while a slider is dragged
@@ -210,17 +211,9 @@ class PhysicsWindow:
         if w < PANEL_WIDTH + 160 or h < 300:
             raise InputError(f"--window-size {w}x{h}: give at least {PANEL_WIDTH + 160}x300")
 
-        with warnings.catch_warnings():
-            # glfw reports failures as warnings too; the InputError says it in one line.
-            warnings.simplefilter("ignore", glfw.GLFWError)
-            try:
-                ok = glfw.init()
-            except glfw.GLFWError:
-                ok = False
-        if not ok:
-            raise InputError("cannot open a window: no display is available; set DISPLAY (or "
-                             "start a virtual one: `Xvfb :99 & export DISPLAY=:99`), or use "
-                             "--shake-test / --no-window")
+        start_glfw(glfw, "cannot open a window: no display is available; set DISPLAY (or "
+                         "start a virtual one: `Xvfb :99 & export DISPLAY=:99`), or use "
+                         "--shake-test / --no-window")
         glfw.default_window_hints()
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)

@@ -185,6 +185,19 @@ _NO_DISPLAY = ("cannot open a window: no display is available; set DISPLAY (or s
                "one: `Xvfb :99 & export DISPLAY=:99`), or render offscreen without a window")
 
 
+def start_glfw(glfw, no_display: str = _NO_DISPLAY) -> None:
+    """glfw.init(), with a failure (no display) as one InputError line instead of warnings."""
+    with warnings.catch_warnings():
+        # glfw reports failures as warnings too; the InputError says it in one line.
+        warnings.simplefilter("ignore", glfw.GLFWError)
+        try:
+            ok = glfw.init()
+        except glfw.GLFWError:
+            ok = False
+    if not ok:
+        raise InputError(no_display)
+
+
 class _Window:
     """A glfw window with a GL 3.3 core context; frames are presented into its default
     framebuffer. Resizes are recorded and picked up by the renderer before the next frame."""
@@ -201,15 +214,7 @@ class _Window:
         self.handle = None
         self.key_callbacks: list[KeyCallback] = []
         self.pending_size: tuple[int, int] | None = None
-        with warnings.catch_warnings():
-            # glfw reports failures as warnings too; the InputError below says it in one line.
-            warnings.simplefilter("ignore", glfw.GLFWError)
-            try:
-                ok = glfw.init()
-            except glfw.GLFWError:
-                ok = False
-        if not ok:
-            raise InputError(_NO_DISPLAY)
+        start_glfw(glfw)
         _Window.open_windows += 1
         glfw.default_window_hints()
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)

@@ -63,6 +63,15 @@ def example_rig(example_rig_spec):
     return Rig(example_rig_spec)
 
 
+@pytest.fixture(scope="module")
+def rig_path(tmp_path_factory, example_rig_spec):
+    """The example rig saved as a .rig file, for tests of the commands."""
+    from rig.rigfile import save_rig
+    path = tmp_path_factory.mktemp("rig") / "example.rig"
+    save_rig(example_rig_spec, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_character(sample_psd):
     from seethrough_core.loading import load_character

@@ -17,7 +17,6 @@ import av
 import numpy as np
 import pytest
 
-from rig.rigfile import save_rig
 from runtime.capture import VideoFileSource, camera_missing_message, open_source
 from runtime.idle import IdleDriver
 from runtime.live import (IdleParamDriver, LiveOptions, LiveSession, Mailbox, blend_params,
@@ -65,13 +64,6 @@ def colour_frames(n=30, size=(640, 480)):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("clip") / "colours.mp4", colour_frames())
-
-
-@pytest.fixture(scope="module")
-def rig_path(tmp_path_factory, example_rig_spec):
-    path = tmp_path_factory.mktemp("rig") / "example.rig"
-    save_rig(example_rig_spec, path)
-    return path
 
 
 @pytest.fixture(scope="module")

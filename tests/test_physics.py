@@ -34,13 +34,6 @@ def physics(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-@pytest.fixture(scope="module")
-def rig_path(tmp_path_factory, example_rig_spec):
-    path = tmp_path_factory.mktemp("physics") / "example.rig"
-    save_rig(example_rig_spec, path)
-    return path
-
-
 @pytest.fixture()
 def fresh_rig_path(tmp_path, rig_path):
     path = tmp_path / "char.rig"

@@ -5,15 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from rig.rigfile import save_rig
 from runtime.cli import main
-
-
-@pytest.fixture(scope="module")
-def rig_path(tmp_path_factory, example_rig_spec):
-    path = tmp_path_factory.mktemp("rig") / "example.rig"
-    save_rig(example_rig_spec, path)
-    return path
 
 
 def run(args, capsys):

@@ -7,19 +7,11 @@ import pytest
 
 from face_videos import covered, load_photo, photo_landmarks, transformed, write_video
 from rig.params import PARAM_IDS
-from rig.rigfile import save_rig
 from runtime.cli import main
 
 SIZE = 320
 FPS = 15
 COVERED = range(12, 16)
-
-
-@pytest.fixture(scope="module")
-def rig_path(tmp_path_factory, example_rig_spec):
-    path = tmp_path_factory.mktemp("rig") / "example.rig"
-    save_rig(example_rig_spec, path)
-    return path
 
 
 @pytest.fixture(scope="module")

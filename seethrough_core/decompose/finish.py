@@ -169,9 +169,9 @@ def completion_shape(layer: Layer, mask: np.ndarray, head: np.ndarray | None) ->
     if tag == "face":
         xs = np.nonzero(mask)[1]
         centre = (xs.min() + xs.max()) / 2
-        return _convex(mask | _mirror(mask, centre))
+        return convex_fill(mask | _mirror(mask, centre))
     if tag in ("back hair", "hair") and head is not None:
-        return _convex(head)
+        return convex_fill(head)
     if tag == "neck":
         # The neck continues up under the chin: when the head turns, the face slides over it.
         shape = _row_spans(mask)
@@ -184,7 +184,7 @@ def completion_shape(layer: Layer, mask: np.ndarray, head: np.ndarray | None) ->
     if tag in ("topwear", "bottomwear"):
         return _row_spans(mask)
     if tag in ("eyewhite", "irides"):
-        return _convex(mask)
+        return convex_fill(mask)
     size = int(max(3, 0.08 * np.sqrt(mask.sum()))) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
@@ -217,7 +217,8 @@ def _paint(layer: Layer, new: np.ndarray) -> None:
         layer.depth[win][sub] = depth[sub]
 
 
-def _convex(mask: np.ndarray) -> np.ndarray:
+def convex_fill(mask: np.ndarray) -> np.ndarray:
+    """The mask's convex hull, filled."""
     if not mask.any():
         return mask.copy()
     ys, xs = np.nonzero(mask)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..character import InputError
+from .finish import convex_fill
 from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
@@ -72,13 +73,13 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Face: the skin component around the nose, above the chin, and its convex hull.
     face_skin = _components_touching(skin & (yy <= head.chin_y), (head.cx, head.eye_y + 0.4 * ed),
                                      0.9 * ed, xx, yy)
-    face_hull = _convex_fill(face_skin) & solid
+    face_hull = convex_fill(face_skin) & solid
     # Thin slivers of skin beside the neck would stretch the face's outline below the chin
     # (above the eyes, slivers between fringe strands are the forehead: they stay).
     cleaned = _without_slivers(face_skin, (head.cx, head.eye_y + 0.4 * ed), 0.9 * ed, 0.08 * ed,
                                xx, yy)
     face_skin = np.where(yy < head.eye_y + 0.5 * ed, face_skin, cleaned)
-    face_hull = _convex_fill(face_skin) & solid
+    face_hull = convex_fill(face_skin) & solid
     if face_skin.any():
         head = replace(head, chin_y=min(head.chin_y, float(np.nonzero(face_skin)[0].max())))
     labels[hair] = LABEL["back hair"]
@@ -295,7 +296,7 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
         near = zone & face_hull & (~face_skin | own) & ((L < float(np.median(L[face_skin])) - 8)
                                                        | own)
         near = _components_touching(near, (cx, cy), 0.5 * bh + 1, xx, yy)
-        eye = _convex_fill(near | own) & zone
+        eye = convex_fill(near | own) & zone
         masks.append(eye)
     return ((pair[0][1], pair[0][2]), (pair[1][1], pair[1][2])), masks
 
@@ -425,7 +426,7 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
         if abs(cx - head.cx) < 0.3 * (right - left) or np.ptp(ys) > 1.2 * ed \
                 or left + 0.1 * (right - left) < cx < right - 0.1 * (right - left):
             continue
-        ear = _convex_fill(blob) & body & ~face_hull & (labels == 0)
+        ear = convex_fill(blob) & body & ~face_hull & (labels == 0)
         labels[ear] = LABEL["ears"]
 
 
@@ -581,16 +582,6 @@ def _components_touching(mask: np.ndarray, point: Point, radius: float, xx, yy) 
     if ids.size == 0:
         return _component_near(mask, point)
     return np.isin(labels, ids)
-
-
-def _convex_fill(mask: np.ndarray) -> np.ndarray:
-    if not mask.any():
-        return mask.copy()
-    ys, xs = np.nonzero(mask)
-    hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))
-    out = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(out, hull, 1)
-    return out > 0
 
 
 def _drop_small(mask: np.ndarray, fraction: float) -> np.ndarray:
