@@ -9,8 +9,8 @@ import sys
 from seethrough_core.character import InputError
 
 PROG = "seethrough-rig"
-_MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed", "steps", "offload",
-                "attention_slicing")
+_MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed", "steps", "resolution",
+                "offload", "attention_slicing")
 
 
 def register(sub: argparse._SubParsersAction, formatter) -> None:
@@ -62,6 +62,9 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), help="model precision")
     p.add_argument("--seed", type=int, help="random seed of the model's sampling")
     p.add_argument("--steps", type=int, help="sampling steps of the layer passes (default 30)")
+    p.add_argument("--resolution", type=int, metavar="PX",
+                   help="working size of the layer passes (default 1280 for the published "
+                        "model; 1024 needs less memory)")
     p.add_argument("--offload", action="store_true", default=None,
                    help="keep models on the CPU, moving each to the device only while it runs")
     p.add_argument("--attention-slicing", action="store_true", default=None,

@@ -23,13 +23,15 @@ def push_pull_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         out = np.zeros_like(values)
         return out[..., 0] if squeeze else out
     weight = known.astype(np.float32)
-    filled = _push_pull(values * weight[..., None], weight)
+    filled = soft_push_pull(values * weight[..., None], weight)
     out = np.where(known[..., None], values, filled)
     return out[..., 0] if squeeze else out
 
 
-def _push_pull(weighted: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Premultiplied-by-weight values -> normalised values everywhere (recursive pyramid)."""
+def soft_push_pull(weighted: np.ndarray, weight: np.ndarray, shrink: float = 2.0) -> np.ndarray:
+    """Values premultiplied by a soft weight in [0, 1] (H, W, C) -> every pixel's value shown
+    over a smooth fill from the coarser levels: ``value*weight + fill*(1 - weight)``. Each
+    level is ``shrink`` times smaller than the one above (2: fast; 1.2: smoother)."""
     h, w = weight.shape
     safe = np.maximum(weight, 1e-6)[..., None]
     colour = weighted / safe
@@ -39,11 +41,12 @@ def _push_pull(weighted: np.ndarray, weight: np.ndarray) -> np.ndarray:
         # At the coarsest level any remaining hole takes the mean of what is known.
         mean = weighted.reshape(-1, weighted.shape[2]).sum(0) / max(weight.sum(), 1e-6)
         return np.where(weight[..., None] > 1e-6, colour, mean)
-    small_w = cv2.resize(weight, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
-    small_v = cv2.resize(weighted, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    size = (max(1, min(w - 1, int(w / shrink))), max(1, min(h - 1, int(h / shrink))))
+    small_w = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    small_v = cv2.resize(weighted, size, interpolation=cv2.INTER_AREA)
     if small_v.ndim == 2:
         small_v = small_v[..., None]
-    coarse = _push_pull(small_v, small_w)
+    coarse = soft_push_pull(small_v, small_w, shrink)
     up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
     if up.ndim == 2:
         up = up[..., None]

@@ -1,10 +1,13 @@
 """The See-through model backend: image -> raw semantic parts with pseudo-depth.
 
-Pipeline (Lin et al., See-through): pad the image to a square; the body pass generates 13
-part latents at once from the image latent; the head pass does the same for 11 face parts on a
-square crop around the body pass's ``head``; every part latent is decoded to RGB by the VAE and
-to RGBA by the transparency decoder; the depth model then predicts a pseudo-depth map for all
-parts together (plus the full image), normalised to 0 near .. 1 far over the visible pixels.
+Pipeline (Lin et al., See-through, as the published checkpoints run it): pad the image to a
+square; the body pass generates 13 part latents at once from the image latent (one shared
+initial noise, DPM-Solver++ 2M SDE, no guidance); the head pass does the same for 11 face parts
+on a square crop around the body pass's ``head``; every part latent is decoded to RGB by the VAE
+and to RGBA by the transparent VAE, inside the input's silhouette. The depth model then predicts
+a pseudo-depth map for the 19 v2-tag images (hair = back + front hair, eyes = eyewhite, irides,
+eyelash, eyebrow) plus the full image together; each part takes its tag's map, normalised
+jointly to 0 near .. 1 far over the visible pixels.
 
 The result is the RAW parts: one layer per part tag (v3 names, no sides or strata), on the
 input's canvas. The shared finishing step (left/right split, stratification, order, PSD)
@@ -20,13 +23,14 @@ import cv2
 import numpy as np
 
 from ..character import Character, InputError, Layer
-from ..models import (ALL_SLOTS, BODY_PARTS, HEAD_PARTS, OUTPUT_PARTS, PUBLISHED_DEPTH,
-                      PUBLISHED_LAYERDIFF)
+from ..models import (BODY_PARTS, DEPTH_COMPOSED, DEPTH_TAGS, HEAD_PARTS, OUTPUT_PARTS,
+                      PUBLISHED_DEPTH, PUBLISHED_LAYERDIFF)
 
 DEFAULT_STEPS = 30          # DPM-Solver++ steps for each layer pass
-DEPTH_STEPS = 4             # DDIM steps for depth (Marigold v1.1 uses 1-4)
 HEAD_MARGIN = 0.15          # head crop = head box grown by this fraction on every side
-PAD_COLOUR = 255            # transparent input and padding become white, as drawn on paper
+PAD_COLOUR = 255            # transparent input becomes white for the layer model, as on paper
+MIN_ALPHA = 15 / 255        # fainter part pixels are dropped before depth (as published)
+MIN_RESOLUTION = 64
 
 Progress = Callable[[str, float], None]   # (stage, overall fraction done 0..1)
 
@@ -36,13 +40,16 @@ _cache: dict[tuple, object] = {}
 def decompose_parts(image_rgba: np.ndarray, *, model: str = PUBLISHED_LAYERDIFF,
                     depth_model: str = PUBLISHED_DEPTH,
                     device: str = "cpu", dtype: str = "fp32", seed: int = 0,
-                    steps: int | None = None, offload: bool = False,
-                    attention_slicing: bool = False, progress: Progress | None = None) -> Character:
+                    steps: int | None = None, resolution: int | None = None,
+                    offload: bool = False, attention_slicing: bool = False,
+                    progress: Progress | None = None) -> Character:
     """Raw See-through parts of one RGBA (or RGB) uint8 image; see the module docstring.
 
     ``model``/``depth_model``: folders in the published layout, or Hugging Face ids already
-    in the local cache (the defaults: the published ids). ``offload`` keeps every model on the CPU and moves each to ``device``
-    only while it runs; ``attention_slicing`` trades speed for peak memory.
+    in the local cache (the defaults: the published ids). ``resolution``: working size of the
+    layer passes (default: the model's, 1280 px for the published one). ``offload`` keeps every
+    model on the CPU and moves each to ``device`` only while it runs; ``attention_slicing``
+    trades speed for peak memory.
     """
     try:
         import torch
@@ -60,49 +67,49 @@ def decompose_parts(image_rgba: np.ndarray, *, model: str = PUBLISHED_LAYERDIFF,
     report("loading models", 0.0)
     layers_model = _cached(("layerdiff", model, dtype), lambda: load_layerdiff(model, dtype=dtype))
     depth = _cached(("depth", depth_model, dtype), lambda: load_depth(depth_model, dtype=dtype))
+    res = _checked_resolution(resolution, layers_model)
     for bundle in (layers_model, depth):
-        bundle.unet.unet.set_attention_slice("auto" if attention_slicing else None)
+        bundle.unet.set_attention_slice("auto" if attention_slicing else None)
         bundle.unet.set_part_attention_slicing(1024 if attention_slicing else None)
     placer = _Placer(dev, offload)
     generator = torch.Generator("cpu").manual_seed(int(seed))
     n_steps = steps or DEFAULT_STEPS
 
     h, w = image.shape[:2]
-    square, (ox, oy) = _pad_to_square(_flatten(image))
+    square, (ox, oy) = _pad_to_square(image.astype(np.float32) / 255.0)
     side = square.shape[0]
-    res = _model_resolution(layers_model)
 
-    # Body pass on the whole square.
     def fraction(stage: str, start: float, end: float):
         return lambda i, n: report(stage, start * (1 - i / n) + end * i / n)
 
-    body = _layer_pass(layers_model, placer, _resize(square, res), BODY_PARTS, n_steps, generator,
-                       fraction("body pass", 0.02, 0.45))
-    body_parts = {tag: _resize_rgba(rgba, side) for tag, rgba in zip(BODY_PARTS, body)}
+    # Body pass on the whole square.
+    body = _layer_pass(layers_model, placer, _resized(square, res), BODY_PARTS, 0, n_steps,
+                       generator, fraction("body pass", 0.02, 0.45))
+    body_parts = {tag: _resized(rgba, side) for tag, rgba in zip(BODY_PARTS, body)}
 
     # Head pass on a square crop around the body pass's head.
     x0, y0, size = _head_box(body_parts["head"][..., 3], margin=HEAD_MARGIN)
     crop = square[y0:y0 + size, x0:x0 + size]
-    head = _layer_pass(layers_model, placer, _resize(crop, res), HEAD_PARTS, n_steps, generator,
-                       fraction("head pass", 0.5, 0.9))
+    head = _layer_pass(layers_model, placer, _resized(crop, res), HEAD_PARTS, 1, n_steps,
+                       generator, fraction("head pass", 0.5, 0.9))
     parts = {tag: rgba for tag, rgba in body_parts.items() if tag != "head"}
     for tag, rgba in zip(HEAD_PARTS, head):
-        canvas = np.zeros((side, side, 4), np.uint8)
-        canvas[y0:y0 + size, x0:x0 + size] = _resize_rgba(rgba, size)
+        canvas = np.zeros((side, side, 4), np.float32)
+        canvas[y0:y0 + size, x0:x0 + size] = _resized(rgba, size)
         parts[tag] = canvas
 
     report("depth", 0.9)
     # Depth is a few-step model: a smaller `steps` also shortens it, a larger one does not.
-    depth_maps = _depth_pass(depth, placer, square, [parts[tag] for tag in OUTPUT_PARTS],
-                             min(steps or DEPTH_STEPS, DEPTH_STEPS), generator)
+    depth_maps = _depth_pass(depth, placer, square, parts, min(steps or depth.steps, depth.steps),
+                             generator)
     report("assembling parts", 0.98)
 
     layers = []
-    for tag, depth_map in zip(OUTPUT_PARTS, depth_maps):
-        rgba = parts[tag][oy:oy + h, ox:ox + w]
-        dmap = cv2.resize(depth_map, (side, side), interpolation=cv2.INTER_LINEAR)[oy:oy + h, ox:ox + w]
+    for tag in OUTPUT_PARTS:
+        rgba = _to_uint8(parts[tag][oy:oy + h, ox:ox + w])
+        dmap = cv2.resize(depth_maps[tag], (side, side), interpolation=cv2.INTER_LINEAR)
         layer = Layer(name=tag, rgba=np.ascontiguousarray(rgba), tag=tag,
-                      depth=np.ascontiguousarray(dmap, dtype=np.float32)).cropped()
+                      depth=np.ascontiguousarray(dmap[oy:oy + h, ox:ox + w], dtype=np.float32)).cropped()
         if not layer.empty:
             layers.append(layer)
     character = Character(size=(w, h), layers=layers, source="seethrough model")
@@ -126,6 +133,17 @@ def _validated(image: np.ndarray) -> np.ndarray:
     if not image[..., 3].any():
         raise InputError("the image is fully transparent: nothing to decompose")
     return image
+
+
+def _checked_resolution(resolution: int | None, bundle) -> int:
+    if resolution is None:
+        return bundle.resolution
+    scale = 2 ** (len(bundle.vae.config.block_out_channels) - 1)
+    multiple = scale * 2 ** (len(bundle.unet.config.block_out_channels) - 1)
+    if resolution < MIN_RESOLUTION or resolution % multiple:
+        raise InputError(f"resolution {resolution} must be a multiple of {multiple} of at least "
+                         f"{MIN_RESOLUTION} px (the published model works best at 1024-1280)")
+    return int(resolution)
 
 
 def _cached(key: tuple, load):
@@ -158,82 +176,82 @@ class _Placer:
                     torch.cuda.empty_cache()
 
 
-def _flatten(image: np.ndarray) -> np.ndarray:
-    """RGBA -> RGB over white (where the input is transparent, the model sees paper)."""
-    a = image[..., 3:4].astype(np.float32) / 255.0
-    rgb = image[..., :3].astype(np.float32) * a + PAD_COLOUR * (1.0 - a)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-
-
-def _pad_to_square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    h, w = rgb.shape[:2]
+def _pad_to_square(rgba: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Float RGBA -> a square canvas, the image centred, the margin transparent."""
+    h, w = rgba.shape[:2]
     side = max(h, w)
     ox, oy = (side - w) // 2, (side - h) // 2
-    out = np.full((side, side, 3), PAD_COLOUR, np.uint8)
-    out[oy:oy + h, ox:ox + w] = rgb
+    out = np.zeros((side, side, 4), np.float32)
+    out[oy:oy + h, ox:ox + w] = rgba
     return out, (ox, oy)
 
 
-def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    shrink = rgb.shape[0] > size
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
-def _resize_rgba(rgba: np.ndarray, size: int) -> np.ndarray:
-    """float RGBA in [0, 1] (straight) -> uint8 straight RGBA at size x size, resampled
-    premultiplied so colour from transparent pixels never bleeds into the edges."""
+def _resized(rgba: np.ndarray, size: int) -> np.ndarray:
+    """Float straight RGBA in [0, 1] at size x size, resampled premultiplied so colour from
+    transparent pixels never bleeds into the edges."""
+    if rgba.shape[0] == size and rgba.shape[1] == size:
+        return rgba.astype(np.float32)
     premul = rgba.astype(np.float32).copy()
     premul[..., :3] *= premul[..., 3:4]
     interp = cv2.INTER_AREA if rgba.shape[0] > size else cv2.INTER_LINEAR
     premul = cv2.resize(premul, (size, size), interpolation=interp)
     alpha = np.clip(premul[..., 3:4], 0.0, 1.0)
     rgb = np.divide(premul[..., :3], alpha, out=np.zeros_like(premul[..., :3]), where=alpha > 1e-4)
-    out = np.concatenate([np.clip(rgb, 0, 1), alpha], axis=-1)
-    return (out * 255.0 + 0.5).astype(np.uint8)
+    return np.concatenate([np.clip(rgb, 0, 1), alpha], axis=-1)
 
 
-def _model_resolution(bundle) -> int:
-    scale = 2 ** (len(bundle.vae.config.block_out_channels) - 1)
-    return int(bundle.unet.unet.config.sample_size) * scale
+def _to_uint8(rgba: np.ndarray) -> np.ndarray:
+    return (np.clip(rgba, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _to_tensor(rgb: np.ndarray):
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    """Where the input is transparent, the layer model sees paper."""
+    a = rgba[..., 3:4]
+    return rgba[..., :3] * a + (PAD_COLOUR / 255.0) * (1.0 - a)
+
+
+def _to_tensor(rgb01: np.ndarray):
+    """Float RGB (H, W, 3) in [0, 1] -> (1, 3, H, W) in [-1, 1]."""
     import torch
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    return torch.from_numpy(np.ascontiguousarray(rgb01, np.float32)).permute(2, 0, 1)[None] * 2.0 - 1.0
 
 
-def _layer_pass(bundle, placer: _Placer, rgb: np.ndarray, tags: tuple[str, ...], steps: int,
-                generator, on_step) -> list[np.ndarray]:
-    """One layer-diffusion pass: float RGBA (res, res, 4) in [0, 1] per tag."""
+def _layer_pass(bundle, placer: _Placer, page: np.ndarray, tags: tuple[str, ...],
+                group_index: int, steps: int, generator, on_step) -> list[np.ndarray]:
+    """One layer-diffusion pass over a square float RGBA page: float RGBA per tag, inside the
+    page's silhouette."""
     import torch
 
-    from ..models.sampling import decode_latents, denoise_stack, encode_images
+    from ..models.sampling import denoise_stack, encode_images
     from ..models.text import encode_tags_sdxl
 
-    res = rgb.shape[0]
+    res = page.shape[0]
     with placer.on_device(bundle.text_encoder, bundle.text_encoder_2):
         tokens, pooled = encode_tags_sdxl(list(tags), bundle.tokenizer, bundle.text_encoder,
                                           bundle.tokenizer_2, bundle.text_encoder_2)
     with placer.on_device(bundle.vae):
-        image_latent = encode_images(bundle.vae, _to_tensor(rgb))
+        image_latent = encode_images(bundle.vae, _to_tensor(_over_white(page)))
     device = placer.device
-    slots = torch.tensor([ALL_SLOTS.index(t) for t in tags], device=device)
     # SDXL micro-conditioning: original size, crop origin, target size.
     time_ids = torch.tensor([[res, res, 0, 0, res, res]], dtype=torch.float32, device=device)
     condition = image_latent.to(device)[:, None].expand(-1, len(tags), -1, -1, -1)
     with placer.on_device(bundle.unet):
         latents = denoise_stack(bundle.unet, bundle.scheduler, condition, steps, generator,
-                                encoder_hidden_states=tokens.to(device)[None], slot_ids=slots,
+                                condition_first=False, shared_noise=True,
+                                encoder_hidden_states=tokens.to(device)[None],
                                 text_embeds=pooled.to(device)[None], time_ids=time_ids,
-                                on_step=on_step)
+                                group_index=group_index, on_step=on_step)
+    silhouette = page[..., 3:4]
     out = []
     with placer.on_device(bundle.vae, bundle.trans_vae), torch.no_grad():
-        for latent in latents[0]:          # one part at a time: bounded memory at 1024 px
+        for latent in latents[0]:          # one part at a time: bounded memory at 1280 px
             latent = latent[None].to(device=bundle.vae.device, dtype=bundle.vae.dtype)
-            rgb_part = decode_latents(bundle.vae, latent)
-            rgba = bundle.trans_vae(rgb_part.to(bundle.trans_vae.dtype),
-                                    latent.to(bundle.trans_vae.dtype))
-            out.append(rgba[0].permute(1, 2, 0).float().cpu().numpy())
+            latent = latent / bundle.vae.config.scaling_factor
+            pixel = (bundle.vae.decode(latent).sample.clamp(-1, 1) + 1.0) / 2.0
+            rgba = bundle.trans_vae.decode_rgba(pixel, latent)[0].permute(1, 2, 0)
+            rgba = rgba.float().cpu().numpy()
+            rgba[..., 3:4] *= silhouette
+            out.append(rgba)
     return out
 
 
@@ -241,7 +259,7 @@ def _head_box(alpha: np.ndarray, margin: float) -> tuple[int, int, int]:
     """(x0, y0, size) of a square crop around the head's opaque pixels, inside the canvas.
     No head found: the whole canvas (the head pass then sees the full figure)."""
     side = alpha.shape[0]
-    ys, xs = np.nonzero(alpha >= 128)
+    ys, xs = np.nonzero(alpha >= 0.5)
     if xs.size == 0:
         return 0, 0, side
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
@@ -253,36 +271,86 @@ def _head_box(alpha: np.ndarray, margin: float) -> tuple[int, int, int]:
     return bx, by, size
 
 
-def _depth_pass(bundle, placer: _Placer, square: np.ndarray, parts: list[np.ndarray], steps: int,
-                generator) -> list[np.ndarray]:
-    """Pseudo-depth (res, res) per part, jointly normalised to 0 near .. 1 far over the
-    parts' visible pixels. The full image rides along as one more slot of the stack."""
+def _over(layers: list[np.ndarray]) -> np.ndarray:
+    """Straight float RGBA layers composited bottom to top."""
+    out = np.zeros_like(layers[0])
+    for layer in layers:
+        a = layer[..., 3:4]
+        alpha = a + out[..., 3:4] * (1 - a)
+        rgb = layer[..., :3] * a + out[..., :3] * out[..., 3:4] * (1 - a)
+        out = np.concatenate([np.divide(rgb, alpha, out=np.zeros_like(rgb), where=alpha > 1e-6),
+                              alpha], axis=-1)
+    return out
+
+
+def _depth_images(square: np.ndarray, parts: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The depth model's inputs on the square canvas: one float RGBA per v2 tag (composed tags
+    stacked), then the full image with the parts' summed coverage as alpha."""
+    faint = {}
+    for tag, part in parts.items():
+        faint[tag] = part.copy()
+        faint[tag][..., 3] = np.where(part[..., 3] < MIN_ALPHA, 0.0, part[..., 3])
+    images = []
+    for tag in DEPTH_TAGS:
+        members = [faint[m] for m in DEPTH_COMPOSED.get(tag, (tag,)) if m in faint]
+        images.append(_over(members).astype(np.float32) if members
+                      else np.zeros_like(square))
+    coverage = np.clip(sum(im[..., 3] for im in images), 0.0, 1.0)
+    images.append(np.dstack([_over_white(square), coverage]).astype(np.float32))
+    return images
+
+
+def _depth_pass(bundle, placer: _Placer, square: np.ndarray, parts: dict[str, np.ndarray],
+                steps: int, generator) -> dict[str, np.ndarray]:
+    """Pseudo-depth (res, res) per output part, jointly normalised to 0 near .. 1 far over
+    the parts' visible pixels."""
     import torch
 
+    from ..models.images import pad_colour
     from ..models.sampling import decode_latents, denoise_stack, encode_images
     from ..models.text import encode_empty_prompt
 
-    res = _model_resolution(bundle)
-    # Each part as the model sees it: its colour over black where it is transparent.
-    small = [_resize_rgba(p.astype(np.float32) / 255.0, res) for p in parts]
-    images = [(s[..., :3].astype(np.float32) * (s[..., 3:4] / 255.0)).astype(np.uint8) for s in small]
-    images.append(_resize(square, res))
-    batch = torch.cat([_to_tensor(im) for im in images])
+    res = bundle.resolution
+    images = [_resized(im, res) for im in _depth_images(square, parts)]
     with placer.on_device(bundle.text_encoder):
         empty = encode_empty_prompt(bundle.tokenizer, bundle.text_encoder)
     with placer.on_device(bundle.vae):
-        latents = torch.cat([encode_images(bundle.vae, im[None]) for im in batch])
+        latents = torch.cat([encode_images(bundle.vae, _to_tensor(pad_colour(im))) for im in images])
     device = placer.device
     n = latents.shape[0]
+    # Each image is seen next to the full image: (full latent, own latent) per slot.
+    condition = torch.cat([latents[-1:].expand(n, -1, -1, -1), latents], dim=1).to(device)[None]
     with placer.on_device(bundle.unet):
-        depth_latents = denoise_stack(bundle.unet, bundle.scheduler, latents.to(device)[None],
-                                      steps, generator,
+        depth_latents = denoise_stack(bundle.unet, bundle.scheduler, condition, steps, generator,
+                                      condition_first=True, shared_noise=False,
                                       encoder_hidden_states=empty.to(device)[:, None].expand(1, n, -1, -1))
     with placer.on_device(bundle.vae):
         decoded = torch.cat([decode_latents(bundle.vae, d[None]) for d in depth_latents[0]])
-    depth = ((decoded.float().mean(dim=1) + 1.0) / 2.0).clamp(0, 1).cpu().numpy()[:-1]
-    visible = np.stack([s[..., 3] >= 128 for s in small])
-    values = depth[visible] if visible.any() else depth.reshape(-1)
+    maps = ((decoded.float().mean(dim=1) + 1.0) / 2.0).clamp(0, 1).cpu().numpy()
+    small = {tag: _resized(p, res) for tag, p in parts.items()}
+    by_tag = _part_depths(dict(zip(DEPTH_TAGS, maps)), small)
+    visible = [by_tag[tag][small[tag][..., 3] >= 0.5] for tag in by_tag]
+    values = np.concatenate(visible) if sum(v.size for v in visible) else maps.reshape(-1)
     lo, hi = float(values.min()), float(values.max())
-    depth = (depth - lo) / (hi - lo) if hi - lo > 1e-6 else np.full_like(depth, 0.5)
-    return [np.clip(d, 0, 1).astype(np.float32) for d in depth]
+    scale = (lambda d: (d - lo) / (hi - lo)) if hi - lo > 1e-6 else (lambda d: np.full_like(d, 0.5))
+    return {tag: np.clip(scale(d), 0, 1).astype(np.float32) for tag, d in by_tag.items()}
+
+
+def _part_depths(maps: dict[str, np.ndarray], parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each output part's depth map from its v2 tag's. In a composed tag a part hidden under
+    the ones stacked above it takes, there, the median depth of where it shows."""
+    out = {}
+    for tag, dmap in maps.items():
+        members = DEPTH_COMPOSED.get(tag, (tag,))
+        covered = np.zeros(dmap.shape, bool)
+        for member in reversed(members):           # top first
+            if member not in parts:
+                continue
+            own = parts[member][..., 3] >= MIN_ALPHA
+            depth = dmap.copy()
+            hidden, shown = own & covered, own & ~covered
+            if hidden.any() and shown.any():
+                depth[hidden] = np.median(dmap[shown])
+            out[member] = depth
+            covered |= own
+    return out

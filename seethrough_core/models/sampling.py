@@ -1,9 +1,10 @@
 """Samplers and the VAE round trips around them.
 
-Parts: DPM-Solver++ (diffusers' ``DPMSolverMultistepScheduler``), no classifier-free guidance
-(one UNet call per step: the image latent and the tag conditioning pin the result down).
-Depth: a few DDIM steps, Marigold-style. Initial noise is drawn on the CPU from a seeded
-generator, so a seed gives the same result on every device.
+Parts: the folder's scheduler (the published pipeline's DPM-Solver++ 2M SDE), no
+classifier-free guidance (one UNet call per step: the image latent and the tag conditioning
+pin the result down), ONE initial noise shared by all parts of a stack, as in the published
+pipeline. Depth: a few DDIM steps, Marigold-style, independent noise per image. All noise is
+drawn from a seeded CPU generator, so a seed gives the same result on every device.
 """
 from __future__ import annotations
 
@@ -25,24 +26,25 @@ def _noise(shape: tuple[int, ...], generator: torch.Generator, device) -> torch.
 
 @torch.no_grad()
 def denoise_stack(unet: PartStackUNet, scheduler, condition: torch.Tensor, steps: int,
-                  generator: torch.Generator, *, encoder_hidden_states: torch.Tensor,
-                  slot_ids: torch.Tensor | None = None, text_embeds: torch.Tensor | None = None,
-                  time_ids: torch.Tensor | None = None,
-                  on_step: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Sample (B, F, C, h, w) latents given per-part condition latents of the same shape
-    (concatenated to the noisy latent along channels: the 8-channel UNet input)."""
+                  generator: torch.Generator, *, condition_first: bool, shared_noise: bool,
+                  on_step: Callable[[int, int], None] | None = None, **unet_inputs) -> torch.Tensor:
+    """Sample (B, F, C, h, w) latents. ``condition`` (B, F, C_c, h, w) is concatenated to the
+    noisy latent along channels, after it (layer model) or before it (depth model)."""
     scheduler = _fresh(scheduler)
     device, dtype = condition.device, unet.dtype
     scheduler.set_timesteps(steps, device=device)
-    out_channels = unet.unet.config.out_channels
-    latents = _noise((*condition.shape[:2], out_channels, *condition.shape[3:]), generator, device)
+    b, f = condition.shape[:2]
+    shape = (b, 1 if shared_noise else f, unet.config.out_channels, *condition.shape[3:])
+    latents = _noise(shape, generator, device).expand(b, f, *shape[2:]).contiguous()
     latents = latents * scheduler.init_noise_sigma
-    cast = lambda t: None if t is None else t.to(device=device, dtype=dtype)
+    inputs = {k: (v.to(device=device, dtype=dtype) if torch.is_tensor(v) and v.is_floating_point()
+                  else v) for k, v in unet_inputs.items()}
+    condition = condition.to(dtype)
     for i, t in enumerate(scheduler.timesteps):
-        model_in = torch.cat([scheduler.scale_model_input(latents, t), condition], dim=2)
-        prediction = unet(cast(model_in), t, cast(encoder_hidden_states), slot_ids=slot_ids,
-                          text_embeds=cast(text_embeds), time_ids=cast(time_ids)).float()
-        latents = scheduler.step(prediction, t, latents).prev_sample
+        x = scheduler.scale_model_input(latents, t).to(dtype)
+        model_in = torch.cat([condition, x] if condition_first else [x, condition], dim=2)
+        prediction = unet(model_in, t, **inputs).float()
+        latents = scheduler.step(prediction, t, latents, generator=generator).prev_sample
         if on_step:
             on_step(i + 1, len(scheduler.timesteps))
     return latents

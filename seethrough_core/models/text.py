@@ -18,11 +18,14 @@ def encode_tags_sdxl(tags: list[str], tokenizer, text_encoder, tokenizer_2,
     first = text_encoder(_tokens(tokenizer, tags, text_encoder.device), output_hidden_states=True)
     second = text_encoder_2(_tokens(tokenizer_2, tags, text_encoder_2.device),
                             output_hidden_states=True)
-    tokens = torch.cat([first.hidden_states[-2], second.hidden_states[-2].to(first.hidden_states[-2].device)], dim=-1)
+    tokens = torch.cat([first.hidden_states[-2],
+                        second.hidden_states[-2].to(first.hidden_states[-2].device)], dim=-1)
     return tokens, second.text_embeds.to(tokens.device)
 
 
 @torch.no_grad()
 def encode_empty_prompt(tokenizer, text_encoder) -> torch.Tensor:
-    """Marigold's fixed conditioning: the empty prompt's last hidden state, (1, L, D)."""
-    return text_encoder(_tokens(tokenizer, [""], text_encoder.device)).last_hidden_state
+    """Marigold's fixed conditioning: the empty prompt, unpadded (start and end tokens only),
+    through the encoder's last layer: (1, 2, D)."""
+    ids = tokenizer("", padding="do_not_pad", return_tensors="pt").input_ids
+    return text_encoder(ids.to(text_encoder.device)).last_hidden_state
