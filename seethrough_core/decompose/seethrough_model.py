@@ -67,6 +67,22 @@ def decompose_parts(image_rgba: np.ndarray, *, model: str = PUBLISHED_LAYERDIFF,
     report("loading models", 0.0)
     layers_model = _cached(("layerdiff", model, dtype), lambda: load_layerdiff(model, dtype=dtype))
     depth = _cached(("depth", depth_model, dtype), lambda: load_depth(depth_model, dtype=dtype))
+    return decompose_with(image, layers_model, depth, device=dev, seed=seed, steps=steps,
+                          resolution=resolution, offload=offload,
+                          attention_slicing=attention_slicing, progress=report)
+
+
+def decompose_with(image: np.ndarray, layers_model, depth, *, device, seed: int = 0,
+                   steps: int | None = None, resolution: int | None = None,
+                   offload: bool = False, attention_slicing: bool = False,
+                   progress: Progress | None = None) -> Character:
+    """:func:`decompose_parts` with the two models already loaded (a ``LayerDiffModel`` and a
+    ``DepthModel`` from :mod:`seethrough_core.models.loading`); ``device`` a torch device."""
+    import torch
+
+    image = _validated(image)
+    report = progress or (lambda stage, fraction: None)
+    dev = torch.device(device)
     res = _checked_resolution(resolution, layers_model)
     for bundle in (layers_model, depth):
         bundle.unet.set_attention_slice("auto" if attention_slicing else None)
