@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     depth.resolution = args.depth_resolution
     built = time.perf_counter() - started
     image = draw_example_character(size=args.resolution).composite()
+    # A stage's time runs from its first progress report to the next stage's.
     stages: dict[str, float] = {}
     clock = {"stage": None, "since": time.perf_counter()}
 

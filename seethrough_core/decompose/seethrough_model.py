@@ -99,6 +99,7 @@ def decompose_with(image: np.ndarray, layers_model, depth, *, device, seed: int 
         return lambda i, n: report(stage, start * (1 - i / n) + end * i / n)
 
     # Body pass on the whole square.
+    report("body pass", 0.02)
     body = _layer_pass(layers_model, placer, _resized(square, res), BODY_PARTS, 0, n_steps,
                        generator, fraction("body pass", 0.02, 0.45))
     body_parts = {tag: _resized(rgba, side) for tag, rgba in zip(BODY_PARTS, body)}
@@ -106,6 +107,7 @@ def decompose_with(image: np.ndarray, layers_model, depth, *, device, seed: int 
     # Head pass on a square crop around the body pass's head.
     x0, y0, size = _head_box(body_parts["head"][..., 3], margin=HEAD_MARGIN)
     crop = square[y0:y0 + size, x0:x0 + size]
+    report("head pass", 0.5)
     head = _layer_pass(layers_model, placer, _resized(crop, res), HEAD_PARTS, 1, n_steps,
                        generator, fraction("head pass", 0.5, 0.9))
     parts = {tag: rgba for tag, rgba in body_parts.items() if tag != "head"}
