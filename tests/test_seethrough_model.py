@@ -421,6 +421,20 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path, tiny_mod
         load_depth(str(depth))
 
 
+def test_sharded_and_fp16_variant_weight_files_load(tmp_path, tiny_models):
+    from seethrough_core.models.loading import load_layerdiff
+    reference = load_layerdiff(str(tiny_models[0])).unet.state_dict()
+    for name, options in (("sharded", dict(max_shard_size="200KB")), ("variant", dict(variant="fp16"))):
+        folder = tmp_path / name
+        shutil.copytree(tiny_models[0], folder)
+        shutil.rmtree(folder / "unet")
+        load_layerdiff(str(tiny_models[0])).unet.save_pretrained(folder / "unet", **options)
+        files = sorted(p.name for p in (folder / "unet").iterdir())
+        assert "diffusion_pytorch_model.safetensors" not in files, files
+        loaded = load_layerdiff(str(folder)).unet.state_dict()
+        assert all(torch.equal(loaded[k], reference[k]) for k in reference)
+
+
 def test_layer_model_without_a_scheduler_folder_uses_the_published_sampler(tmp_path, tiny_models):
     from seethrough_core.models.loading import load_layerdiff
     bare = tmp_path / "bare"
