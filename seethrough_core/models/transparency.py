@@ -13,6 +13,8 @@ Built from diffusers' UNet blocks; the defaults are the published architecture (
 """
 from __future__ import annotations
 
+import json
+
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -118,7 +120,6 @@ class TransparencyVAE(ModelMixin, ConfigMixin):
         self.encoder = _Holder(OffsetEncoder(tuple(offset_widths), latent_channels))
 
     def to_json_string(self) -> str:
-        import json
         config = json.loads(super().to_json_string())
         config["_class_name"] = PUBLISHED_CLASS_NAME
         return json.dumps(config, indent=2, sort_keys=True) + "\n"
