@@ -35,6 +35,10 @@ examples:
                                              an idle animation as a video
   seethrough-rig live char.rig --virtualcam --window
                                              webcam -> puppet -> OBS
+  seethrough-rig render char.rig --pose-sheet sheet.png
+                                             the head in every standard pose, one picture
+  seethrough-rig eval-motion char.psd --sheet sheet.png
+                                             how a single-picture puppet holds up in motion
   seethrough-rig physics char.rig            tune how hair, ribbons and skirts swing
 
 Run `seethrough-rig COMMAND --help` for a command's options.
@@ -299,6 +303,11 @@ def _register_render(sub: argparse._SubParsersAction) -> None:
     register(sub, _formatter)
 
 
+def _register_eval_motion(sub: argparse._SubParsersAction) -> None:
+    from runtime.eval_motion_command import register
+    register(sub, _formatter)
+
+
 def _register_live(sub: argparse._SubParsersAction) -> None:
     from runtime.live_command import register
     register(sub, _formatter)
@@ -316,7 +325,7 @@ def _register_physics(sub: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_inspect, _register_decompose, _register_build, _register_info, _register_render,
-    _register_live, _register_physics, _register_bench]
+    _register_eval_motion, _register_live, _register_physics, _register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

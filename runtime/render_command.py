@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "  seethrough-rig render char.rig --idle 10 -o idle.webm --background transparent\n"
                "  seethrough-rig render char.rig --motion wave.motion3.json -o wave.mp4 --size 1080x1080\n"
                "  seethrough-rig render char.rig --rest -o rest.png\n"
+               "  seethrough-rig render char.rig --pose-sheet sheet.png\n"
                "  seethrough-rig render char.rig --driver performance.mp4 -o puppet.mp4 "
                "--side-by-side\n\n"
                "With --driver, every frame of the video is tracked (MediaPipe face landmarks) "
@@ -37,8 +38,12 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
     src.add_argument("--driver", metavar="VIDEO",
                      help="a video of a performer's face: every frame tracked and rendered, "
                           "at its frame rate, with its audio")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file (by extension) or folder")
+    src.add_argument("--pose-sheet", metavar="SHEET.png",
+                     help="one labelled picture of the head in the standard poses (rest, "
+                          "turns, look up, nod, tilt, blink, mouth open, gaze), each held "
+                          "until the hair settles")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file (by extension) or folder (not with --pose-sheet)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="output size (default: the canvas size); the character is fitted "
                         "with a margin, whatever the aspect")
@@ -90,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         ("--body", getattr(args, "body", False)),
         ("--calibration", getattr(args, "calibration", None)),
         ("--calibrate", getattr(args, "calibrate", False))) if on]
+    if getattr(args, "pose_sheet", None):
+        return _run_pose_sheet(args, video_options)
+    if not args.output:
+        raise InputError("-o/--output: give the file or folder to write")
     if getattr(args, "driver", None):
         if args.fps is not None:
             raise InputError("--fps: a video-driven render runs at the video's frame rate; "
@@ -133,6 +142,33 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{job.output}: {frames} frame{'s' if frames != 1 else ''}, {size[0]}x{size[1]}, "
               f"{args.fps:g} fps")
+    return 0
+
+
+def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
+    """``render --pose-sheet SHEET.png``: the head in every standard pose, one picture."""
+    from pathlib import Path
+
+    from rig.rigfile import load_rig
+    from runtime import motion_eval as me
+    from runtime.eval_motion_command import _check_writable_png
+
+    ignored = video_options + [flag for flag, on in (
+        ("-o/--output", args.output), ("--size", args.size), ("--fps", args.fps)) if on]
+    if ignored:
+        raise InputError(f"{ignored[0]}: not used with --pose-sheet (it writes SHEET.png at "
+                         "the head's own scale)")
+    out = Path(args.pose_sheet)
+    _check_writable_png(out)
+    rig = load_rig(args.rig)
+    frames = me.render_poses(rig, me.SHEET_POSES, quality=args.quality)
+    box = me.face_box(rig) or (0, 0, *rig.size)
+    try:
+        me.write_png(out, me.pose_sheet([("", frames)], me.SHEET_POSES, box))
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    if not args.quiet:
+        print(f"{out}: {len(me.SHEET_POSES)} poses")
     return 0
 
 
