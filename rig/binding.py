@@ -57,14 +57,30 @@ def face_dome(x: np.ndarray, y: np.ndarray, anchors: Anchors) -> np.ndarray:
     return anchors.head_radius * dome_height(anchors) * np.clip(q, 0.0, 1.0)
 
 
-def depth_lift(depth: float | None, face_depth: float | None, head_radius: float) -> float:
-    """Pseudo-depth relative to the face as a height: nearer than the face lifts a layer by up
-    to MAX_DEPTH_LIFT head radii (0.25 of depth range saturates), farther lowers it. Kept
-    modest: a decomposition's "front hair" often holds side locks that hang by the back hair,
-    and a large lift would pull them apart when the head turns."""
-    if depth is None or face_depth is None:
+def depth_lift(depth: float | None, reference: float | None, head_radius: float) -> float:
+    """Pseudo-depth relative to the other layers of the same part as a height: nearer than
+    their mean lifts a layer by up to MAX_DEPTH_LIFT head radii (0.25 of depth range
+    saturates), farther lowers it. The part itself already fixes how high it stands (front
+    hair above the skin, back hair behind); depth adds what a part's layers show beyond that
+    (See-through's near and far strata), so a file with depth and the same file without it
+    turn alike."""
+    if depth is None or reference is None:
         return 0.0
-    return float(np.clip((face_depth - depth) / 0.25, -1.0, 1.0)) * MAX_DEPTH_LIFT * head_radius
+    return float(np.clip((reference - depth) / 0.25, -1.0, 1.0)) * MAX_DEPTH_LIFT * head_radius
+
+
+def reference_depths(layers) -> dict[str, float]:
+    """Per tag, the mean pseudo-depth of its layers weighted by their opaque pixels (layers
+    with ``tag``, ``depth`` (median) and ``texture`` (RGBA) attributes)."""
+    sums: dict[str, list[float]] = {}
+    for l in layers:
+        if l.depth is None or getattr(l, "variant", None) is not None:
+            continue
+        weight = float(np.count_nonzero(l.texture[..., 3] > 127)) if l.texture.size else 0.0
+        acc = sums.setdefault(l.tag, [0.0, 0.0])
+        acc[0] += weight * float(l.depth)
+        acc[1] += weight
+    return {tag: s / w for tag, (s, w) in sums.items() if w > 0}
 
 
 def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:
@@ -77,7 +93,7 @@ def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:
 
 
 def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | None,
-               face_depth: float | None) -> WarpAttributes:
+               reference_depth: float | None) -> WarpAttributes:
     n = len(vertices)
     if n == 0:
         return WarpAttributes.empty(0)
@@ -86,7 +102,7 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
     shoulder_y, chest_y, hip_y = body_levels(anchors)
     chin_y = anchors.neck_pivot[1]
 
-    lift = depth_lift(depth, face_depth, r)
+    lift = depth_lift(depth, reference_depth, r)
 
     is_head = tag in HEAD_TAGS
     z_head = np.zeros(n)

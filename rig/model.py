@@ -22,7 +22,7 @@ from seethrough_core.taxonomy import HAIR_TAGS
 from . import springs
 from .anchors import Anchors
 from .arap import arap_precompute, arap_solve
-from .binding import HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome
+from .binding import HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome, reference_depths
 from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
@@ -102,9 +102,10 @@ class Rig:
         self.ranges[1:, 0] = self.ranges[:-1, 1]
         self.rest = (np.concatenate([l.mesh.vertices for l in layers]).astype(np.float64)
                      if layers else np.zeros((0, 2)))
-        face_depth = next((l.depth for l in layers if l.tag == "face" and l.depth is not None), None)
+        self._ref_depth = reference_depths(layers)
         self.attrs = WarpAttributes.concat(
-            [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth, face_depth) for l in layers])
+            [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth, self._ref_depth.get(l.tag))
+             for l in layers])
         shoulder_y, chest_y, hip_y = body_levels(spec.anchors)
         self.geometry = WarpGeometry(spec.anchors.head_center, spec.anchors.neck_pivot,
                                      spec.anchors.body_center_x,
@@ -185,13 +186,12 @@ class Rig:
         probes[1::3, 0] += 1.0
         probes[2::3, 1] += 1.0
         self._probe_rest = probes
-        face_depth = next((l.depth for l in spec.layers if l.tag == "face" and l.depth is not None), None)
         per_chain = []
         for c in self.chain_specs:
             lay = spec.layers[c.layer]
             # The root's own binding for all three probes: the frame there, not a warp gradient.
             per_chain.append(bind_layer(np.repeat(c.rest[:1], 3, axis=0), lay.tag, spec.anchors,
-                                        lay.depth, face_depth))
+                                        lay.depth, self._ref_depth.get(lay.tag)))
         self._probe_attrs = WarpAttributes.concat(per_chain)
         self._probe_out = np.zeros((len(probes), 2))
 
@@ -225,7 +225,6 @@ class Rig:
         self._face_slot = min(face) if face else None
         swap, ref = [], []
         a = self.anchors
-        face_depth = next((l.depth for l in layers if l.tag == "face" and l.depth is not None), None)
         for i, l in enumerate(layers):
             if self._face_slot is None or i < self._face_slot:
                 continue
@@ -236,7 +235,7 @@ class Rig:
                 # passes behind the face sooner).
                 z = float(0.9 * face_dome(np.array([c[0]]), np.array([c[1]]), a)[0]
                           + HAIR_LIFT * a.head_radius
-                          + depth_lift(l.depth, face_depth, a.head_radius))
+                          + depth_lift(l.depth, self._ref_depth.get(l.tag), a.head_radius))
                 swap.append(i)
                 ref.append((c[0] - a.head_center[0], z))
         self._swap = np.array(swap, np.int64)

@@ -7,7 +7,8 @@ import pytest
 
 from seethrough_core.character import Character, InputError, Layer
 from seethrough_core.decompose import decompose, load_image, to_rgba
-from seethrough_core.decompose.finish import complete_occlusions, split_sides, stratify
+from seethrough_core.decompose.completion import complete_hidden
+from seethrough_core.decompose.finish import split_sides, stratify
 from seethrough_core.decompose.index_map import decode_index, encode_index, index_map
 from seethrough_core.decompose.inpaint import push_pull_fill
 
@@ -123,7 +124,7 @@ def test_completion_fills_only_what_opaque_layers_above_hide():
               Layer("front hair", fringe, tag="front hair",
                     depth=np.full((h, w), 0.1, np.float32))]
     before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
-    complete_occlusions(layers)
+    complete_hidden(layers)
     filled = layers[0].alpha > 0
     assert filled[12, 20] and filled[17, 12]            # the disc continues under the band
     # Nothing beyond the disc but the seam band (3 px at this size) reaching under the hair.
@@ -140,7 +141,7 @@ def test_completion_fills_only_what_opaque_layers_above_hide():
 def test_decomposition_reconstructs_the_input(example_image, example_decomposed):
     c = example_decomposed
     assert c.size == (example_image.shape[1], example_image.shape[0])
-    diff = np.abs(c.composite().astype(int) - example_image.astype(int))
+    diff = np.abs(c.rest_composite().astype(int) - example_image.astype(int))
     assert diff[..., 3].max() <= 1
     visible = example_image[..., 3] > 0
     assert np.percentile(diff[..., :3][visible], 99.9) <= 2

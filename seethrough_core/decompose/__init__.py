@@ -10,7 +10,8 @@ Backends, loaded lazily (the default needs no weights):
 - ``heuristic``: :mod:`seethrough_core.decompose.heuristic` (colour, shape, MediaPipe pose).
 - ``seethrough``: :mod:`seethrough_core.decompose.seethrough_model` (the diffusion model).
 
-Each exposes ``decompose_parts(image_rgba, *, progress=None, **options) -> Character``.
+Each exposes ``decompose_parts(image_rgba, *, progress=None, **options) -> Character`` and may
+set ``MEASURES_DEPTH = False`` when its pseudo-depth only restates the parts (no strata then).
 ``progress``, when given, is called as ``progress(stage, fraction)`` with ``fraction`` in 0..1.
 """
 from __future__ import annotations
@@ -55,7 +56,8 @@ def decompose(image_rgba: np.ndarray, *, backend: str = "heuristic",
         raise
     raw = module.decompose_parts(work, progress=progress, **options)
     from .finish import finish_parts
-    character = finish_parts(raw, progress=progress)
+    character = finish_parts(raw, progress=progress,
+                             stratify_depth=getattr(module, "MEASURES_DEPTH", True))
     if scale != 1.0:
         character = rescale_character(character, (w, h))
     if progress:

@@ -7,11 +7,15 @@ A backend returns one layer per tag (no sides, no strata), with per-pixel pseudo
 2. See-through's depth-guided stratification: K-means (K = 2) on pseudo-depth inside hair,
    handwear, topwear and bottomwear gives a near (``-0``) and a far (``-1``) layer;
 3. drawing order from depth (far first);
-4. occlusion completion: each layer is extended under the opaque layers above it to a plausible
-   whole shape (a face is convex and symmetric, a torso spans its rows, back hair fills the head
-   behind the face, the far stratum continues under the near one) and the new pixels are painted
-   by push-pull interpolation of the layer's own colours. Only pixels an opaque layer above hides
-   are ever added, so the composite is unchanged.
+4. occlusion completion (:mod:`.completion`): each layer is extended under the opaque layers
+   above it to a plausible whole shape and painted like the art from its own pixels. Only
+   pixels an opaque layer above hides are ever added, so the composite is unchanged;
+5. expression art the picture does not show (:mod:`.expressions`): closed eyes and an open
+   mouth, as ``eye_close`` / ``mouth_open`` variant layers.
+
+Stratification needs a real depth signal: a backend whose pseudo-depth only restates the part
+(the heuristic one) asks for ``stratify=False``, since splitting a part by made-up depth would
+cut it where nothing in the picture is cut.
 """
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ import numpy as np
 
 from .. import taxonomy
 from ..character import Character, Layer
+from .completion import complete_hidden
 from .depth import tag_depth
-from .inpaint import push_pull_fill
+from .expressions import add_expression_art
 
 Progress = Callable[[str, float], None]   # (stage, fraction done 0..1)
 
@@ -33,19 +38,22 @@ _MIN_STRATUM_SHARE = 0.12   # each stratum must hold this share of the part's pi
 _MIN_STRATUM_GAP = 0.004    # and the two depth clusters must be this far apart
 
 
-def finish_parts(raw: Character, *, progress: Progress | None = None) -> Character:
+def finish_parts(raw: Character, *, progress: Progress | None = None,
+                 stratify_depth: bool = True) -> Character:
     """Raw per-tag parts -> finished layers (sides, strata, order, completion), cropped."""
     size = raw.size
     layers = [_full_canvas(layer, size) for layer in raw.layers if not layer.empty]
     axis = body_axis(layers, size)
     layers = [piece for layer in layers for piece in split_sides(layer, axis)]
-    layers = [piece for layer in layers for piece in stratify(layer)]
+    if stratify_depth:
+        layers = [piece for layer in layers for piece in stratify(layer)]
     if progress:
         progress("completing hidden regions", 0.9)
     layers.sort(key=lambda l: taxonomy.canonical_rank(l.tag, l.variant))
     out = Character(size, layers, warnings=list(raw.warnings), source=raw.source)
     out.sort_by_depth()
-    complete_occlusions(out.layers)
+    complete_hidden(out.layers)
+    out.layers = add_expression_art(out.layers)
     out.layers = [layer.cropped() for layer in out.layers]
     out.layers = [layer for layer in out.layers if not layer.empty]
     return out
@@ -133,114 +141,3 @@ def _kmeans_1d(values: np.ndarray, iterations: int = 30) -> np.ndarray:
             break
         centres = new
     return np.sort(centres)
-
-
-# ----------------------------------------------------------------------- occlusion completion
-
-def complete_occlusions(layers: list[Layer]) -> None:
-    """Extend each full-canvas layer under the opaque layers above it (in place)."""
-    if not layers:
-        return
-    h, w = layers[0].alpha.shape
-    covered = np.zeros((h, w), bool)            # opaque pixels of the layers above
-    hair = [l.alpha > 127 for l in layers if l.tag in taxonomy.HAIR_TAGS]
-    faces = [l.alpha > 127 for l in layers if l.tag == "face"]
-    head = np.logical_or.reduce(hair + faces) if hair or faces else None
-    # Where two layers meet edge to edge, a downscaled render softens both edges and the
-    # background shows through as a seam; every layer therefore also reaches a few pixels
-    # under the opaque layers above it (invisible in the composite, closing the seam).
-    seam = max(3, int(round(0.004 * max(h, w)))) * 2 + 1
-    seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (seam, seam))
-    for layer in reversed(layers):
-        if layer.variant is None or layer.variant in ("mouth_close",):
-            mask = layer.alpha > 127
-            if mask.any() and covered.any():
-                shape = completion_shape(layer, mask, head)
-                shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
-                new = shape & ~(layer.alpha > 0) & covered
-                if new.any():
-                    _paint(layer, new)
-        covered |= layer.alpha == 255
-
-
-def completion_shape(layer: Layer, mask: np.ndarray, head: np.ndarray | None) -> np.ndarray:
-    """The whole shape a part plausibly has, hidden pieces included."""
-    tag = layer.tag
-    if tag == "face":
-        xs = np.nonzero(mask)[1]
-        centre = (xs.min() + xs.max()) / 2
-        return convex_fill(mask | _mirror(mask, centre))
-    if tag in ("back hair", "hair") and head is not None:
-        return convex_fill(head)
-    if tag == "neck":
-        # The neck continues up under the chin: when the head turns, the face slides over it.
-        shape = _row_spans(mask)
-        rows = np.flatnonzero(mask.any(axis=1))
-        top, height = rows[0], rows[-1] - rows[0] + 1
-        cols = np.flatnonzero(mask[top:top + max(2, height // 4)].any(axis=0))
-        up = max(0, top - int(round(0.6 * height)))
-        shape[up:top, cols[0]:cols[-1] + 1] = True
-        return shape
-    if tag in ("topwear", "bottomwear"):
-        return _row_spans(mask)
-    if tag in ("eyewhite", "irides"):
-        return convex_fill(mask)
-    size = int(max(3, 0.08 * np.sqrt(mask.sum()))) | 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
-
-
-def _paint(layer: Layer, new: np.ndarray) -> None:
-    """Colour and depth for the new pixels, from the layer's own opaque pixels nearby."""
-    ys, xs = np.nonzero(new)
-    h, w = new.shape
-    pad = 8
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    known_all = layer.alpha > 127
-    # Widen the window until it holds enough of the layer to paint from.
-    while known_all[y0:y1, x0:x1].sum() < 16 and (y0 > 0 or x0 > 0 or y1 < h or x1 < w):
-        pad *= 2
-        y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-        x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    win = (slice(y0, y1), slice(x0, x1))
-    known = known_all[win]
-    if not known.any():
-        return
-    rgb = push_pull_fill(layer.rgba[win][..., :3].astype(np.float32), known)
-    sub = new[win]
-    patch = layer.rgba[win]
-    patch[sub, :3] = np.clip(rgb[sub] + 0.5, 0, 255).astype(np.uint8)
-    patch[sub, 3] = 255
-    if layer.depth is not None:
-        depth = push_pull_fill(layer.depth[win], known)
-        layer.depth[win][sub] = depth[sub]
-
-
-def convex_fill(mask: np.ndarray) -> np.ndarray:
-    """The mask's convex hull, filled."""
-    if not mask.any():
-        return mask.copy()
-    ys, xs = np.nonzero(mask)
-    hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))
-    out = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(out, hull, 1)
-    return out > 0
-
-
-def _mirror(mask: np.ndarray, centre_x: float) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    mx = np.round(2 * centre_x - xs).astype(np.int64)
-    ok = (mx >= 0) & (mx < mask.shape[1])
-    out = np.zeros_like(mask)
-    out[ys[ok], mx[ok]] = True
-    return out
-
-
-def _row_spans(mask: np.ndarray) -> np.ndarray:
-    """Each row filled between its leftmost and rightmost pixel."""
-    any_row = mask.any(1)
-    first = np.argmax(mask, 1)
-    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], 1)
-    cols = np.arange(mask.shape[1])[None, :]
-    return any_row[:, None] & (cols >= first[:, None]) & (cols <= last[:, None])

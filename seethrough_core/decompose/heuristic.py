@@ -17,6 +17,10 @@ from .foreground import estimate_alpha, has_real_alpha
 from .layout import Layout, detect_pose
 from .parts import LABEL, PART_TAGS, label_parts
 
+# Depth here is each part's band plus inflation: it orders parts but measures nothing inside
+# one, so parts are not split into depth strata.
+MEASURES_DEPTH = False
+
 # Options that belong to model backends; given here they are a mistake worth reporting.
 _MODEL_OPTIONS = ("model", "depth_model", "device", "dtype")
 

@@ -19,7 +19,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..character import InputError
-from .finish import convex_fill
+from .completion import HeadGeometry, _row_spans, convex_fill, face_shape
+from .hair import hair_mask, split_front_back
 from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
@@ -68,8 +69,19 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     ed = head.eye_dist
     labels = np.zeros((h, w), np.uint8)
 
-    # Hair: the colour at the top of the figure, as thick regions reaching above the eyes.
-    hair = _hair_mask(lab, solid, skin, head, top, fig_h)
+    # Hair: colour models of hair and of skin and clothes, learnt from this picture.
+    first_face = _components_touching(skin & (yy <= head.chin_y),
+                                      (head.cx, head.eye_y + 0.4 * ed), 0.9 * ed, xx, yy)
+    hair = hair_mask(lab, solid, first_face, cx=head.cx, eye_y=head.eye_y, eye_dist=ed,
+                     chin_y=head.chin_y, top=int(top), skin=skin)
+    # Eyes are never hair, even where white or silver hair is as light as an eyewhite.
+    first_eyes = _eyes_from_whites(_eye_white(lab, first_face), _dark(L, first_face), first_face,
+                                   convex_fill(first_face) & solid, L, head, xx, yy) \
+        if first_face.any() else None
+    if first_eyes is not None:
+        for eye in first_eyes[1]:
+            hair &= ~eye
+    skin = skin & ~hair
     # Face: the skin component around the nose, above the chin, and its convex hull.
     face_skin = _components_touching(skin & (yy <= head.chin_y), (head.cx, head.eye_y + 0.4 * ed),
                                      0.9 * ed, xx, yy)
@@ -86,18 +98,12 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
 
     feats = face_hull & ~hair & ~face_skin
     white = (L > 80) & (np.hypot(A, B) < 8)
-    dark = L < max(20.0, min(55.0, float(np.median(L[face_skin])) - 35.0)) if face_skin.any() \
-        else L < 40
+    dark = _dark(L, face_skin)
     labels[face_hull & ~hair] = LABEL["face"]
 
     # Eyes: found in the picture itself when it shows two eyewhites (pose landmarks of anime
     # faces are often off by a lid's height or sit between the eyes); else around the landmarks.
-    eye_white = white
-    if face_skin.any():
-        # Eyewhites are often tinted: lighter than most of the skin, much less saturated.
-        chroma = np.hypot(A, B)
-        eye_white = white | ((L > max(70.0, float(np.percentile(L[face_skin], 30)) - 4)) &
-                             (chroma < max(8.0, 0.6 * float(np.median(chroma[face_skin])))))
+    eye_white = _eye_white(lab, face_skin)
     found = _eyes_from_whites(eye_white, dark, face_skin, face_hull, L, head, xx, yy)
     if found is not None:
         eyes_found, eye_masks = found
@@ -148,22 +154,38 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     body = fg & (labels == 0) & (yy > head.chin_y - 0.2 * ed)
     _label_body(labels, body, lab, skin, layout, head, shoulder_y, face_w, xx, yy)
 
-    # Front hair: hair over the face's width, down to the chin; the rest is back hair.
-    hx0 = head.cx - 0.62 * face_w
-    hx1 = head.cx + 0.62 * face_w
-    front = (labels == LABEL["back hair"]) & (xx > hx0) & (xx < hx1) & (yy < head.chin_y)
-    labels[front] = LABEL["front hair"]
-
     # Whatever is left (outlines, specks) takes the nearest claimed label.
     missing = fg & (labels == 0)
     if missing.any() and (labels > 0).any():
         _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
         labels[missing] = labels[iy[missing], ix[missing]]
+
+    # Front hair: what lies over the face or the body, split from the back hair on strand lines.
+    _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     labels[~fg] = 0
     return labels, head
 
 
 # ------------------------------------------------------------------------------------ head
+
+def _dark(L: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
+    """Line art and lashes: much darker than the face's skin."""
+    if not face_skin.any():
+        return L < 40
+    return L < max(20.0, min(55.0, float(np.median(L[face_skin])) - 35.0))
+
+
+def _eye_white(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
+    """Eyewhite-coloured pixels: white, or (often tinted) lighter than most of the skin and
+    much less saturated."""
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    chroma = np.hypot(A, B)
+    white = (L > 80) & (chroma < 8)
+    if not face_skin.any():
+        return white
+    return white | ((L > max(70.0, float(np.percentile(L[face_skin], 30)) - 4)) &
+                    (chroma < max(8.0, 0.6 * float(np.median(chroma[face_skin])))))
+
 
 def _skin_like(lab: np.ndarray) -> np.ndarray:
     """Generic anime skin: light, warm, moderately saturated (in a picture without colour,
@@ -252,15 +274,21 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
         return None
     k = max(3, int(round(0.12 * face_w)) | 1)
     groups, n = ndimage.label(cv2.dilate(whites.astype(np.uint8), np.ones((k, k), np.uint8)) > 0)
+    blobs = [whites & (groups == i) for i in range(1, n + 1)]
     candidates = []
-    for i in range(1, n + 1):
-        own = whites & (groups == i)
+    while blobs:
+        own = blobs.pop()
         area = int(own.sum())
         if area < max(6.0, 0.001 * face_w * face_w):
             continue
         ys, xs = np.nonzero(own)
         bw, bh = float(np.ptp(xs)) + 1, float(np.ptp(ys)) + 1
         if bw > 0.45 * face_w or bh > 0.3 * height:
+            # Too big for an eye: light hair (silver, white, blonde) touching it may have
+            # joined it; its own pieces are looked at one by one.
+            pieces, m = ndimage.label(own)
+            if m > 1:
+                blobs += [pieces == j for j in range(1, m + 1)]
             continue
         # A lash line: dark pixels just above the whites.
         above = (np.abs(xx - xs.mean()) < 0.6 * bw) & (yy < ys.min()) & \
@@ -435,6 +463,29 @@ def _mouth_point(layout: Layout, nose: Point, ed: float) -> Point:
     if ml is not None and mr is not None:
         return ((ml[0] + mr[0]) / 2, max((ml[1] + mr[1]) / 2, nose[1] + 0.25 * ed))
     return (nose[0], nose[1] + 0.45 * ed)
+
+
+def _split_hair(labels: np.ndarray, L: np.ndarray, head: Head, skin_below: np.ndarray, xx,
+                yy) -> None:
+    """Relabel the hair in front of the face and body as front hair (in place)."""
+    hair = labels == LABEL["back hair"]
+    if not hair.any():
+        return
+    face = labels == LABEL["face"]
+    features = np.isin(labels, [LABEL[t] for t in ("eyewhite", "irides", "eyelash", "eyebrow",
+                                                    "nose", "mouth")])
+    eyes = np.isin(labels, [LABEL[t] for t in ("eyewhite", "irides", "eyelash")])
+    geo = HeadGeometry(face, hair, eyes, features)
+    if not geo.valid:
+        return
+    egg = face_shape(face, geo)
+    body = np.isin(labels, [LABEL[t] for t in ("neck", "topwear", "handwear", "bottomwear")])
+    below = yy > head.chin_y
+    span = _row_spans(body & below) & below
+    nape = np.isin(labels, [LABEL["neck"]]) | (skin_below & below)
+    front = split_front_back(hair, egg, span, L * 2.55, head.chin_y, head.eye_dist,
+                             labels > 0, nape)
+    labels[front] = LABEL["front hair"]
 
 
 def _hair_mask(lab, solid, skin, head: Head, top: int, fig_h: float) -> np.ndarray:

@@ -1,0 +1,410 @@
+"""Painting what a layer hides: each layer of a decomposed picture continues, like the art,
+under the opaque layers above it, so a puppet that moves shows painted art, not holes.
+
+For every layer, top to bottom:
+
+1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
+   the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
+   behind the face and the nape behind the neck; a neck continues up under the chin between its
+   own side lines; clothes span their rows; eyes are convex; anything else is closed.
+2. **Only hidden pixels** are added: the shape's pixels that an opaque layer above covers, so
+   the composite (the input picture) never changes.
+3. **Painted from the layer's own clean pixels** (:func:`clean_source`): opaque pixels away from
+   the layer's border with anything else (anti-aliased edges carry the neighbour's colour) and,
+   for skin, not line art or shadow of another part. Skin is smooth: a push-pull fill carries
+   its shading. Hair and cloth have strokes: :func:`~.inpaint.directional_fill` continues them
+   (hair falls, so its flow defaults to downward).
+4. **Outlines**: where the completed face or neck ends under other layers, its outline is
+   drawn in the colour of its visible outline, so an uncovered edge looks drawn.
+5. A **seam band**: every layer also reaches a few pixels under the layers above it, so edges
+   softened by downscaled renders never show the background between two layers.
+6. **Clean edges** (:func:`decontaminate_edges`): a pixel on the border of two parts shows a
+   mix of both. It is split: the upper part keeps its own colour with the mix as its alpha
+   (an anti-aliased edge), the lower part its own clean colour, so neither carries a halo of the
+   other when they move apart or one fades out (a mouth line leaves no trace on the face).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .. import taxonomy
+from ..character import Layer
+from .inpaint import directional_fill, orientation_field, push_pull_fill
+
+SKIN_TAGS = frozenset({"face", "neck", "ears", "nose"})
+STRAND_TAGS = taxonomy.HAIR_TAGS | {"tail"}
+DOWN = (0.0, 1.0)
+
+
+class HeadGeometry:
+    """What the completion shapes need to know about the head: the face, hair, eyes and
+    facial features as bool (H, W) masks, and measures taken from them."""
+
+    def __init__(self, face: np.ndarray, hair: np.ndarray, eyes: np.ndarray,
+                 features: np.ndarray, irides: np.ndarray | None = None):
+        self.face, self.hair, self.eyes, self.features = face, hair, eyes, features
+        self.irides = irides if irides is not None else np.zeros_like(face)
+        self.head = face | hair
+        self.valid = bool(face.any())
+        if not self.valid:
+            return
+        fy, fx = np.nonzero(face | features)
+        self.chin = float(fy.max())
+        self.cx = float((fx.min() + fx.max()) / 2)
+        if eyes.any():
+            ey, ex = np.nonzero(eyes)
+            self.eye_y = float(np.median(ey))
+            self.cx = float((ex.min() + ex.max()) / 2)
+            span = float(ex.max() - ex.min() + 1)
+        else:
+            self.eye_y = float(fy.min() + 0.45 * (self.chin - fy.min()))
+            span = 0.7 * float(np.ptp(fx) + 1)
+        # An anime face is a little wider than its eyes' outer corners...
+        visible = float(np.ptp(fx) + 1)
+        self.width = max(visible, 1.12 * span)
+        # ...and reaches about as far above the eyes as the chin lies below them.
+        head_top = float(np.nonzero(self.head)[0].min()) if self.head.any() else fy.min()
+        below = self.chin - self.eye_y
+        self.top = max(head_top + 0.08 * (self.chin - head_top), self.eye_y - 0.95 * below)
+
+    @classmethod
+    def from_layers(cls, layers: list[Layer]) -> "HeadGeometry":
+        return cls(_union(layers, ("face",)), _union(layers, tuple(taxonomy.HAIR_TAGS)),
+                   _union(layers, ("eyewhite", "irides", "eyelash", "eyes")),
+                   _union(layers, ("eyewhite", "irides", "eyelash", "eyes", "eyebrow", "nose",
+                                   "mouth")), _union(layers, ("irides",)))
+
+
+def _union(layers: list[Layer], tags: tuple[str, ...]) -> np.ndarray:
+    h, w = layers[0].alpha.shape
+    out = np.zeros((h, w), bool)
+    for l in layers:
+        if l.tag in tags and l.variant is None:
+            out |= l.alpha > 127
+    return out
+
+
+# ------------------------------------------------------------------------------ the driver
+
+def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
+    """Extend each full-canvas layer (drawing order, bottom first) under the opaque layers
+    above it, in place. Only covered pixels are added: the composite stays the same."""
+    if not layers:
+        return
+    h, w = layers[0].alpha.shape
+    geo = HeadGeometry.from_layers(layers)
+    seam = seam if seam is not None else max(3, int(round(0.004 * max(h, w))))
+    seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * seam + 1, 2 * seam + 1))
+    owner = visible_owner(layers)
+    covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
+    for layer in reversed(layers):
+        if layer.variant is None or layer.variant == "mouth_close":
+            mask = layer.alpha > 127
+            if mask.any() and covered.any():
+                shape = completion_shape(layer, mask, geo)
+                shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
+                new = shape & ~(layer.alpha > 0) & covered
+                if new.any():
+                    paint_hidden(layer, new, others=covered, band=max(2, seam - 1))
+                    if layer.tag in ("face", "neck"):
+                        draw_hidden_outline(layer, mask, new)
+        covered |= layer.alpha == 255
+    decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
+
+
+def visible_owner(layers: list[Layer]) -> np.ndarray:
+    """(H, W) int: index of the topmost layer (no variants) with alpha > 127, -1 for none."""
+    h, w = layers[0].alpha.shape
+    owner = np.full((h, w), -1, np.int32)
+    for i, l in enumerate(layers):
+        if l.variant is None or l.variant == "mouth_close":
+            owner[l.alpha > 127] = i
+    return owner
+
+
+def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2) -> None:
+    """Split the mixed pixels along every border between two parts (in place): the upper part
+    keeps its colour F with alpha a, the lower one its clean colour B underneath, where the
+    pixel I ~ a F + (1 - a) B. Pixels that are not such a mix (line art between the two) stay
+    as they are, and the composite is unchanged up to the rounding of the fit."""
+    h, w = owner.shape
+    k = 2 * radius + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    image, coverage = _composite_rgb(layers)
+    solid = coverage > 0.995                     # inside the figure: two parts, no background
+    handled = np.zeros((h, w), bool)             # each pixel is split once, by its upper part
+    clean: dict[int, np.ndarray] = {}
+    for u in range(len(layers) - 1, -1, -1):
+        upper = layers[u]
+        if upper.variant not in (None, "mouth_close"):
+            continue
+        region = owner == u
+        if not region.any():
+            continue
+        below = (owner >= 0) & (owner < u)
+        near_u = cv2.dilate(region.astype(np.uint8), kernel) > 0
+        near_b = cv2.dilate(below.astype(np.uint8), kernel) > 0
+        band = ((near_u & below) | (region & near_b)) & solid & ~handled
+        if not band.any():
+            continue
+        ys, xs = np.nonzero(band)
+        y0, y1 = max(0, ys.min() - 2 * k), min(h, ys.max() + 2 * k + 1)
+        x0, x1 = max(0, xs.min() - 2 * k), min(w, xs.max() + 2 * k + 1)
+        win = (slice(y0, y1), slice(x0, x1))
+        # F: the upper part's own colour, carried from its inside to its edge.
+        inner = region[win] & ~near_b[win]
+        if inner.sum() < 4:
+            inner = region[win]
+        f_col = push_pull_fill(upper.rgba[win][..., :3].astype(np.float32), inner)
+        by, bx = ys - y0, xs - x0
+        # The part directly below each band pixel, after completion.
+        lower = np.full(ys.size, -1, np.int32)
+        for j in range(u - 1, -1, -1):
+            l = layers[j]
+            if l.variant not in (None, "mouth_close"):
+                continue
+            free = (lower < 0) & (l.alpha[ys, xs] > 127)
+            lower[free] = j
+        for j in np.unique(lower[lower >= 0]):
+            if j not in clean:
+                clean[j] = _clean_colours(layers[j], owner == j)
+            sel = lower == j
+            py, px = ys[sel], xs[sel]
+            F = f_col[by[sel], bx[sel]] / 255.0
+            B = clean[j][py, px] / 255.0
+            I = image[py, px]
+            fb = F - B
+            norm = np.sum(fb * fb, axis=1)
+            a = np.clip(np.sum((I - B) * fb, axis=1) / np.maximum(norm, 1e-6), 0.0, 1.0)
+            resid = np.linalg.norm(I - (a[:, None] * F + (1 - a[:, None]) * B), axis=1)
+            ok = (norm > 0.08 ** 2) & (resid < 0.08)
+            py, px, a, F, B, I = py[ok], px[ok], a[ok], F[ok], B[ok], I[ok]
+            # Exactly the picture again: the small residual goes into the upper colour, and a
+            # faint mix stays with the lower part.
+            faint = a < 0.1
+            a[faint] = 0.0
+            B[faint] = I[faint]
+            some = a > 0
+            F[some] = np.clip((I[some] - (1 - a[some, None]) * B[some]) / a[some, None], 0, 1)
+            upper.rgba[py, px, :3] = np.clip(F * 255 + 0.5, 0, 255).astype(np.uint8)
+            upper.rgba[py, px, 3] = np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8)
+            low = layers[j]
+            low.rgba[py, px, :3] = np.clip(B * 255 + 0.5, 0, 255).astype(np.uint8)
+            low.rgba[py, px, 3] = 255
+            handled[py, px] = True
+
+
+def _composite_rgb(layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
+    """The picture the layers show at rest: premultiplied RGB 0..1 and its alpha."""
+    h, w = layers[0].alpha.shape
+    acc = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    for l in layers:
+        if l.variant not in (None, "mouth_close"):
+            continue
+        a = l.alpha.astype(np.float32) / 255.0
+        acc = acc * (1.0 - a[..., None]) + l.rgba[..., :3].astype(np.float32) / 255.0 * a[..., None]
+        alpha = alpha * (1.0 - a) + a
+    return acc, alpha
+
+
+def _clean_colours(layer: Layer, visible: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float 0..255: the layer's colours with its visible edge pixels (which mix in
+    the neighbours) replaced by its own colours carried in from further inside."""
+    own = layer.alpha > 127
+    edge = visible & ~(cv2.erode(visible.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    known = own & ~edge
+    if known.sum() < 4:
+        return layer.rgba[..., :3].astype(np.float32)
+    ys, xs = np.nonzero(own)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    out = layer.rgba[..., :3].astype(np.float32)
+    out[y0:y1, x0:x1] = push_pull_fill(out[y0:y1, x0:x1], known[y0:y1, x0:x1])
+    return out
+
+
+# ------------------------------------------------------------------------------ shapes
+
+def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
+    """The whole shape a part plausibly has, hidden pieces included (bool (H, W))."""
+    tag = layer.tag
+    if tag == "face" and geo.valid:
+        return face_shape(mask, geo)
+    if tag in ("back hair", "hair") and geo.valid:
+        shape = convex_fill(geo.head) | _closed(mask)
+        # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
+        below = np.zeros_like(mask)
+        below[int(geo.chin):] = True
+        return shape | (_row_spans(mask & below) & below)
+    if tag == "neck":
+        return neck_shape(mask, geo)
+    if tag in ("topwear", "bottomwear"):
+        return _row_spans(mask) | _closed(mask)
+    if tag in ("eyewhite", "eyes"):
+        # The white fills the eye's opening: under the iris too, so a clipped iris keeps
+        # every pixel it shows and a glancing one uncovers white.
+        near = _near(mask, 0.3)
+        return convex_fill(mask | (geo.irides & near))
+    if tag == "irides":
+        return convex_fill(mask)
+    return _closed(mask)
+
+
+def face_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
+    """The visible face and its mirror image, and an egg from the chin up to the skull line
+    as wide as the eyes say the face is (all convex)."""
+    xs = np.nonzero(mask)[1]
+    centre = (xs.min() + xs.max()) / 2
+    shape = convex_fill(mask | _mirror(mask, centre) | (geo.features & _near(mask, 0.05)))
+    h, w = mask.shape
+    half = 0.5 * geo.width
+    # The upper face: a half ellipse from the eye line up to the skull line; the lower face
+    # narrows from the cheeks to the visible chin.
+    cy = geo.eye_y + 0.15 * (geo.chin - geo.eye_y)
+    egg = np.zeros((h, w), np.uint8)
+    ry = max(cy - geo.top, 1.0)
+    cv2.ellipse(egg, (int(round(geo.cx)), int(round(cy))), (int(round(half)), int(round(ry))),
+                0, 180, 360, 1, -1)
+    cheek = np.array([[geo.cx - half, cy], [geo.cx + half, cy],
+                      [geo.cx + 0.45 * half, geo.chin - 0.1 * (geo.chin - cy)],
+                      [geo.cx - 0.45 * half, geo.chin - 0.1 * (geo.chin - cy)]], np.int32)
+    cv2.fillConvexPoly(egg, cheek, 1)
+    return shape | convex_fill((egg > 0) | shape)
+
+
+def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
+    """The visible neck and its continuation up under the chin: each row as wide as the
+    neck's narrowest visible rows, up to a third of the way from the chin to the eyes."""
+    shape = _row_spans(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size < 2 or not geo.valid:
+        return shape
+    top = rows[0]
+    height = rows[-1] - top + 1
+    head = rows[:max(2, height // 3)]
+    lefts = [np.flatnonzero(mask[r])[0] for r in head]
+    rights = [np.flatnonzero(mask[r])[-1] for r in head]
+    left, right = float(np.median(lefts)), float(np.median(rights))
+    up = int(max(0, min(top, geo.chin - 0.35 * (geo.chin - geo.eye_y))))
+    poly = np.array([[left, up], [right, up], [right, top + 2], [left, top + 2]], np.int32)
+    ext = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(ext, poly, 1)
+    return shape | (ext > 0)
+
+
+# ------------------------------------------------------------------------------ painting
+
+def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int) -> np.ndarray:
+    """The layer's pixels to paint from: opaque, ``band`` px away from anything not its own
+    (other layers and the background); for skin, also not outliers in colour (line art, a
+    neighbour's shadow). Falls back to all opaque pixels when that leaves too few."""
+    opaque = own & (layer.alpha == 255)
+    dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
+    src = opaque & (dist > band)
+    if layer.tag in SKIN_TAGS and src.sum() > 64:
+        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+        med = np.median(lab[src], axis=0)
+        far = np.linalg.norm((lab - med) * np.array([0.5, 1.0, 1.0], np.float32), axis=-1)
+        spread = float(np.percentile(far[src], 90))
+        src &= far <= max(2.0 * spread, 12.0)
+    if src.sum() < 16:
+        src = opaque if opaque.sum() >= 4 else own
+    return src
+
+
+def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int) -> None:
+    """Colour (and depth) for the ``new`` pixels of a full-canvas layer, in place."""
+    own = layer.alpha > 127
+    src = clean_source(layer, own, others, band)
+    ys, xs = np.nonzero(new | src)
+    h, w = new.shape
+    pad = 4
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    win = (slice(y0, y1), slice(x0, x1))
+    rgb = layer.rgba[win][..., :3].astype(np.float32)
+    known, todo = src[win], new[win]
+    if layer.tag in SKIN_TAGS or layer.tag in ("eyewhite", "irides", "eyes", "mouth"):
+        painted = push_pull_fill(rgb, known)
+    else:
+        gray = cv2.cvtColor(layer.rgba[win][..., :3], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        prior = DOWN if layer.tag in STRAND_TAGS else None
+        directions = orientation_field(gray, known, sigma=max(2.0, 0.003 * max(h, w)),
+                                       prior=prior)
+        painted = directional_fill(rgb, known, todo, directions)
+    patch = layer.rgba[win]
+    patch[todo, :3] = np.clip(painted[todo] + 0.5, 0, 255).astype(np.uint8)
+    patch[todo, 3] = 255
+    if layer.depth is not None:
+        depth = push_pull_fill(layer.depth[win], own[win])
+        layer.depth[win][todo] = depth[todo]
+
+
+def draw_hidden_outline(layer: Layer, visible: np.ndarray, new: np.ndarray) -> None:
+    """Where the completed shape's border runs through painted (hidden) pixels, draw the
+    part's outline in the colour and width of its visible outline."""
+    shape = layer.alpha > 127
+    border = shape & ~(cv2.erode(shape.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    # The visible outline: dark pixels of the layer along its edge with transparency.
+    edge = visible & ~(cv2.erode(visible.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB)
+    L = lab[..., 0].astype(np.float32)
+    if edge.sum() < 8 or not visible.any():
+        return
+    body = float(np.median(L[visible]))
+    dark = edge & (L < body - 40)
+    if dark.sum() < 8:
+        return
+    colour = np.median(layer.rgba[dark, :3], axis=0)
+    width = max(1, int(round(float(dark.sum()) / max(edge.sum(), 1) * 4)))
+    target = border & new
+    if not target.any():
+        return
+    ring = cv2.dilate(target.astype(np.uint8), np.ones((width, width), np.uint8)) > 0
+    ring &= shape & new
+    layer.rgba[ring, :3] = colour.astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------ mask helpers
+
+def convex_fill(mask: np.ndarray) -> np.ndarray:
+    """The mask's convex hull, filled."""
+    if not mask.any():
+        return mask.copy()
+    ys, xs = np.nonzero(mask)
+    hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(out, hull, 1)
+    return out > 0
+
+
+def _closed(mask: np.ndarray) -> np.ndarray:
+    size = int(max(3, 0.08 * np.sqrt(mask.sum()))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+
+
+def _near(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """Pixels within ``fraction`` of the mask's size of it."""
+    ys, xs = np.nonzero(mask)
+    size = int(max(3, fraction * max(np.ptp(ys), np.ptp(xs)))) | 1
+    return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+
+
+def _mirror(mask: np.ndarray, centre_x: float) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    mx = np.round(2 * centre_x - xs).astype(np.int64)
+    ok = (mx >= 0) & (mx < mask.shape[1])
+    out = np.zeros_like(mask)
+    out[ys[ok], mx[ok]] = True
+    return out
+
+
+def _row_spans(mask: np.ndarray) -> np.ndarray:
+    """Each row filled between its leftmost and rightmost pixel."""
+    any_row = mask.any(1)
+    first = np.argmax(mask, 1)
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], 1)
+    cols = np.arange(mask.shape[1])[None, :]
+    return any_row[:, None] & (cols >= first[:, None]) & (cols <= last[:, None])

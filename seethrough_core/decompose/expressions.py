@@ -1,0 +1,298 @@
+"""Expression art a single picture does not show: closed eyes and an open mouth.
+
+A picture shows one expression; a puppet needs the others. Drawn the way artists draw them for
+Live2D-style rigs, as the ``eye_close`` and ``mouth_open`` variant layers (so they land in the
+PSD, where an artist can touch them up, and the rig uses them like hand-drawn ones):
+
+- **Closed eye** (one per eye): the eye's whole region covered by the face's own skin (the face
+  layer is already painted under the eye), feathered at its rim, with the upper lash drawn as
+  the closed lid: each column of the upper lash moved down until its lower edge lies on the
+  eye's lower edge (where a lid closes), and thinned, the way a lid line is drawn.
+- **Open mouth**: a rounded opening hanging from the middle of the mouth line, a dark
+  interior (the skin's hue, much darker and redder) with a lighter tongue at its bottom,
+  outlined in the mouth line's colour. The mouth line becomes ``mouth_close``. Without a mouth
+  line, the opening sits where anime faces put the mouth, between the eyes and the chin.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from .. import taxonomy
+from ..character import Layer
+from .inpaint import push_pull_fill
+
+MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
+
+
+def add_expression_art(layers: list[Layer]) -> list[Layer]:
+    """Full-canvas layers (drawing order) with closed-eye and open-mouth variants added where
+    the picture has none; returns the new list."""
+    out = list(layers)
+    if not any(l.variant == "eye_close" for l in out):
+        eye_parts = [i for i, l in enumerate(out) if l.tag in ("eyelash", "eyewhite", "irides")
+                     and l.variant is None]
+        arts = [a for a in (closed_eye(out, side) for side in ("r", "l", None)) if a is not None]
+        if arts:
+            # Drawn where the lashes are: above every part of the eyes, at their depth.
+            nearest = min((out[i].depth_median() for i in eye_parts
+                           if out[i].depth_median() is not None), default=None)
+            at = max(eye_parts) + 1
+            for art in arts:
+                if nearest is not None:
+                    art.depth = np.full(art.alpha.shape, nearest, np.float32)
+                out.insert(at, art)
+                at += 1
+    if not any(l.variant == "mouth_open" for l in out):
+        out = open_mouth(out)
+    return out
+
+
+# ------------------------------------------------------------------------------ closed eyes
+
+def _alpha(layers: list[Layer], tags: tuple[str, ...], side: str | None) -> np.ndarray:
+    h, w = layers[0].alpha.shape
+    acc = np.zeros((h, w), np.float32)
+    for l in layers:
+        if l.tag in tags and l.side == side and l.variant is None:
+            acc = np.maximum(acc, l.alpha.astype(np.float32) / 255.0)
+    return acc
+
+
+def _lower_edge(opening: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of the eye's opening, the row of its lower edge, as a quadratic fitted over
+    the inner 80 % (cols, rows)."""
+    ys, xs = np.nonzero(opening)
+    cols = np.arange(xs.min(), xs.max() + 1)
+    low = np.array([ys[xs == c].max() if (xs == c).any() else np.nan for c in cols], np.float64)
+    ok = ~np.isnan(low)
+    span = cols[-1] - cols[0]
+    inner = ok & (cols >= cols[0] + 0.1 * span) & (cols <= cols[-1] - 0.1 * span)
+    if inner.sum() < 3:
+        inner = ok
+    if inner.sum() >= 3:
+        coef = np.polyfit(cols[inner] - cols.mean(), low[inner], 2)
+        fit = np.polyval(coef, cols - cols.mean())
+    else:
+        fit = np.full(cols.shape, np.nanmean(low))
+    return cols, fit
+
+
+def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
+    """The ``eye_close`` art of one eye (full canvas), or None when that eye is not there."""
+    lash = _alpha(layers, ("eyelash",), side)
+    opening = _alpha(layers, ("eyewhite", "irides", "eyes"), side) > 0.5
+    face = [l for l in layers if l.tag == "face" and l.variant is None]
+    if not opening.any() or not face:
+        return None
+    face = face[0]
+    eye = (lash > 0.05) | opening
+    ys, xs = np.nonzero(eye)
+    eye_w = float(np.ptp(xs) + 1)
+    h, w = eye.shape
+    # The region the lid covers: the eye, grown by a little of its width, feathered outside.
+    grow = max(2, int(round(0.06 * eye_w)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    core = cv2.dilate(eye.astype(np.uint8), kernel) > 0
+    outer = cv2.dilate(core.astype(np.uint8), kernel) > 0
+    feather = cv2.GaussianBlur(core.astype(np.float32), (0, 0), max(1.0, grow / 2.0))
+    coverage = np.clip(np.maximum(core.astype(np.float32), feather * 1.6 - 0.3), 0, 1) * outer
+
+    # Skin: the face's own colours around the eye, carried smoothly across it.
+    pad = 4 * grow
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    win = (slice(y0, y1), slice(x0, x1))
+    face_rgb = face.rgba[win][..., :3].astype(np.float32)
+    around = (face.alpha[win] == 255) & ~outer[win]
+    lab = cv2.cvtColor(face.rgba[win][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+    if around.sum() > 16:
+        med = np.median(lab[around], axis=0)
+        around &= np.linalg.norm(lab - med, axis=-1) < 18
+    painted_face = face.alpha[win] == 255
+    known = around if around.sum() > 16 else painted_face
+    if not known.any():
+        return None
+    skin = push_pull_fill(face_rgb, known)
+
+    rgba = np.zeros((h, w, 4), np.float32)
+    rgba[win][..., :3] = skin
+    rgba[..., 3] = coverage
+
+    # The lid: a drawn line along the eye's lower edge (where the lid closes), spanning the
+    # lash, as thick as the lash's strokes and tapering to its corners, in the lash's ink.
+    lash_layers = [l for l in layers if l.tag == "eyelash" and l.side == side and l.variant is None]
+    ink_colour, thickness = _lash_ink(lash_layers, lash, lab, known, eye_w)
+    lx = np.nonzero((lash > 0.3).any(axis=0))[0] if (lash > 0.3).any() else xs
+    x_start, x_end = float(lx.min()) + 0.04 * eye_w, float(lx.max()) - 0.04 * eye_w
+    cols, edge = _lower_edge(opening)
+    coef = np.polyfit(cols - cols.mean(), edge, 2) if cols.size >= 3 else [0, 0, edge.mean()]
+    lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
+    a = lid[..., None]
+    rgba[..., :3] = ink_colour * a + rgba[..., :3] * (1.0 - a)
+    rgba[..., 3] = np.maximum(rgba[..., 3], lid)
+    out = np.empty((h, w, 4), np.uint8)
+    out[..., :3] = np.clip(rgba[..., :3] + 0.5, 0, 255).astype(np.uint8)
+    out[..., 3] = np.clip(rgba[..., 3] * 255 + 0.5, 0, 255).astype(np.uint8)
+    depth = None
+    if lash_layers and lash_layers[0].depth is not None:
+        depth = lash_layers[0].depth.copy()
+    return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
+                 side=side, variant="eye_close", depth=depth)
+
+
+def _lash_ink(lash_layers: list[Layer], lash: np.ndarray, lab: np.ndarray, known: np.ndarray,
+              eye_w: float) -> tuple[np.ndarray, float]:
+    """The lash's ink colour (its darkest strokes) and the lid line's thickness in px."""
+    default = (np.array([40.0, 30.0, 30.0], np.float32), max(1.5, 0.05 * eye_w))
+    if not lash_layers or not (lash > 0.3).any():
+        return default
+    src = lash_layers[0]
+    on = lash > 0.3
+    lash_l = cv2.cvtColor(src.rgba[..., :3], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    dark_l = float(np.percentile(lash_l[on], 20))
+    ink = on & (lash_l <= dark_l + 2)
+    colour = np.median(src.rgba[ink, :3], axis=0).astype(np.float32)
+    # Stroke thickness: the median vertical run of the lash's dark pixels.
+    runs = []
+    for c in np.nonzero(ink.any(axis=0))[0]:
+        rows = np.flatnonzero(ink[:, c])
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        runs.append(int(rows[breaks[0]] - rows[0] + 1) if breaks.size else int(rows.size))
+    run = float(np.median(runs)) if runs else default[1]
+    return colour, float(np.clip(0.6 * run, max(1.5, 0.03 * eye_w), 0.09 * eye_w))
+
+
+def _lid_line(coef, x_mid: float, x0: float, x1: float, thickness: float,
+              shape: tuple[int, int]) -> np.ndarray:
+    """Coverage (H, W) float of a closed lid's line: the curve y = poly(x - x_mid) from x0 to
+    x1, ``thickness`` px in the middle, tapering to its ends (drawn 4x larger, then reduced)."""
+    h, w = shape
+    s = 4
+    n = max(8, int(x1 - x0))
+    x = np.linspace(x0, x1, n)
+    y = np.polyval(coef, x - x_mid)
+    u = np.linspace(0.0, 1.0, n)
+    half = 0.5 * thickness * np.sqrt(np.sin(np.pi * u).clip(0, 1)) + 0.25
+    # Normals of the curve.
+    dy = np.gradient(y, x)
+    norm = np.hypot(1.0, dy)
+    nx, ny = -dy / norm, 1.0 / norm
+    upper = np.stack([x - nx * half, y - ny * half], 1)
+    lower = np.stack([x + nx * half, y + ny * half], 1)
+    poly = np.concatenate([upper, lower[::-1]])
+    bx0, by0 = int(np.floor(poly[:, 0].min())) - 2, int(np.floor(poly[:, 1].min())) - 2
+    bx1, by1 = int(np.ceil(poly[:, 0].max())) + 3, int(np.ceil(poly[:, 1].max())) + 3
+    big = np.zeros(((by1 - by0) * s, (bx1 - bx0) * s), np.uint8)
+    pts = np.round((poly - [bx0, by0]) * s).astype(np.int32)
+    cv2.fillPoly(big, [pts], 255, cv2.LINE_AA)
+    small = cv2.resize(big.astype(np.float32) / 255.0, (bx1 - bx0, by1 - by0),
+                       interpolation=cv2.INTER_AREA)
+    out = np.zeros((h, w), np.float32)
+    cx0, cy0, cx1, cy1 = max(bx0, 0), max(by0, 0), min(bx1, w), min(by1, h)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0:cy1, cx0:cx1] = small[cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0]
+    return out
+
+
+# ------------------------------------------------------------------------------ open mouth
+
+def open_mouth(layers: list[Layer]) -> list[Layer]:
+    """The layers with a ``mouth_open`` variant added (the mouth line becomes ``mouth_close``)."""
+    face = [l for l in layers if l.tag == "face" and l.variant is None]
+    if not face:
+        return layers
+    face = face[0]
+    fmask = face.alpha > 127
+    fy, fx = np.nonzero(fmask)
+    eyes = np.zeros_like(fmask)
+    for l in layers:
+        if l.tag in ("eyewhite", "irides") and l.variant is None:
+            eyes |= l.alpha > 127
+    chin = float(fy.max())
+    if eyes.any():
+        ey, ex = np.nonzero(eyes)
+        eye_y, cx = float(np.median(ey)), float((ex.min() + ex.max()) / 2)
+    else:
+        eye_y, cx = float(fy.min() + 0.45 * (chin - fy.min())), float(np.median(fx))
+    face_w = float(np.ptp(fx) + 1)
+    mouths = [i for i, l in enumerate(layers) if l.tag == "mouth" and l.variant in (None,
+                                                                                  "mouth_close")]
+    line_colour = None
+    if mouths:
+        m = layers[mouths[0]]
+        my, mx = np.nonzero(m.alpha > 127)
+        if my.size:
+            mcx, mcy = float((mx.min() + mx.max()) / 2), float(np.median(my))
+            line_w = float(np.ptp(mx) + 1)
+            line_colour = np.median(m.rgba[m.alpha > 127, :3], axis=0)
+        else:
+            mouths = []
+    if not mouths:
+        mcx, mcy = cx, eye_y + MOUTH_DEPTH * (chin - eye_y)
+        line_w = 0.25 * face_w
+    h, w = fmask.shape
+    width = float(np.clip(0.35 * line_w, 0.06 * face_w, 0.12 * face_w))
+    height = 0.8 * width
+    skin = np.median(face.rgba[fmask & (face.alpha == 255), :3], axis=0) if fmask.any() \
+        else np.array([240, 210, 200])
+    skin_lab = cv2.cvtColor(skin.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0]
+    skin_lab = skin_lab.astype(np.float32) * [100 / 255, 1, 1] - [0, 128, 128]
+
+    def lab_rgb(L, a, b):
+        px = np.array([[[L * 255 / 100, a + 128, b + 128]]], np.float32).clip(0, 255)
+        return cv2.cvtColor(px.astype(np.uint8), cv2.COLOR_LAB2RGB)[0, 0].astype(np.float32)
+
+    interior = lab_rgb(max(15.0, skin_lab[0] - 45), skin_lab[1] + 22, skin_lab[2] + 6)
+    tongue = lab_rgb(max(30.0, skin_lab[0] - 22), skin_lab[1] + 24, skin_lab[2] + 4)
+    outline = line_colour if line_colour is not None else lab_rgb(
+        max(10.0, skin_lab[0] - 60), skin_lab[1] + 10, skin_lab[2] + 5)
+    # Drawn 4x larger and scaled down: smooth edges.
+    s = 4
+    top = mcy - 0.15 * height
+    box_w, box_h = int(np.ceil(width + 6)), int(np.ceil(height + 6))
+    x0, y0 = int(np.floor(mcx - box_w / 2)), int(np.floor(top - 3))
+    big = np.zeros((box_h * s, box_w * s, 4), np.float32)
+    centre = ((mcx - x0) * s, (top - y0 + 0.5 * height) * s)
+    axes = (0.5 * width * s, 0.5 * height * s)
+    shape = np.zeros(big.shape[:2], np.uint8)
+    cv2.ellipse(shape, (int(centre[0]), int(centre[1])), (int(axes[0]), int(axes[1])), 0, 0, 360,
+                1, -1, cv2.LINE_8)
+    # A flatter upper lip: cut the top fifth off the ellipse.
+    shape[:int(centre[1] - 0.6 * axes[1])] = 0
+    inside = shape > 0
+    yy = np.mgrid[0:big.shape[0], 0:big.shape[1]][0]
+    t = np.clip((yy - (centre[1] + 0.15 * axes[1])) / (0.6 * axes[1]), 0, 1)[..., None]
+    big[..., :3] = interior * (1 - t) + tongue * t
+    big[..., 3] = inside
+    ring_w = max(1, int(round(max(1.0, 0.008 * face_w) * s)))
+    ring = inside & ~(cv2.erode(shape, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                  (2 * ring_w + 1,) * 2)) > 0)
+    big[ring, :3] = outline
+    small = cv2.resize(big, (box_w, box_h), interpolation=cv2.INTER_AREA)
+    premul = cv2.resize(big[..., :3] * big[..., 3:], (box_w, box_h), interpolation=cv2.INTER_AREA)
+    a = small[..., 3:4]
+    rgb = np.where(a > 1e-3, premul / np.maximum(a, 1e-3), 0)
+    art = np.zeros((h, w, 4), np.uint8)
+    cx0, cy0 = max(0, x0), max(0, y0)
+    cx1, cy1 = min(w, x0 + box_w), min(h, y0 + box_h)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return layers
+    sub = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+    art[cy0:cy1, cx0:cx1, :3] = np.clip(rgb[sub] + 0.5, 0, 255).astype(np.uint8)
+    art[cy0:cy1, cx0:cx1, 3] = np.clip(a[sub][..., 0] * 255 + 0.5, 0, 255).astype(np.uint8)
+    ref = layers[mouths[0]] if mouths else face
+    med = ref.depth_median()
+    depth = np.full((h, w), med, np.float32) if med is not None else None
+    opened = Layer("mouth_open", art, tag="mouth", variant="mouth_open", depth=depth)
+    out = list(layers)
+    if mouths:
+        i = mouths[0]
+        out[i] = replace(out[i], variant="mouth_close", name="mouth_close")
+        out.insert(i + 1, opened)
+    else:
+        at = max(i for i, l in enumerate(out) if l.tag == "face") + 1
+        out.insert(at, opened)
+    return out

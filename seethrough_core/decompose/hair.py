@@ -1,0 +1,180 @@
+"""Hair: which figure pixels are hair, and which of them lie in front of the face and body.
+
+**Hair** is told from skin and clothes by colour models learnt from the picture itself: the
+hair's colours are sampled at the top of the head and over the forehead (the fringe), the
+non-hair colours on the cheeks and the chest; every pixel goes to the nearer model (k-means
+centres in Lab, lightness weighted half, since shading changes lightness most). Light blonde
+hair next to pale skin is then still hair: each is nearer its own samples, whatever absolute
+threshold a generic "skin colour" test would draw. Hair is what is connected to the hair samples
+(thin strands within reach of the hair's body, not a jaw line across the face).
+
+**Front and back hair** split along the art's own strand lines: markers for front hair are the
+hair over the face (inside the face's egg) and over the body below the chin (hair lying on the
+chest is in front of it); markers for back hair are the hair beside and above the head and
+beside the body. A watershed over the line-art relief grows both until they meet, so the
+boundary runs along strand edges, where a real occlusion is drawn, not along a straight cut.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+LAB_WEIGHT = np.array([0.5, 1.0, 1.0], np.float32)
+
+
+def _centres(samples: np.ndarray, k: int) -> np.ndarray:
+    """Up to ``k`` k-means centres of (N, 3) weighted Lab samples."""
+    samples = np.asarray(samples, np.float32)
+    if len(samples) == 0:
+        return np.zeros((0, 3), np.float32)
+    if len(samples) > 20000:
+        samples = samples[np.random.default_rng(0).choice(len(samples), 20000, replace=False)]
+    k = int(min(k, max(1, len(samples) // 50)))
+    if k == 1:
+        return np.median(samples, axis=0, keepdims=True)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(samples, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres
+
+
+def _nearest(lab_w: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(H, W) distance of every pixel to the nearest centre."""
+    if len(centres) == 0:
+        return np.full(lab_w.shape[:2], np.inf, np.float32)
+    d = np.full(lab_w.shape[:2], np.inf, np.float32)
+    for c in centres:
+        d = np.minimum(d, np.linalg.norm(lab_w - c, axis=-1))
+    return d
+
+
+def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: float,
+              eye_y: float, eye_dist: float, chin_y: float, top: int,
+              skin: np.ndarray | None = None) -> np.ndarray:
+    """Bool (H, W) hair pixels of the figure. ``face_skin``: the face's skin found so far;
+    ``skin``: every skin-coloured pixel (kept out of the hair samples unless the hair itself is
+    skin-coloured, as light blonde hair can be)."""
+    h, w = solid.shape
+    ed = eye_dist
+    yy, xx = np.mgrid[0:h, 0:w]
+    lab_w = lab * LAB_WEIGHT
+    skin_core = cv2.erode(face_skin.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # Hair samples: the crown, and the fringe over the forehead where it is not skin.
+    crown = solid & (yy >= top) & (yy < top + max(3.0, 0.05 * (chin_y - top)))
+    fringe = solid & (yy > eye_y - 0.95 * ed) & (yy < eye_y - 0.4 * ed) & \
+        (np.abs(xx - cx) < 0.8 * ed)
+    seeds = (crown | fringe) & ~cv2.dilate(face_skin.astype(np.uint8), np.ones((7, 7))).astype(bool)
+    if skin is not None:
+        # Forehead between the strands is skin, not hair; but when most of the samples look
+        # like skin, the hair is skin-coloured (light blonde) and they stay.
+        unskinned = seeds & ~skin
+        if unskinned.sum() >= 0.3 * seeds.sum():
+            seeds = unskinned
+    if skin_core.sum() > 16:
+        # Whatever the masks said, a sample as close to the cheeks' colour as the cheeks are to
+        # each other is forehead showing between strands, not hair.
+        ref = np.median(lab_w[skin_core], axis=0)
+        spread_skin = float(np.percentile(np.linalg.norm(lab_w[skin_core] - ref, axis=-1), 75))
+        unlike = seeds & (np.linalg.norm(lab_w - ref, axis=-1) > max(4.0, 1.5 * spread_skin))
+        if unlike.sum() >= 0.3 * seeds.sum():
+            seeds = unlike
+    if seeds.sum() < 16:
+        return np.zeros_like(solid)
+    # Non-hair samples: the cheeks, and the chest below the neck.
+    chest = solid & (yy > chin_y + 1.0 * ed) & (yy < chin_y + 2.5 * ed) & \
+        (np.abs(xx - cx) < 0.4 * ed)
+    others = skin_core | chest
+    hair_c = _centres(lab_w[seeds], 4)
+    other_c = _centres(lab_w[others & ~seeds], 6)
+    d_hair = _nearest(lab_w, hair_c)
+    d_other = _nearest(lab_w, other_c)
+    spread = float(np.percentile(d_hair[seeds], 90))
+    like = solid & (d_hair < d_other) & (d_hair < max(14.0, 2.5 * spread))
+    like &= ~skin_core
+    # The body of the hair: connected to the samples once thin lines are opened away...
+    k = max(3, int(round(0.06 * ed)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    core = cv2.morphologyEx(like.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    labels, n = ndimage.label(core)
+    if n == 0:
+        return np.zeros_like(solid)
+    keep_ids = np.unique(labels[core & seeds])
+    core = np.isin(labels, keep_ids[keep_ids > 0])
+    # ...and the thin strands within reach of it (a strand tip, not a jaw line).
+    reach = max(2, int(round(0.25 * ed)))
+    grown = core.copy()
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    for _ in range(reach):
+        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & like
+        if (nxt == grown).all():
+            break
+        grown = nxt
+    # Small enclosed gaps (highlights, a stray pixel of line art) belong to the hair.
+    holes = ndimage.binary_fill_holes(grown) & ~grown & solid
+    small = _small_components(holes, max(16, int(0.02 * ed * ed)))
+    return grown | small
+
+
+def _small_components(mask: np.ndarray, max_area: int) -> np.ndarray:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = max_area + 1
+    return (sizes[labels] <= max_area) & mask
+
+
+def split_front_back(hair: np.ndarray, face_egg: np.ndarray, body_span: np.ndarray,
+                     gray: np.ndarray, chin_y: float, eye_dist: float, figure: np.ndarray,
+                     nape: np.ndarray) -> np.ndarray:
+    """Bool (H, W): the hair pixels in front of the face or the body (the rest is back hair).
+
+    ``face_egg``: the face's whole shape (hidden parts included); ``body_span``: the body's
+    rows between its sides below the chin; ``gray``: the picture's lightness (line art is
+    dark); ``figure``: the figure's pixels; ``nape``: skin below the chin (the neck).
+
+    Back hair shows where the head hides the rest of it: as the rim of the hair's silhouette
+    beside the head, beside the neck below the chin, and beside the body; the hair over the
+    face and over the body is in front."""
+    h, w = hair.shape
+    if not hair.any():
+        return np.zeros_like(hair)
+    ed = eye_dist
+    k = max(3, int(round(0.12 * ed)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    yy = np.mgrid[0:h, 0:w][0]
+    below = yy > chin_y + 0.2 * ed
+    inner_face = cv2.erode(face_egg.astype(np.uint8), kernel) > 0
+    outer_face = cv2.dilate(face_egg.astype(np.uint8), kernel) > 0
+    inner_body = cv2.erode(body_span.astype(np.uint8), kernel) > 0
+    outer_body = cv2.dilate(body_span.astype(np.uint8), kernel) > 0
+    rim_w = max(2, int(round(0.05 * ed)))
+    outside = ~figure
+    rim = (cv2.dilate(outside.astype(np.uint8), np.ones((2 * rim_w + 1,) * 2, np.uint8)) > 0) \
+        & hair & (yy < chin_y) & ~outer_face
+    beside_neck = (cv2.dilate(nape.astype(np.uint8), np.ones((2 * k + 1,) * 2, np.uint8)) > 0) \
+        & hair & (yy > chin_y)
+    beside_body = hair & below & ~outer_body
+    back_seed = rim | beside_neck | beside_body
+    front_seed = hair & (inner_face | (below & inner_body)) & ~back_seed
+    if not front_seed.any():
+        return np.zeros_like(hair)
+    if not back_seed.any():
+        return hair.copy()
+    markers = np.zeros((h, w), np.int32)
+    markers[back_seed] = 1
+    markers[front_seed] = 2
+    markers[~hair] = 3            # not hair: never flooded into
+    # Relief: dark strokes are ridges, so the two floods meet on strand lines.
+    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+    relief = np.clip(255.0 - g, 0, 255)
+    relief = cv2.normalize(relief, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    flooded = cv2.watershed(cv2.cvtColor(relief, cv2.COLOR_GRAY2BGR), markers)
+    front = (flooded == 2) & hair
+    # Watershed lines (-1) go to the nearer side.
+    ridge = (flooded == -1) & hair
+    if ridge.any():
+        near_front = cv2.dilate(front.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        front |= ridge & near_front
+    return front
