@@ -177,7 +177,10 @@ def local_affine(rest_points: np.ndarray, warped_probe: np.ndarray) -> np.ndarra
 
 
 def smoothstep(e0: float, e1: float, x: np.ndarray | float) -> np.ndarray | float:
-    t = np.clip((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0), 0.0, 1.0)
+    span = np.asarray(e1, dtype=np.float64) - e0
+    # Where the two edges meet there is no ramp, only a step.
+    span = np.where(np.abs(span) < 1e-12, 1e-12, span)
+    t = np.clip((np.asarray(x, dtype=np.float64) - e0) / span, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 

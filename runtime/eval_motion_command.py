@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         say("rigging both puppets")
         truth_rig, rig = autorig(truth), autorig(single)
         say("rendering poses")
-        result = me.compare_puppets(truth_rig, rig, quality=args.quality)
+        result = me.compare_puppets(truth_rig, rig, quality=args.quality, image=image)
         rows = [("true layers", None), ("single image", None)]
         rigs = [truth_rig, rig]
     else:
@@ -151,7 +151,9 @@ def check_targets(result: dict, with_truth: bool) -> dict:
     if s.get("min_face_travel_yaw") is not None:
         out["face_travel"] = s["min_face_travel_yaw"] >= t["face_travel_min"]
     if s.get("rest_psnr") is not None:
-        out["rest_psnr"] = s["rest_psnr"] >= t["rest_psnr_min"]
+        # Both over the whole picture and over the head, where the detail is.
+        worst = min(s["rest_psnr"], s.get("rest_head_psnr", s["rest_psnr"]))
+        out["rest_psnr"] = worst >= t["rest_psnr_min"]
     if with_truth:
         from runtime.motion_eval import MOVING
         for name in MOVING:

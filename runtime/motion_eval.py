@@ -287,8 +287,10 @@ def rest_fidelity(rest: np.ndarray, image: np.ndarray, box) -> dict:
     return out
 
 
-def compare_puppets(truth_rig, single_rig, poses=EVAL_POSES, quality: str = "normal") -> dict:
-    """The single-image puppet against the puppet of the true layers, pose by pose."""
+def compare_puppets(truth_rig, single_rig, poses=EVAL_POSES, quality: str = "normal",
+                    image: np.ndarray | None = None) -> dict:
+    """The single-image puppet against the puppet of the true layers, pose by pose; with the
+    flattened ``image`` (H, W, 4) uint8, also how well its rest frame reproduces it."""
     truth = render_poses(truth_rig, poses, quality=quality)
     single = render_poses(single_rig, poses, quality=quality, layers_of=iris_subsets(single_rig))
     box = face_box(truth_rig)
@@ -305,7 +307,8 @@ def compare_puppets(truth_rig, single_rig, poses=EVAL_POSES, quality: str = "nor
     summary = summarise(checks, single_rig)
     moving = [checks[p.name]["psnr"] for p in poses if p.name != "rest"]
     summary["mean_moving_psnr"] = round(float(np.mean(moving)), 2) if moving else None
-    summary["rest_psnr"] = checks["rest"]["psnr"] if "rest" in checks else None
+    if image is not None:
+        summary.update(rest_fidelity(single["rest"], image, box))
     return {"poses": checks, "summary": summary, "head_crop": list(cbox)}
 
 

@@ -42,9 +42,9 @@ class HeadGeometry:
     facial features as bool (H, W) masks, and measures taken from them."""
 
     def __init__(self, face: np.ndarray, hair: np.ndarray, eyes: np.ndarray,
-                 features: np.ndarray, irides: np.ndarray | None = None):
+                 features: np.ndarray, irides: dict | None = None):
         self.face, self.hair, self.eyes, self.features = face, hair, eyes, features
-        self.irides = irides if irides is not None else np.zeros_like(face)
+        self.irides = irides or {}            # side ('l', 'r', None) -> iris mask
         self.head = face | hair
         self.valid = bool(face.any())
         if not self.valid:
@@ -73,7 +73,9 @@ class HeadGeometry:
         return cls(_union(layers, ("face",)), _union(layers, tuple(taxonomy.HAIR_TAGS)),
                    _union(layers, ("eyewhite", "irides", "eyelash", "eyes")),
                    _union(layers, ("eyewhite", "irides", "eyelash", "eyes", "eyebrow", "nose",
-                                   "mouth")), _union(layers, ("irides",)))
+                                   "mouth")),
+                   {side: _union([l for l in layers if l.side == side], ("irides",))
+                    for side in {l.side for l in layers if l.tag == "irides"}})
 
 
 def _union(layers: list[Layer], tags: tuple[str, ...]) -> np.ndarray:
@@ -240,12 +242,15 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry) -> np.nd
     if tag == "neck":
         return neck_shape(mask, geo)
     if tag in ("topwear", "bottomwear"):
-        return _row_spans(mask) | _closed(mask)
+        return _row_spans(_main_body(mask)) | _closed(mask)
     if tag in ("eyewhite", "eyes"):
         # The white fills the eye's opening: under the iris too, so a clipped iris keeps
         # every pixel it shows and a glancing one uncovers white.
-        near = _near(mask, 0.3)
-        return convex_fill(mask | (geo.irides & near))
+        iris = geo.irides.get(layer.side)
+        if iris is None:
+            iris = np.logical_or.reduce(list(geo.irides.values())) if geo.irides else mask
+            iris = iris & _near(mask, 0.3)
+        return convex_fill(mask | iris)
     if tag == "irides":
         return convex_fill(mask)
     return _closed(mask)
@@ -332,7 +337,8 @@ def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int) -
         prior = DOWN if layer.tag in STRAND_TAGS else None
         directions = orientation_field(gray, known, sigma=max(2.0, 0.003 * max(h, w)),
                                        prior=prior)
-        painted = directional_fill(rgb, known, todo, directions)
+        painted = directional_fill(rgb, known, todo, directions, fade=0.04 * max(h, w),
+                                   smooth_base=layer.tag in STRAND_TAGS)
     patch = layer.rgba[win]
     patch[todo, :3] = np.clip(painted[todo] + 0.5, 0, 255).astype(np.uint8)
     patch[todo, 3] = 255
@@ -377,6 +383,19 @@ def convex_fill(mask: np.ndarray) -> np.ndarray:
     out = np.zeros(mask.shape, np.uint8)
     cv2.fillConvexPoly(out, hull, 1)
     return out > 0
+
+
+def _main_body(mask: np.ndarray) -> np.ndarray:
+    """The mask's bulk: thin bits and specks opened away, the largest piece kept (stray
+    pixels high up would otherwise span whole rows of a torso)."""
+    size = int(max(3, 0.04 * np.sqrt(mask.sum()))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if n <= 1:
+        return mask
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == biggest
 
 
 def _closed(mask: np.ndarray) -> np.ndarray:

@@ -101,12 +101,16 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
         return np.zeros_like(solid)
     keep_ids = np.unique(labels[core & seeds])
     core = np.isin(labels, keep_ids[keep_ids > 0])
-    # ...and the thin strands within reach of it (a strand tip, not a jaw line).
+    # ...and the thin strands within reach of it (a strand tip, not a jaw line). Next to the
+    # hair a pixel need only be about as near the hair's colours as anything else's: a dark
+    # strand tip on a dark collar is still the strand's.
     reach = max(2, int(round(0.25 * ed)))
+    near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
+        (d_hair < max(14.0, 2.5 * spread)) & ~_skin_hued(lab, skin_core)
     grown = core.copy()
     cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
     for _ in range(reach):
-        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & like
+        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & near_like
         if (nxt == grown).all():
             break
         grown = nxt
@@ -114,6 +118,16 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     holes = ndimage.binary_fill_holes(grown) & ~grown & solid
     small = _small_components(holes, max(16, int(0.02 * ed * ed)))
     return grown | small
+
+
+def _skin_hued(lab: np.ndarray, skin_core: np.ndarray) -> np.ndarray:
+    """Pixels with the skin's hue, lit or shaded (an ear, a shaded neck)."""
+    if skin_core.sum() < 16:
+        return np.zeros(lab.shape[:2], bool)
+    ref = np.median(lab[skin_core], axis=0)
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    return (L > ref[0] - 45) & (L < ref[0] + 8) & (np.hypot(A - ref[1], B - ref[2]) < 14) & \
+        (A > -3) & (B > -2)
 
 
 def _small_components(mask: np.ndarray, max_area: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 
 def push_pull_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -106,18 +107,32 @@ def orientation_field(gray: np.ndarray, known: np.ndarray, sigma: float = 3.0,
 
 def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
                      directions: np.ndarray, max_reach: float | None = None,
-                     step: float = 1.0) -> np.ndarray:
+                     step: float = 1.0, fade: float | None = None,
+                     smooth_base: bool = False) -> np.ndarray:
     """``rgb`` (H, W, 3) float with the ``todo`` pixels painted from the ``source`` pixels:
     each looks both ways along its direction for the nearest source pixel and takes that
     pixel's detail over a smooth fill (nearer side weighted more). Pixels that find no source
-    within ``max_reach`` keep the smooth fill."""
+    within ``max_reach`` keep the smooth fill. With ``fade`` (px), detail fades with the
+    distance it is carried, so a lone mark (a parting, a button) does not run on forever.
+    ``smooth_base``: colours come from a smooth (push-pull) fill instead of being carried
+    along the strokes: right for one material with shading (hair), wrong for several (a navy
+    collar on a white shirt would average to grey)."""
     out = np.asarray(rgb, np.float32).copy()
     h, w = source.shape
-    smooth = push_pull_fill(out, source)
-    detail = np.where(source[..., None], out - cv2.GaussianBlur(smooth, (0, 0), 2.0), 0.0)
     ys, xs = np.nonzero(todo)
-    if ys.size == 0:
+    if ys.size == 0 or not source.any():
         return out
+    # Colours and details of the source, kept apart: colours are carried along strokes
+    # between the two ends a pixel sees (never averaged across the layer, which would turn
+    # navy and white into grey), details fade with distance.
+    if smooth_base:
+        base = push_pull_fill(out, source)
+        low = cv2.GaussianBlur(base, (0, 0), 2.0)
+    else:
+        _, (ny, nx) = ndimage.distance_transform_edt(~source, return_indices=True)
+        low = cv2.GaussianBlur(out[ny, nx], (0, 0), 2.0)
+        base = low
+    detail = out - low
     reach = float(max_reach if max_reach is not None else np.hypot(h, w))
     d = directions[ys, xs]
     acc = np.zeros((ys.size, 3), np.float32)
@@ -143,7 +158,42 @@ def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
             active = active[~hit & inside]
             k += 1
         wgt = np.where(found, 1.0 / np.maximum(dist, 1.0) ** 2, 0.0).astype(np.float32)
-        acc += wgt[:, None] * detail[hit_y, hit_x]
+        keep = (np.exp(-dist / fade).astype(np.float32) if fade else
+                np.ones(ys.size, np.float32))[:, None]
+        colour = base[ys, xs] if smooth_base else low[hit_y, hit_x]
+        acc += wgt[:, None] * (colour + keep * detail[hit_y, hit_x])
+        wsum += wgt
+    got = wsum > 0
+    out[ys, xs] = base[ys, xs]                   # no stroke end in reach: the base colour
+    out[ys[got], xs[got]] = acc[got] / wsum[got, None]
+    return out
+    reach = float(max_reach if max_reach is not None else np.hypot(h, w))
+    d = directions[ys, xs]
+    acc = np.zeros((ys.size, 3), np.float32)
+    wsum = np.zeros(ys.size, np.float32)
+    for sign in (1.0, -1.0):
+        found = np.zeros(ys.size, bool)
+        hit_y = np.zeros(ys.size, np.int64)
+        hit_x = np.zeros(ys.size, np.int64)
+        dist = np.zeros(ys.size, np.float32)
+        active = np.arange(ys.size)
+        k = 1
+        while active.size and k * step <= reach:
+            t = k * step * sign
+            qy = np.rint(ys[active] + t * d[active, 1]).astype(np.int64)
+            qx = np.rint(xs[active] + t * d[active, 0]).astype(np.int64)
+            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+            hit = np.zeros(active.size, bool)
+            hit[inside] = source[qy[inside], qx[inside]]
+            idx = active[hit]
+            found[idx] = True
+            hit_y[idx], hit_x[idx] = qy[hit], qx[hit]
+            dist[idx] = k * step
+            active = active[~hit & inside]
+            k += 1
+        wgt = np.where(found, 1.0 / np.maximum(dist, 1.0) ** 2, 0.0).astype(np.float32)
+        keep = np.exp(-dist / fade).astype(np.float32) if fade else 1.0
+        acc += (wgt * keep)[:, None] * detail[hit_y, hit_x]
         wsum += wgt
     got = wsum > 0
     out[ys, xs] = smooth[ys, xs]

@@ -146,8 +146,17 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     shoulders = layout.pair("shoulder")
     shoulder_y = (shoulders[0][1] + shoulders[1][1]) / 2 if shoulders else head.chin_y + 0.9 * ed
     face_w = max(1.0, float(np.ptp(np.nonzero(face_skin)[1]))) if face_skin.any() else 2.5 * ed
-    neck = skin & ~face_hull & (yy > head.chin_y - 2) & (yy < shoulder_y + 0.1 * ed) & \
-        (np.abs(xx - head.cx) < 0.32 * face_w) & (labels == 0)
+    # The neck is often in the chin's shadow: the skin's hue, a wider lightness range.
+    shaded_skin = skin
+    if face_med is not None:
+        shaded_skin = skin | (solid & ~hair & (L > face_med[0] - 45) & (L < face_med[0] + 8) &
+                              (np.hypot(A - face_med[1], B - face_med[2]) < 14) &
+                              (A > -3) & (B > -2))
+    neck = shaded_skin & ~face_hull & (yy > head.chin_y - 2) & \
+        (yy < shoulder_y + 0.1 * ed) & (np.abs(xx - head.cx) < 0.32 * face_w) & (labels == 0)
+    # Only what hangs from the chin (not a shaded patch of the collar or a hand).
+    neck = _components_touching(neck, (head.cx, head.chin_y + 0.15 * ed), 0.25 * ed, xx, yy) \
+        if neck.any() else neck
     labels[neck] = LABEL["neck"]
 
     # Body: nearest bone, below the head, whatever is still free.
