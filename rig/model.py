@@ -17,18 +17,19 @@ from typing import Mapping
 import numpy as np
 
 from seethrough_core.character import InputError
-from seethrough_core.taxonomy import HAIR_TAGS
+from seethrough_core.taxonomy import HAIR_TAGS, HEAD_TAGS
 
 from . import springs
 from .anchors import Anchors
 from .arap import arap_precompute, arap_solve
-from .binding import HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome, reference_depths
+from .binding import FEATURE_TAGS, HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome, reference_depths
 from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
 from .features import (BrowDeformer, Deformer, EyeCloseDeformer, EyelashDeformer,
                        EyewhiteDeformer, FrameParams, IrisDeformer, MouthDeformer)
 from .embed import barycentric_embedding
+from .stitch import find_borders, stitch
 from .mesh import Mesh, mesh_from_alpha
 from .params import STANDARD_PARAMS, ParamSpec, ParamVector
 
@@ -103,9 +104,9 @@ class Rig:
         self.rest = (np.concatenate([l.mesh.vertices for l in layers]).astype(np.float64)
                      if layers else np.zeros((0, 2)))
         self._ref_depth = reference_depths(layers)
-        self.attrs = WarpAttributes.concat(
-            [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth, self._ref_depth.get(l.tag))
-             for l in layers])
+        per_layer = [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth,
+                                self._ref_depth.get(l.tag)) for l in layers]
+        self.attrs = WarpAttributes.concat(stitch_layers(spec, per_layer))
         shoulder_y, chest_y, hip_y = body_levels(spec.anchors)
         self.geometry = WarpGeometry(spec.anchors.head_center, spec.anchors.neck_pivot,
                                      spec.anchors.body_center_x,
@@ -363,6 +364,30 @@ class Rig:
 
     def clip_masks(self) -> dict[int, int]:
         return {i: l.clip_to for i, l in enumerate(self.spec.layers) if l.clip_to is not None}
+
+
+def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes]) -> list[WarpAttributes]:
+    """Per-layer warp attributes stitched across cuts and limited across overlaps (see
+    rig.stitch). Expression variants are left alone: they sit on their own parts."""
+    layers = spec.layers
+    if len(layers) < 2:
+        return attrs
+    seam = max(3.0, 0.004 * max(spec.size))
+    masks = [l.texture[..., 3] > 127 if l.variant is None and l.texture.size else None
+             for l in layers]
+    borders = find_borders(masks, [l.offset for l in layers], spec.size, seam)
+    radius = max(3.0 * seam, 0.25 * spec.anchors.head_radius)
+    groups = ["both" if l.tag == "neck" else "head" if l.tag in HEAD_TAGS else "body"
+              for l in layers]
+    rigid = [l.tag in FEATURE_TAGS for l in layers]
+    refs = reference_depths(layers)
+
+    def evaluate(j: int, points: np.ndarray) -> WarpAttributes:
+        l = layers[j]
+        return bind_layer(points, l.tag, spec.anchors, l.depth, refs.get(l.tag))
+
+    return stitch([l.mesh.vertices.astype(np.float64) for l in layers], attrs, borders, seam,
+                  radius, evaluate, groups, rigid)
 
 
 class _ChainLayer:

@@ -104,9 +104,9 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     # ...and the thin strands within reach of it (a strand tip, not a jaw line). Next to the
     # hair a pixel need only be about as near the hair's colours as anything else's: a dark
     # strand tip on a dark collar is still the strand's.
-    reach = max(2, int(round(0.25 * ed)))
+    reach = max(2, int(round(0.4 * ed)))
     near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
-        (d_hair < max(14.0, 2.5 * spread)) & ~_skin_hued(lab, skin_core)
+        (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core)
     grown = core.copy()
     cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
     for _ in range(reach):
@@ -180,9 +180,11 @@ def split_front_back(hair: np.ndarray, face_egg: np.ndarray, body_span: np.ndarr
     markers[back_seed] = 1
     markers[front_seed] = 2
     markers[~hair] = 3            # not hair: never flooded into
-    # Relief: dark strokes are ridges, so the two floods meet on strand lines.
+    # Relief: dark strokes and edges between lighter and darker hair (back hair is usually
+    # drawn in shadow) are ridges, so the two floods meet on strand lines.
     g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
-    relief = np.clip(255.0 - g, 0, 255)
+    edge = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    relief = np.clip(255.0 - g, 0, 255) + 2.0 * edge
     relief = cv2.normalize(relief, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     flooded = cv2.watershed(cv2.cvtColor(relief, cv2.COLOR_GRAY2BGR), markers)
     front = (flooded == 2) & hair

@@ -170,9 +170,44 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         labels[missing] = labels[iy[missing], ix[missing]]
 
     # Front hair: what lies over the face or the body, split from the back hair on strand lines.
+    # Islands: a speck of clothing among hair strands (or of back hair among front strands)
+    # would stay behind when the rest moves; it belongs to what surrounds it.
+    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
+    merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
     labels[~fg] = 0
     return labels, head
+
+
+# Parts that come in big pieces: a small separate piece of one is a mislabelled speck.
+ISLAND_TAGS = ("back hair", "front hair", "neck", "topwear", "handwear", "bottomwear",
+               "legwear", "footwear")
+
+
+def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
+    """Relabel every piece of ``tags`` smaller than ``max_area`` px as the label most of its
+    border touches (in place); pieces touching only the background stay."""
+    ring = np.ones((3, 3), np.uint8)
+    for tag in tags:
+        value = LABEL[tag]
+        comps, n = ndimage.label(labels == value, structure=np.ones((3, 3)))
+        if n == 0:
+            continue
+        sizes = np.bincount(comps.ravel())
+        small = np.flatnonzero(sizes[1:] < max_area) + 1
+        if small.size == 0 or small.size == n:
+            continue
+        boxes = ndimage.find_objects(comps)
+        for i in small:
+            ys, xs = boxes[i - 1]
+            y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
+            x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
+            own = comps[y0:y1, x0:x1] == i
+            border = (cv2.dilate(own.astype(np.uint8), ring) > 0) & ~own
+            around = labels[y0:y1, x0:x1][border]
+            around = around[(around != value) & (around > 0)]
+            if around.size:
+                labels[y0:y1, x0:x1][own] = np.bincount(around).argmax()
 
 
 # ------------------------------------------------------------------------------------ head
