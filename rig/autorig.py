@@ -45,6 +45,7 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     if not (0.05 <= mesh_density <= 20):
         raise InputError(f"--mesh-density must be between 0.05 and 20, got {mesh_density}")
     say = progress or (lambda msg: None)
+    character = cover_irides(character)
     say("anchors")
     anchors = find_anchors(character)
     layers: list[LayerSpec] = []
@@ -88,6 +89,46 @@ def _tip_refinement(layer) -> np.ndarray | None:
 
 def autorig(character: Character, **kwargs) -> Rig:
     return Rig(build_spec(character, **kwargs))
+
+
+def cover_irides(character: Character) -> Character:
+    """Irides are clipped to their eyewhite; where an iris is drawn past its white (artists
+    often let its lower rim overlap the lid), the white is extended under the iris there, so
+    clipping never cuts what the picture shows. Hidden under the iris: the picture is unchanged."""
+    from dataclasses import replace as _replace
+    layers = list(character.layers)
+    whites = {l.side: i for i, l in enumerate(layers) if l.tag in ("eyewhite", "eyes")
+              and l.variant is None and not l.empty}
+    for iris in (l for l in layers if l.tag == "irides" and l.variant is None and not l.empty):
+        wi = whites.get(iris.side, whites.get(None))
+        if wi is None:
+            continue
+        white = layers[wi]
+        x0 = min(white.bbox[0], iris.bbox[0])
+        y0 = min(white.bbox[1], iris.bbox[1])
+        x1 = max(white.bbox[2], iris.bbox[2])
+        y1 = max(white.bbox[3], iris.bbox[3])
+        rgba = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+        wx, wy = white.offset[0] - x0, white.offset[1] - y0
+        rgba[wy:wy + white.height, wx:wx + white.width] = white.rgba
+        ia = np.zeros(rgba.shape[:2], np.uint8)
+        ix, iy = iris.offset[0] - x0, iris.offset[1] - y0
+        ia[iy:iy + iris.height, ix:ix + iris.width] = iris.alpha
+        # Only under the iris's solid pixels, and only near the white (a separate blob of
+        # iris colour elsewhere is not this eye's business).
+        bare = (ia > 127) & (rgba[..., 3] < 128)
+        if not bare.any() or not (rgba[..., 3] > 127).any():
+            continue
+        colour = np.median(rgba[rgba[..., 3] > 200, :3], axis=0) if (rgba[..., 3] > 200).any() \
+            else np.array([250, 250, 250])
+        rgba[bare, :3] = colour.astype(np.uint8)
+        rgba[bare, 3] = 255
+        depth = None
+        if white.depth is not None:
+            depth = np.full(rgba.shape[:2], float(white.depth_median()), np.float32)
+            depth[wy:wy + white.height, wx:wx + white.width] = white.depth
+        layers[wi] = _replace(white, rgba=rgba, offset=(x0, y0), depth=depth)
+    return _replace(character, layers=layers)
 
 
 def _assign_clipping(layers: list[LayerSpec]) -> None:

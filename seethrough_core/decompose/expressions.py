@@ -25,6 +25,7 @@ from ..character import Layer
 from .inpaint import push_pull_fill
 
 MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
+LID_HEIGHT = 0.8        # where a closed lid lies: from the eye opening's top (0) to bottom (1)
 
 
 def add_expression_art(layers: list[Layer]) -> list[Layer]:
@@ -128,6 +129,10 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     lx = np.nonzero((lash > 0.3).any(axis=0))[0] if (lash > 0.3).any() else xs
     x_start, x_end = float(lx.min()) + 0.04 * eye_w, float(lx.max()) - 0.04 * eye_w
     cols, edge = _lower_edge(opening)
+    _, upper_edge = _lower_edge(opening[::-1])
+    upper_edge = h - 1 - upper_edge
+    # A closed lid lies in the lower part of the opening, not on its very edge.
+    edge = upper_edge + LID_HEIGHT * (edge - upper_edge)
     coef = np.polyfit(cols - cols.mean(), edge, 2) if cols.size >= 3 else [0, 0, edge.mean()]
     lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
     a = lid[..., None]
@@ -225,7 +230,10 @@ def open_mouth(layers: list[Layer]) -> list[Layer]:
         m = layers[mouths[0]]
         my, mx = np.nonzero(m.alpha > 127)
         if my.size:
-            mcx, mcy = float((mx.min() + mx.max()) / 2), float(np.median(my))
+            mcx = float((mx.min() + mx.max()) / 2)
+            # The opening hangs from the middle of the line (a smile's lowest part).
+            middle = np.abs(mx - mcx) <= 0.15 * (np.ptp(mx) + 1)
+            mcy = float(np.median(my[middle])) if middle.any() else float(np.median(my))
             line_w = float(np.ptp(mx) + 1)
             line_colour = np.median(m.rgba[m.alpha > 127, :3], axis=0)
         else:

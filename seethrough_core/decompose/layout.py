@@ -61,7 +61,61 @@ def _quiet_stderr():
 
 
 def detect_pose(rgb: np.ndarray) -> Layout:
-    """Pose landmarks of the figure in ``rgb`` (uint8, matted on white); empty when none."""
+    """Body and face landmarks of the figure in ``rgb`` (uint8, matted on white); empty when
+    none. MediaPipe Pose first; a figure filling the picture is tried again with room around
+    it (Pose wants the whole body in view); a bust where Pose finds no face takes its eyes,
+    nose and mouth from FaceMesh."""
+    layout = _pose(rgb)
+    if layout.get("eye_l") is None or layout.get("nose") is None:
+        h, w = rgb.shape[:2]
+        pad = np.full((2 * h, 2 * w, 3), 255, np.uint8)
+        pad[h // 2:h // 2 + h, w // 2:w // 2 + w] = rgb
+        padded = _pose(pad)
+        if padded.get("eye_l") is not None and padded.get("nose") is not None:
+            layout = Layout({k: (x - w // 2, y - h // 2) for k, (x, y) in padded.points.items()},
+                            from_pose=True)
+    if layout.get("eye_l") is None or layout.get("nose") is None:
+        face = _face_mesh(rgb)
+        if face:
+            points = dict(layout.points)
+            points.update(face)
+            layout = Layout(points, from_pose=True)
+    return layout
+
+
+# FaceMesh landmarks: eye corners, nose tip, mouth corners.
+_MESH_EYES = ((33, 133), (362, 263))
+_MESH_NOSE = 1
+_MESH_MOUTH = (61, 291)
+
+
+def _face_mesh(rgb: np.ndarray) -> dict[str, Point]:
+    """Eyes (character's left = image right), nose and mouth corners from MediaPipe FaceMesh,
+    or {} when it finds no face."""
+    h, w = rgb.shape[:2]
+    try:
+        with _quiet_stderr():
+            os.environ.setdefault("GLOG_minloglevel", "2")
+            import mediapipe as mp
+            with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as fm:
+                result = fm.process(np.ascontiguousarray(rgb))
+    except Exception:
+        return {}
+    if not result.multi_face_landmarks:
+        return {}
+    m = result.multi_face_landmarks[0].landmark
+
+    def at(*idx: int) -> Point:
+        return (float(np.mean([m[i].x for i in idx]) * w), float(np.mean([m[i].y for i in idx]) * h))
+
+    eyes = sorted((at(*pair) for pair in _MESH_EYES), key=lambda p: p[0])
+    mouth = sorted((at(i) for i in _MESH_MOUTH), key=lambda p: p[0])
+    return {"eye_r": eyes[0], "eye_l": eyes[1], "nose": at(_MESH_NOSE),
+            "mouth_r": mouth[0], "mouth_l": mouth[1]}
+
+
+def _pose(rgb: np.ndarray) -> Layout:
+    """MediaPipe Pose landmarks of ``rgb``; empty when none."""
     h, w = rgb.shape[:2]
     try:
         with _quiet_stderr():

@@ -20,13 +20,14 @@ from scipy import ndimage
 
 from ..character import InputError
 from .completion import HeadGeometry, _row_spans, convex_fill, face_shape
+from .eyewear import find_eyewear
 from .hair import hair_mask, split_front_back
 from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
 PART_TAGS: tuple[str, ...] = (
     "back hair", "front hair", "face", "eyewhite", "irides", "eyelash", "eyebrow", "ears", "nose",
-    "mouth", "neck", "topwear", "handwear", "bottomwear", "legwear", "footwear",
+    "mouth", "neck", "topwear", "handwear", "bottomwear", "legwear", "footwear", "eyewear",
 )
 LABEL = {tag: i + 1 for i, tag in enumerate(PART_TAGS)}
 
@@ -134,6 +135,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         brow = brow_zone & feats & ~zone & (L < float(np.median(L[face_skin])) - 12 if
                                               face_skin.any() else dark)
         labels[_drop_small(brow, 0.1)] = LABEL["eyebrow"]
+    _label_eyewear(labels, lab, solid, face_skin, head)
     face_med = np.median(lab[face_skin], 0) if face_skin.any() else None
     _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head, xx, yy)
     if face_med is not None:
@@ -410,6 +412,27 @@ def _without_slivers(mask: np.ndarray, centre: Point, radius: float, width: floa
         return mask
     core = _components_touching(core, centre, radius, xx, yy)
     return (cv2.dilate(core.astype(np.uint8), kernel) > 0) & mask
+
+
+def _label_eyewear(labels, lab, solid, face_skin, head: Head) -> None:
+    """Glasses around both eyes (see .eyewear): relabelled from whatever took their strokes."""
+    eyes = []
+    for ex, ey in head.eyes:
+        near = np.zeros(labels.shape, bool)
+        r = int(0.6 * head.eye_dist)
+        y0, y1 = max(0, int(ey) - r), min(labels.shape[0], int(ey) + r)
+        x0, x1 = max(0, int(ex) - r), min(labels.shape[1], int(ex) + r)
+        near[y0:y1, x0:x1] = True
+        own = near & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
+        if own.sum() < 4:
+            return
+        ys, xs = np.nonzero(own)
+        eyes.append((float((xs.min() + xs.max()) / 2), float((ys.min() + ys.max()) / 2),
+                     max(2.0, 0.5 * float(np.ptp(xs) + 1))))
+    taken = np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
+    frame = find_eyewear(lab, solid, face_skin, taken, eyes)
+    if frame is not None:
+        labels[frame] = LABEL["eyewear"]
 
 
 def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, xx, yy) -> None:
