@@ -175,6 +175,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Islands: a speck of clothing among hair strands (or of back hair among front strands)
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
+    _thin_strokes_to_hair(labels, ed)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
     labels[~fg] = 0
@@ -184,6 +185,33 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
 # Parts that come in big pieces: a small separate piece of one is a mislabelled speck.
 ISLAND_TAGS = ("back hair", "front hair", "neck", "topwear", "handwear", "bottomwear",
                "legwear", "footwear")
+
+
+def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
+    """Thin strokes of clothing or skin running along the hair (a light outline drawn on a
+    strand's edge, a strand tip in shadow) are the hair's: they would stay behind when it
+    moves."""
+    hair = labels == LABEL["back hair"]
+    if not hair.any():
+        return
+    k = max(3, int(round(0.06 * ed)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for tag in ("neck", "topwear", "handwear", "bottomwear", "face"):
+        own = labels == LABEL[tag]
+        if not own.any():
+            continue
+        thin = own & ~(cv2.morphologyEx(own.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0)
+        comps, n = ndimage.label(thin, structure=np.ones((3, 3)))
+        if n == 0:
+            continue
+        touching = np.unique(comps[thin & near_hair])
+        # Mostly along the hair: more of the stroke's rim on hair than on its own part.
+        for i in touching[touching > 0]:
+            stroke = comps == i
+            rim = (cv2.dilate(stroke.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~stroke
+            if (rim & hair).sum() > (rim & own).sum():
+                labels[stroke] = LABEL["back hair"]
 
 
 def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
