@@ -105,8 +105,11 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     # hair a pixel need only be about as near the hair's colours as anything else's: a dark
     # strand tip on a dark collar is still the strand's.
     reach = max(2, int(round(0.4 * ed)))
+    # Ears sit beside the face between the brows and the mouth.
+    ear_zone = (np.abs(xx - cx) > 0.5 * ed) & (np.abs(xx - cx) < 1.6 * ed) & \
+        (yy > eye_y - 0.5 * ed) & (yy < eye_y + 1.0 * ed)
     near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
-        (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core)
+        (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core, ear_zone)
     grown = core.copy()
     cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
     for _ in range(reach):
@@ -120,14 +123,15 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     return grown | small
 
 
-def _skin_hued(lab: np.ndarray, skin_core: np.ndarray) -> np.ndarray:
-    """Pixels with the skin's hue, lit or shaded (an ear, a shaded neck)."""
+def _skin_hued(lab: np.ndarray, skin_core: np.ndarray, ears: np.ndarray) -> np.ndarray:
+    """Pixels with the skin's hue, lit or a little shaded; where ears can be (``ears``), also
+    deeply shaded (an ear's hollow). Light brown hair has the skin's hue too, but is darker."""
     if skin_core.sum() < 16:
         return np.zeros(lab.shape[:2], bool)
     ref = np.median(lab[skin_core], axis=0)
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
-    return (L > ref[0] - 45) & (L < ref[0] + 8) & (np.hypot(A - ref[1], B - ref[2]) < 14) & \
-        (A > -3) & (B > -2)
+    hue = (np.hypot(A - ref[1], B - ref[2]) < 14) & (A > -3) & (B > -2) & (L < ref[0] + 8)
+    return hue & ((L > ref[0] - 30) | (ears & (L > ref[0] - 45)))
 
 
 def _small_components(mask: np.ndarray, max_area: int) -> np.ndarray:
