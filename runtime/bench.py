@@ -8,6 +8,10 @@ why budgets are checked here and never in unit tests.
 - render: frames per second of the whole frame (deform + upload + draw + readback) at
   1024x1024 against drawing the same textures as static quads (budget: >= 0.8 x baseline).
 - tracking: MediaPipe's face time per 640x480 frame against our overhead on top of it.
+- single picture: a layered character flattened to one picture, then decomposed and rigged
+  (`build char.png`, timed; budget < 30 s at 1280x1280), and that puppet posed against the
+  puppet of the true layers (`eval-motion`: head PSNR per pose, cracks, closed eyes) with the
+  documented targets passed or missed.
 - arap: every layer mesh of the rig solved for a bend of its handles (the chain particles and
   pins of chain layers; spread-out vertices elsewhere), ours against libigl's 2D ARAP
   (igl.arap_precomputation / igl.arap_solve, 10 iterations) on the same mesh and handle vertices,
@@ -182,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         report["rigidity_error_mean"] = round(float(np.mean([r["rigidity_error"] for r in rows])), 5)
         report["libigl_rigidity_error_mean"] = round(float(np.mean(
             [r["libigl_rigidity_error"] for r in rows if r.get("libigl_rigidity_error") is not None])), 5)
+    # One picture -> puppet: build time and how it holds up in motion, on the sample when it
+    # is there (1280x1280), and always on the example character (1024x1024).
+    report["single_picture"] = {"example": bench_single_picture(draw_example_character())}
+    if SHARED_SAMPLE.is_file():
+        report["single_picture"]["sample"] = bench_single_picture(load_character(SHARED_SAMPLE))
+        report["build_from_picture_s"] = report["single_picture"]["sample"]["build_s"]
     # Tracking on a 640x480 clip made from the shared face photo: MediaPipe's own time against
     # everything we add per frame (solve, filters, copies).
     from runtime.track_bench import SHARED_FACE, benchmark_tracking
@@ -192,6 +202,30 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def bench_single_picture(truth) -> dict:
+    """`build` from the flattened picture of a layered character (timed), and the motion
+    evaluation of that puppet against the true layers' puppet."""
+    from rig.autorig import autorig
+    from runtime.eval_motion_command import check_targets
+    from runtime.motion_eval import compare_puppets
+    from seethrough_core.decompose import decompose
+    from seethrough_core.evaluate import rest_layers
+    image = rest_layers(truth).composite()
+    t0 = time.perf_counter()
+    single = decompose(image)
+    t1 = time.perf_counter()
+    rig = autorig(single)
+    t2 = time.perf_counter()
+    result = compare_puppets(autorig(truth), rig, image=image)
+    result["targets"] = check_targets(result, with_truth=True)
+    return {"size": list(truth.size), "build_s": round(t2 - t0, 3),
+            "decompose_s": round(t1 - t0, 3), "rig_s": round(t2 - t1, 3),
+            "poses": {k: {m: v[m] for m in ("psnr", "static_psnr", "cracks") if m in v}
+                      for k, v in result["poses"].items()},
+            "summary": result["summary"], "targets_missed": [k for k, ok in
+                                                              result["targets"].items() if not ok]}
 
 
 def _cpus() -> int:

@@ -1,0 +1,120 @@
+"""Painting what a layer hides, and clean part edges: synthetic cases with known answers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seethrough_core.character import Character, Layer
+from seethrough_core.decompose.completion import (HeadGeometry, complete_hidden,
+                                                  decontaminate_edges, face_shape,
+                                                  visible_owner)
+from seethrough_core.decompose.inpaint import directional_fill, orientation_field
+
+
+def test_directional_fill_continues_strands_through_a_hole():
+    h, w = 80, 60
+    xx = np.arange(w)[None, :].repeat(h, 0)
+    # Vertical strands: dark lines every 6 px on a mid-brown body.
+    rgb = np.where((xx % 6) < 2, 40.0, 150.0)[..., None].repeat(3, -1).astype(np.float32)
+    known = np.ones((h, w), bool)
+    known[25:55, 10:50] = False                 # a hole across many strands
+    gray = rgb[..., 0]
+    dirs = orientation_field(gray, known, prior=(0.0, 1.0))
+    out = directional_fill(np.where(known[..., None], rgb, 0), known, ~known, dirs)
+    hole = out[25:55, 12:48, 0]
+    truth = rgb[25:55, 12:48, 0]
+    # The strands run on: each column keeps its own value (no blur to a flat average).
+    assert np.corrcoef(hole.mean(0), truth.mean(0))[0, 1] > 0.95
+    assert np.abs(hole - truth).mean() < 15
+
+
+def test_directional_fill_never_averages_two_materials_into_grey():
+    h, w = 60, 60
+    rgb = np.zeros((h, w, 3), np.float32)
+    rgb[:, :30] = (30, 40, 90)                  # navy
+    rgb[:, 30:] = (245, 245, 245)               # white
+    known = np.ones((h, w), bool)
+    known[20:40, 10:50] = False
+    dirs = orientation_field(rgb[..., 0], known)
+    out = directional_fill(rgb, known, ~known, dirs)
+    filled = out[~known]
+    d_navy = np.linalg.norm(filled - (30, 40, 90), axis=1)
+    d_white = np.linalg.norm(filled - (245, 245, 245), axis=1)
+    # Every painted pixel is one of the two colours, none a grey between them.
+    assert (np.minimum(d_navy, d_white) < 30).mean() > 0.97
+
+
+def _layer(tag, mask, colour, depth=0.5):
+    rgba = np.zeros(mask.shape + (4,), np.uint8)
+    rgba[mask, :3] = colour
+    rgba[mask, 3] = 255
+    return Layer(tag, rgba, tag=tag, depth=np.full(mask.shape, depth, np.float32))
+
+
+def test_the_face_continues_under_the_fringe_to_the_skull_and_the_picture_is_unchanged():
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    head = ((xx - 100) / 70.0) ** 2 + ((yy - 100) / 85.0) ** 2 <= 1
+    fringe = head & (yy < 95)
+    face_full = ((xx - 100) / 55.0) ** 2 + ((yy - 110) / 70.0) ** 2 <= 1
+    face = face_full & ~fringe
+    eyes = [(((xx - cx) / 12.0) ** 2 + ((yy - 115) / 7.0) ** 2 <= 1) for cx in (75, 125)]
+    back = head & ~face_full & ~fringe
+    layers = [_layer("back hair", back, (60, 40, 40), 0.9), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes[0], (255, 255, 255), 0.3),
+              _layer("eyewhite", eyes[1], (255, 255, 255), 0.3),
+              _layer("front hair", fringe, (80, 50, 50), 0.1)]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
+    complete_hidden(layers)
+    painted = layers[1].alpha > 127
+    # Under the fringe the face reaches well up toward the skull (not only a seam band)...
+    assert painted[70, 100] and painted[60, 100]
+    # ...in the face's own skin colour, never the hair's.
+    assert np.abs(layers[1].rgba[70, 100, :3].astype(int) - (250, 220, 200)).max() <= 3
+    # The back hair fills the head behind the face.
+    assert layers[0].alpha[110, 100] == 255
+    assert np.abs(layers[0].rgba[110, 100, :3].astype(int) - (60, 40, 40)).max() <= 3
+    after = Character((w, h), layers)
+    diff = np.abs(after.composite().astype(int) - before.composite().astype(int))
+    assert diff.max() <= 2
+
+
+def test_face_shape_is_as_wide_as_the_eyes_say():
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = (np.abs(xx - 100) < 30) & (yy > 80) & (yy < 170)      # side hair hides the cheeks
+    eyes = ((np.abs(xx - 60) < 12) | (np.abs(xx - 140) < 12)) & (np.abs(yy - 110) < 6)
+    geo = HeadGeometry(face, np.zeros_like(face), eyes, eyes)
+    shape = face_shape(face, geo)
+    cols = np.flatnonzero(shape[110])
+    assert cols.min() <= 48 and cols.max() >= 152
+
+
+def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():
+    h, w = 40, 40
+    skin = np.array([250, 220, 200], np.float32)
+    ink = np.array([40, 20, 20], np.float32)
+    cover = np.zeros((h, w), np.float32)
+    cover[:, 18:22] = 1.0
+    cover[:, 17] = cover[:, 22] = 0.5                 # an anti-aliased line
+    picture = skin * (1 - cover[..., None]) + ink * cover[..., None]
+    face = np.zeros((h, w, 4), np.uint8)
+    face[..., :3] = np.round(picture)                 # the face holds the line's soft edges
+    face[..., 3] = 255
+    line = np.zeros((h, w, 4), np.uint8)
+    line[:, 18:22, :3] = ink
+    line[:, 18:22, 3] = 255
+    face[:, 18:22, :3] = skin                         # painted under the line already
+    layers = [Layer("face", face, tag="face"), Layer("mouth", line, tag="mouth")]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers]).composite()
+    owner = np.where(line[..., 3] > 127, 1, 0)
+    decontaminate_edges(layers, owner, radius=2)
+    # The face is clean skin where the line's edge was...
+    assert np.abs(layers[0].rgba[:, 17, :3].astype(int) - skin).max() <= 3
+    assert np.abs(layers[0].rgba[:, 22, :3].astype(int) - skin).max() <= 3
+    # ...the line carries its own edge as alpha...
+    assert 100 < layers[1].rgba[5, 17, 3] < 155
+    # ...and the picture is the same.
+    after = Character((w, h), layers).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
+    assert visible_owner(layers)[5, 20] == 1

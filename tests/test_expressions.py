@@ -1,0 +1,128 @@
+"""Synthesized expression art: closed eyes and an open mouth on a synthetic face; and glasses
+found as eyewear."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seethrough_core.character import Character, Layer
+from seethrough_core.decompose.expressions import add_expression_art
+from seethrough_core.decompose.eyewear import find_eyewear
+
+SKIN = (250, 222, 205)
+
+
+def _face_layers():
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def layer(name, tag, mask, colour, side=None):
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[mask, :3] = colour
+        rgba[mask, 3] = 255
+        return Layer(name, rgba, tag=tag, side=side, depth=np.full((h, w), 0.4, np.float32))
+
+    face = ((xx - 100) / 80.0) ** 2 + ((yy - 80) / 75.0) ** 2 <= 1
+    layers = [layer("face", "face", face, SKIN)]
+    for side, cx in (("r", 65), ("l", 135)):
+        white = ((xx - cx) / 18.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1
+        iris = white & (((xx - cx) / 8.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1)
+        lash = (np.abs(xx - cx) < 21) & (yy >= 58) & (yy < 62)
+        layers += [layer(f"eyewhite-{side}", "eyewhite", white, (255, 255, 255), side),
+                   layer(f"irides-{side}", "irides", iris, (60, 90, 160), side),
+                   layer(f"eyelash-{side}", "eyelash", lash, (30, 20, 20), side)]
+    mouth = (np.abs(xx - 100) < 14) & (np.abs(yy - 120) < 1.5)
+    layers.append(layer("mouth", "mouth", mouth, (120, 60, 60)))
+    return layers
+
+
+def test_closed_eyes_cover_the_eye_with_skin_and_draw_a_lid():
+    layers = add_expression_art(_face_layers())
+    closed = {l.side: l for l in layers if l.variant == "eye_close"}
+    assert set(closed) == {"l", "r"}
+    for side, cx in (("r", 65), ("l", 135)):
+        art = closed[side]
+        iris = next(l for l in layers if l.name == f"irides-{side}").alpha > 127
+        covered = art.alpha[iris] > 250
+        assert covered.mean() > 0.95                          # the whole iris is covered
+        colours = art.rgba[iris][..., :3].astype(int)
+        skinlike = np.abs(colours - SKIN).max(axis=1) <= 12
+        assert skinlike.mean() > 0.6                          # mostly by the face's own skin
+        lid = (art.rgba[..., :3].max(axis=2) < 90) & (art.alpha > 128)
+        ys, xs = np.nonzero(lid)
+        assert xs.min() < cx - 10 and xs.max() > cx + 10       # a line across the eye
+        assert 65 <= np.median(ys) <= 80                       # in its lower part
+    # Drawn above the eye's parts, in the PSD order the rig expects.
+    names = [l.name for l in layers]
+    assert names.index("eye_close-r") > names.index("eyelash-l")
+
+
+def test_open_mouth_hangs_from_the_mouth_line_with_a_dark_inside():
+    layers = add_expression_art(_face_layers())
+    closed = [l for l in layers if l.variant == "mouth_close"]
+    opened = [l for l in layers if l.variant == "mouth_open"]
+    assert len(closed) == 1 and len(opened) == 1 and closed[0].name == "mouth_close"
+    art = opened[0]
+    ys, xs = np.nonzero(art.alpha > 127)
+    assert abs((xs.min() + xs.max()) / 2 - 100) <= 2
+    assert ys.min() <= 122 and ys.max() >= 125                # below the line
+    assert np.ptp(ys) >= 0.6 * np.ptp(xs)                     # an opening, not a slit
+    inside = art.rgba[art.alpha > 250, :3].astype(float)
+    assert inside.mean() < np.mean(SKIN) - 60                 # dark, not skin
+    # The rest picture is unchanged: variants are not part of it.
+    before = Character((200, 160), _face_layers()).rest_composite()
+    after = Character((200, 160), layers).rest_composite()
+    assert np.array_equal(before, after)
+
+
+def test_no_mouth_line_still_gets_an_open_mouth_where_anime_faces_put_it():
+    layers = [l for l in _face_layers() if l.tag != "mouth"]
+    out = add_expression_art(layers)
+    opened = [l for l in out if l.variant == "mouth_open"]
+    assert len(opened) == 1
+    ys, xs = np.nonzero(opened[0].alpha > 127)
+    # Between the eyes (y 70) and the chin (y 155).
+    assert 95 < ys.mean() < 140 and abs(xs.mean() - 100) < 4
+
+
+def test_existing_expression_art_is_kept():
+    layers = _face_layers()
+    mine = np.zeros_like(layers[0].rgba)
+    mine[60:80, 40:90] = (1, 2, 3, 255)
+    layers.append(Layer("eye_close", mine, tag="eyelash", variant="eye_close"))
+    out = add_expression_art(layers)
+    assert [l for l in out if l.variant == "eye_close"] == [layers[-1]]
+
+
+def _lab(rgb):
+    import cv2
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def test_glasses_are_found_as_rings_around_both_eyes():
+    import cv2
+    h, w = 160, 200
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = SKIN
+    eyes = [(65.0, 70.0, 18.0), (135.0, 70.0, 18.0)]
+    taken = np.zeros((h, w), bool)
+    for cx, cy, r in eyes:
+        cv2.ellipse(img, (int(cx), int(cy)), (18, 9), 0, 0, 360, (255, 255, 255), -1)
+        taken |= cv2.ellipse(np.zeros((h, w), np.uint8), (int(cx), int(cy)), (18, 9), 0, 0, 360,
+                             1, -1) > 0
+    glasses = img.copy()
+    for cx, cy, r in eyes:
+        cv2.ellipse(glasses, (int(cx), int(cy + 2)), (27, 18), 0, 0, 360, (40, 30, 30), 3)
+    cv2.line(glasses, (92, 72), (108, 72), (40, 30, 30), 3)
+    solid = np.ones((h, w), bool)
+    skin = np.all(img == SKIN, axis=-1)
+    frame = find_eyewear(_lab(glasses), solid, skin, taken, eyes)
+    assert frame is not None
+    drawn = np.any(glasses != img, axis=-1)
+    assert (frame & drawn).sum() > 0.8 * drawn.sum()           # the frames and the bridge
+    assert not (frame & ~cv2.dilate(drawn.astype(np.uint8), np.ones((3, 3))).astype(bool)).any()
+    # A bare face (a lash line above each eye, nothing below) wears no glasses.
+    bare = img.copy()
+    for cx, cy, r in eyes:
+        cv2.line(bare, (int(cx - 20), int(cy - 10)), (int(cx + 20), int(cy - 10)), (30, 20, 20), 3)
+    assert find_eyewear(_lab(bare), solid, skin, taken, eyes) is None
