@@ -99,6 +99,7 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     seam = seam if seam is not None else max(3, int(round(0.004 * max(h, w))))
     seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * seam + 1, 2 * seam + 1))
     owner = visible_owner(layers)
+    hair_colours = _hair_colours(layers)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
     for layer in reversed(layers):
         if layer.variant is None or layer.variant == "mouth_close":
@@ -108,11 +109,28 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                 shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
-                    paint_hidden(layer, new, others=covered, band=max(2, seam - 1))
+                    paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
+                                 hair_colours=hair_colours)
                     if layer.tag in ("face", "neck"):
                         draw_hidden_outline(layer, mask, new)
         covered |= layer.alpha == 255
     decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
+
+
+def _hair_colours(layers: list[Layer], k: int = 4) -> np.ndarray:
+    """A few Lab colours of the hair (k-means of its opaque pixels), (k, 3) or empty."""
+    pixels = [l.rgba[l.alpha == 255, :3] for l in layers if l.tag in STRAND_TAGS
+              and l.variant is None]
+    pixels = np.concatenate(pixels) if pixels else np.zeros((0, 3), np.uint8)
+    if len(pixels) < 50:
+        return np.zeros((0, 3), np.float32)
+    if len(pixels) > 20000:
+        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 20000, replace=False)]
+    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(lab, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres
 
 
 def visible_owner(layers: list[Layer]) -> np.ndarray:
@@ -300,13 +318,24 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ painting
 
-def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int) -> np.ndarray:
+def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
+                 hair_colours: np.ndarray | None = None) -> np.ndarray:
     """The layer's pixels to paint from: opaque, ``band`` px away from anything not its own
     (other layers and the background); for skin, also not outliers in colour (line art, a
-    neighbour's shadow). Falls back to all opaque pixels when that leaves too few."""
+    neighbour's shadow); for any part but hair, not the hair's colours (a stray strand tip
+    would be drawn on and on) unless the part is mostly of that colour. Falls back to all
+    opaque pixels when that leaves too few."""
     opaque = own & (layer.alpha == 255)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
     src = opaque & (dist > band)
+    if hair_colours is not None and len(hair_colours) and layer.tag not in STRAND_TAGS \
+            and src.sum() > 64:
+        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+        near = np.zeros(src.shape, bool)
+        for c in hair_colours:
+            near |= np.linalg.norm(lab - c, axis=-1) < 12
+        if (src & near).sum() < 0.3 * src.sum():
+            src &= ~near
     if layer.tag in SKIN_TAGS and src.sum() > 64:
         lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
         med = np.median(lab[src], axis=0)
@@ -318,10 +347,11 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int) -
     return src
 
 
-def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int) -> None:
+def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
+                 hair_colours: np.ndarray | None = None) -> None:
     """Colour (and depth) for the ``new`` pixels of a full-canvas layer, in place."""
     own = layer.alpha > 127
-    src = clean_source(layer, own, others, band)
+    src = clean_source(layer, own, others, band, hair_colours)
     ys, xs = np.nonzero(new | src)
     h, w = new.shape
     pad = 4

@@ -25,7 +25,8 @@ from ..character import Layer
 from .inpaint import push_pull_fill
 
 MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
-LID_HEIGHT = 0.8        # where a closed lid lies: from the eye opening's top (0) to bottom (1)
+LID_HEIGHT = 0.7        # where a closed lid lies: from the eye opening's top (0) to bottom (1)
+LID_THICKNESS = 0.6     # the lid line's width as a share of the lash strokes' thickness
 
 
 def add_expression_art(layers: list[Layer]) -> list[Layer]:
@@ -89,10 +90,16 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     if not opening.any() or not face:
         return None
     face = face[0]
-    eye = (lash > 0.05) | opening
+    h, w = opening.shape
+    ow = float(np.ptp(np.nonzero(opening)[1]) + 1)
+    # The lid covers the opening and the lashes around it; whatever the lash layer holds
+    # further out (a strand tip over the eye, a piece of brow) stays drawn as it is.
+    from_opening = cv2.distanceTransform((~opening).astype(np.uint8), cv2.DIST_L2, 3)
+    own_lash = (lash > 0.05) & (from_opening <= 0.22 * ow)
+    stray = (lash > 0.05) & ~own_lash
+    eye = own_lash | opening
     ys, xs = np.nonzero(eye)
     eye_w = float(np.ptp(xs) + 1)
-    h, w = eye.shape
     # The region the lid covers: the eye, grown by a little of its width, feathered outside.
     grow = max(2, int(round(0.06 * eye_w)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
@@ -138,6 +145,14 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     a = lid[..., None]
     rgba[..., :3] = ink_colour * a + rgba[..., :3] * (1.0 - a)
     rgba[..., 3] = np.maximum(rgba[..., 3], lid)
+    if stray.any() and lash_layers:
+        src = lash_layers[0].rgba.astype(np.float32)
+        a = (src[..., 3:4] / 255.0) * stray[..., None]
+        under = rgba[..., 3:4]
+        total = a + under * (1 - a)
+        rgba[..., :3] = np.where(total > 1e-6, (src[..., :3] * a + rgba[..., :3] * under *
+                                                (1 - a)) / np.maximum(total, 1e-6), rgba[..., :3])
+        rgba[..., 3] = total[..., 0]
     out = np.empty((h, w, 4), np.uint8)
     out[..., :3] = np.clip(rgba[..., :3] + 0.5, 0, 255).astype(np.uint8)
     out[..., 3] = np.clip(rgba[..., 3] * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -167,7 +182,7 @@ def _lash_ink(lash_layers: list[Layer], lash: np.ndarray, lab: np.ndarray, known
         breaks = np.flatnonzero(np.diff(rows) > 1)
         runs.append(int(rows[breaks[0]] - rows[0] + 1) if breaks.size else int(rows.size))
     run = float(np.median(runs)) if runs else default[1]
-    return colour, float(np.clip(0.6 * run, max(1.5, 0.03 * eye_w), 0.09 * eye_w))
+    return colour, float(np.clip(LID_THICKNESS * run, max(1.5, 0.03 * eye_w), 0.12 * eye_w))
 
 
 def _lid_line(coef, x_mid: float, x0: float, x1: float, thickness: float,

@@ -38,15 +38,28 @@ def estimate_alpha(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     border_ids = border_ids[border_ids > 0]
     background = np.isin(labels, border_ids)
     # Large enclosed holes that match the background almost exactly (the gap between an arm and
-    # the body) are background too; shaded white clothing does not match that closely.
+    # the body) are background too, when nothing but line art surrounds them; white clothing
+    # shades off into light greys around its whitest parts and stays.
     very_near = dist < _BACKGROUND_MAX / 3
     hole_labels, n = ndimage.label(very_near & ~background)
     if n:
         sizes = np.bincount(hole_labels.ravel())
         big = np.flatnonzero(sizes > 0.0005 * h * w)
         big = big[big > 0]
-        if big.size:
-            background |= np.isin(hole_labels, big)
+        boxes = ndimage.find_objects(hole_labels)
+        ring_kernel = np.ones((5, 5), np.uint8)
+        for i in big:
+            ys, xs = boxes[i - 1]
+            y0, y1 = max(0, ys.start - 3), min(h, ys.stop + 3)
+            x0, x1 = max(0, xs.start - 3), min(w, xs.stop + 3)
+            hole = hole_labels[y0:y1, x0:x1] == i
+            ring = (cv2.dilate(hole.astype(np.uint8), ring_kernel) > 0) & ~hole
+            d = dist[y0:y1, x0:x1][ring]
+            # A gap shows the background right up to the figure's outline; white cloth
+            # shades off into light greys around its whitest parts.
+            shading = float(((d > _BACKGROUND_MAX / 3) & (d < _FOREGROUND_MIN)).mean())
+            if shading < 0.35:
+                background[y0:y1, x0:x1] |= hole
     figure = _drop_specks(~background)
     if not figure.any():
         return np.zeros((h, w), np.float32), rgb.copy()

@@ -1,0 +1,101 @@
+"""Puppets built from one picture, measured in motion on real pictures (../shared/data) and on
+variants of the sample made with other hair colours, crops, backgrounds, glasses and ears."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime import motion_eval as me
+from runtime.eval_motion_command import check_targets
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample_truth(sample_psd):
+    from seethrough_core.loading import load_character
+    return load_character(sample_psd)
+
+
+@pytest.fixture(scope="module")
+def variants(sample_truth):
+    from examples.variants import make_variants
+    return make_variants(sample_truth)
+
+
+def _puppet(image):
+    from rig.autorig import autorig
+    from seethrough_core.decompose import decompose
+    return autorig(decompose(image))
+
+
+def test_the_flattened_sample_moves_like_its_true_layers(sample_truth):
+    from rig.autorig import autorig
+    from seethrough_core.evaluate import rest_layers
+    image = rest_layers(sample_truth).composite()
+    result = me.compare_puppets(autorig(sample_truth), _puppet(image), image=image)
+    targets = check_targets(result, with_truth=True)
+    assert all(targets.values()), {k: v for k, v in targets.items() if not v}
+    poses = result["poses"]
+    for name in me.MOVING:
+        assert poses[name]["psnr"] >= poses[name]["static_psnr"] + 5
+    assert result["summary"]["mean_moving_psnr"] >= 24
+
+
+def _checks(rig, image):
+    result = me.evaluate_puppet(rig, image)
+    s = result["summary"]
+    assert min(s["rest_psnr"], s["rest_head_psnr"]) >= 38            # rest is the picture
+    assert s["max_cracks"] <= 0.006, result["poses"]
+    assert s["iris_unchanged"] <= 0.25 and s["iris_skin"] >= 0.45    # eyes really close
+    assert s["hair_layers"] >= 1 and s["hair_chains"] >= 2
+    assert s["min_face_travel_yaw"] >= 0.05                            # it moves honestly
+    return result
+
+
+@pytest.mark.parametrize("name", ["seethrough-test-image.png", "seethrough-test-image1.png"])
+def test_illustrations_hold_up_in_motion(shared_data, name):
+    from seethrough_core.decompose import load_image
+    path = shared_data / "illustrations" / name
+    if not path.exists():
+        pytest.skip(f"{name} not found")
+    image = load_image(path)
+    _checks(_puppet(image), image)
+
+
+@pytest.mark.parametrize("name", ["bust-blonde", "bust-pink-glasses", "full-silver-white",
+                                  "full-cat-ears", "full-red-glasses"])
+def test_variants_hold_up_in_motion(variants, name):
+    truth, image = variants[name]
+    rig = _puppet(image)
+    _checks(rig, image)
+    tags = {l.tag for l in rig.spec.layers}
+    if "glasses" in name:
+        # Glasses are their own layer and ride on the face.
+        assert "eyewear" in tags
+        eyewear = [i for i, l in enumerate(rig.spec.layers) if l.tag == "eyewear"][0]
+        face = [i for i, l in enumerate(rig.spec.layers) if l.tag == "face"][0]
+        rest = me.settle(rig, {}, seconds=0.0)
+        a = (rest.layer_vertices(eyewear).mean(0).copy(), rest.layer_vertices(face).mean(0).copy())
+        turned = me.settle(rig, {"ParamAngleX": 25.0}, seconds=0.0)
+        moved = (turned.layer_vertices(eyewear).mean(0) - a[0],
+                 turned.layer_vertices(face).mean(0) - a[1])
+        assert np.sign(moved[0][0]) == np.sign(moved[1][0]) and abs(moved[0][0]) > 3
+
+
+def test_light_blonde_hair_on_transparency_is_found(variants):
+    truth, image = variants["bust-blonde"]
+    from seethrough_core.decompose import decompose
+    character = decompose(image)
+    hair = [l for l in character.layers if l.tag in ("front hair", "back hair")]
+    assert hair
+    true_hair = np.zeros(image.shape[:2], bool)
+    for l in truth.layers:
+        if l.tag in ("front hair", "back hair"):
+            true_hair |= l.on_canvas(truth.size)[..., 3] > 127
+    visible = np.zeros_like(true_hair)
+    for l in hair:
+        visible |= l.on_canvas(character.size)[..., 3] > 127
+    shown = true_hair & (image[..., 3] > 127)
+    # Most of the hair the picture shows is found as hair.
+    assert (visible & shown).sum() > 0.8 * shown.sum()
