@@ -20,6 +20,8 @@ FEATURE_TAGS = EYE_TAGS | {"nose", "mouth", "eyewear"}
 NECK_AXIS_DEPTH = 0.3   # head radii from the head's centre plane back to the neck's turning axis
 HAIR_LIFT = 0.12        # head radii between the skin and front hair
 MAX_DEPTH_LIFT = 0.15   # head radii of height that pseudo-depth may add or take away
+SIDE_LOCK_LIFT = 0.35   # share of HAIR_LIFT front hair keeps beside the face
+SIDE_LOCK_BLEND = 0.15  # head radii of dome height over which it regains the full lift
 
 
 def body_levels(anchors: Anchors) -> tuple[float, float, float]:
@@ -123,7 +125,13 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
             z_head = face_dome(c[:, 0], c[:, 1], anchors) + 0.05 * r
         elif tag in ("front hair", "headwear"):
             # Just above the skin: hair and face move together, so no gap opens at the temple.
-            z_head = 0.9 * face_dome(x, y, anchors) + HAIR_LIFT * r + max(lift, 0.0)
+            # Beside the face a lock lies on the side of the head, near the back hair's
+            # depth: it keeps only a little of the lift (so the locks and the hair behind
+            # them do not slide apart when the head turns).
+            dome = face_dome(x, y, anchors)
+            over = np.clip(dome / max(SIDE_LOCK_BLEND * r, 1e-6), 0.0, 1.0)
+            z_head = 0.9 * dome + HAIR_LIFT * r * (SIDE_LOCK_LIFT + (1 - SIDE_LOCK_LIFT) * over) \
+                + max(lift, 0.0)
         elif tag == "hair":
             z_head = 0.5 * face_dome(x, y, anchors) + 0.1 * r
         elif tag == "back hair":

@@ -480,10 +480,21 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
         sizes = np.bincount(comps.ravel())
         centres = ndimage.center_of_mass(zone, comps, range(1, n + 1))
         outside = np.bincount(comps[~inner].ravel(), minlength=n + 1)
+        # A mouth is drawn in line art or a dark interior; a blush is light and only rosy.
+        skin_l = float(face_med[0]) if face_med is not None else 80.0
+        darkest = ndimage.labeled_comprehension(lab[..., 0], comps, np.arange(1, n + 1),
+                                                lambda v: np.percentile(v, 20), np.float32, 0.0)
+        # A strand tip lying on the cheek touches the hair it hangs from; a mouth does not.
+        hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
+        near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        touches_hair = np.bincount(comps[near_hair].ravel(), minlength=n + 1)
         best, best_score = 0, 0.0
         for i, (box, c) in enumerate(zip(boxes, centres), 1):
             width, height = box[1].stop - box[1].start, box[0].stop - box[0].start
-            if abs(c[1] - head.cx) > 0.45 * ed or width > 1.0 * ed or height > 0.6 * ed:
+            # A turned face carries its mouth off the eyes' centre line.
+            if abs(c[1] - head.cx) > 0.7 * ed or width > 1.0 * ed or height > 0.6 * ed:
+                continue
+            if darkest[i - 1] > skin_l - 20 or touches_hair[i]:
                 continue
             if outside[i]:
                 continue
