@@ -21,7 +21,6 @@ NECK_AXIS_DEPTH = 0.3   # head radii from the head's centre plane back to the ne
 HAIR_LIFT = 0.12        # head radii between the skin and front hair
 MAX_DEPTH_LIFT = 0.15   # head radii of height that pseudo-depth may add or take away
 SIDE_LOCK_LIFT = 0.35   # share of HAIR_LIFT front hair keeps beside the face
-SIDE_LOCK_BLEND = 0.15  # head radii of dome height over which it regains the full lift
 
 
 def body_levels(anchors: Anchors) -> tuple[float, float, float]:
@@ -129,7 +128,9 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
             # depth: it keeps only a little of the lift (so the locks and the hair behind
             # them do not slide apart when the head turns).
             dome = face_dome(x, y, anchors)
-            over = np.clip(dome / max(SIDE_LOCK_BLEND * r, 1e-6), 0.0, 1.0)
+            # Regained over the dome's whole height: a steeper blend would tilt the hair
+            # enough to fold it at the face's rim when the head turns far.
+            over = np.clip(dome / max(dome_height(anchors) * r, 1e-6), 0.0, 1.0)
             z_head = 0.9 * dome + HAIR_LIFT * r * (SIDE_LOCK_LIFT + (1 - SIDE_LOCK_LIFT) * over) \
                 + max(lift, 0.0)
         elif tag == "hair":

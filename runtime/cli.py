@@ -174,6 +174,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: the output should end in .rig")
     physics = _load_physics(args.physics) if args.physics else None
     character = load_character(args.file, side_convention=args.sides)
+    for warning in character.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     bar = tqdm(total=len(character.layers) + 2, unit="step", desc="rigging",
                disable=args.quiet, leave=False)
 

@@ -126,3 +126,15 @@ def test_glasses_are_found_as_rings_around_both_eyes():
     for cx, cy, r in eyes:
         cv2.line(bare, (int(cx - 20), int(cy - 10)), (int(cx + 20), int(cy - 10)), (30, 20, 20), 3)
     assert find_eyewear(_lab(bare), solid, skin, taken, eyes) is None
+
+
+def test_missing_parts_are_named_in_one_line_each():
+    from seethrough_core.decompose import missing_parts
+    c = Character((200, 160), [l for l in _face_layers() if l.tag != "eyelash"])
+    lines = missing_parts(c, had_mouth=False)
+    assert any(line.startswith("no hair found") for line in lines)
+    assert any(line.startswith("no mouth line found") for line in lines)
+    assert not any("eye found" in line for line in lines)
+    assert all("\n" not in line for line in lines)
+    both = missing_parts(Character((200, 160), [_face_layers()[0]]))
+    assert any("left eye" in line for line in both) and any("right eye" in line for line in both)

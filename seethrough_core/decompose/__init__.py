@@ -25,7 +25,7 @@ import numpy as np
 from ..character import Character, InputError
 from .images import load_image, rescale_character, resize_rgba, to_rgba
 
-__all__ = ["BACKENDS", "decompose", "load_image", "to_rgba"]
+__all__ = ["BACKENDS", "decompose", "load_image", "missing_parts", "to_rgba"]
 
 BACKENDS = ("heuristic", "seethrough")
 _MODULES = {"heuristic": "seethrough_core.decompose.heuristic",
@@ -60,6 +60,28 @@ def decompose(image_rgba: np.ndarray, *, backend: str = "heuristic",
                              stratify_depth=getattr(module, "MEASURES_DEPTH", True))
     if scale != 1.0:
         character = rescale_character(character, (w, h))
+    character.warnings.extend(missing_parts(character, had_mouth=any(
+        l.tag == "mouth" for l in raw.layers)))
     if progress:
         progress("done", 1.0)
     return character
+
+
+def missing_parts(character: Character, had_mouth: bool = True) -> list[str]:
+    """One line per part a puppet expects that the picture did not yield, saying what that
+    means for the puppet."""
+    tags = {l.tag for l in character.layers if l.variant is None}
+    out = []
+    if not tags & {"front hair", "back hair", "hair"}:
+        out.append("no hair found: nothing will swing and nothing passes behind the face")
+    if "face" not in tags:
+        out.append("no face found: the head turns as one flat piece")
+    for side, word in (("l", "left"), ("r", "right")):
+        if not any(l.tag in ("eyewhite", "irides") and l.side in (side, None)
+                   for l in character.layers):
+            out.append(f"no {word} eye found: it will not blink or look around")
+    if not had_mouth:
+        out.append("no mouth line found: the open mouth is drawn where anime faces have it")
+    if "neck" not in tags:
+        out.append("no neck found: the head turns on the body without one")
+    return out
