@@ -5,7 +5,8 @@
 2. read that PSD back and show what the importer understood (`seethrough-rig inspect`);
 3. rig it (`seethrough-rig build`) and describe the rig (`seethrough-rig info`);
 4. render a short idle animation (breathing, blinking, swaying hair) as an MP4, a transparent
-   WebM, a PNG of the rest pose, and the example greeting motion (`seethrough-rig render`).
+   WebM, a PNG of the rest pose, the example greeting motion and a pose sheet
+   (`seethrough-rig render`).
 """
 from __future__ import annotations
 
@@ -57,13 +58,15 @@ def main(argv: list[str] | None = None) -> int:
          "--size", args.video_size, "--background", "transparent"],
         ["render", str(rig), "--motion", str(MOTIONS / "greeting.motion.json"),
          "-o", str(out / "greeting.mp4"), "--size", args.video_size],
+        ["render", str(rig), "--pose-sheet", str(out / "poses.png")],
     ]
     for command in renders:
         if cli(command) != 0:
             return 1
     print(f"\nDone. Files are in {out}/: example.psd (open it in any paint program), "
           f"example.rig, rest.png, idle.mp4, idle.webm (transparent, for OBS), "
-          f"greeting.mp4 (driven by examples/motions/greeting.motion.json).")
+          f"greeting.mp4 (driven by examples/motions/greeting.motion.json), poses.png (the "
+          f"head in every standard pose).")
     return 0
 
 
