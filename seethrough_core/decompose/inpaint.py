@@ -167,35 +167,3 @@ def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
     out[ys, xs] = base[ys, xs]                   # no stroke end in reach: the base colour
     out[ys[got], xs[got]] = acc[got] / wsum[got, None]
     return out
-    reach = float(max_reach if max_reach is not None else np.hypot(h, w))
-    d = directions[ys, xs]
-    acc = np.zeros((ys.size, 3), np.float32)
-    wsum = np.zeros(ys.size, np.float32)
-    for sign in (1.0, -1.0):
-        found = np.zeros(ys.size, bool)
-        hit_y = np.zeros(ys.size, np.int64)
-        hit_x = np.zeros(ys.size, np.int64)
-        dist = np.zeros(ys.size, np.float32)
-        active = np.arange(ys.size)
-        k = 1
-        while active.size and k * step <= reach:
-            t = k * step * sign
-            qy = np.rint(ys[active] + t * d[active, 1]).astype(np.int64)
-            qx = np.rint(xs[active] + t * d[active, 0]).astype(np.int64)
-            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-            hit = np.zeros(active.size, bool)
-            hit[inside] = source[qy[inside], qx[inside]]
-            idx = active[hit]
-            found[idx] = True
-            hit_y[idx], hit_x[idx] = qy[hit], qx[hit]
-            dist[idx] = k * step
-            active = active[~hit & inside]
-            k += 1
-        wgt = np.where(found, 1.0 / np.maximum(dist, 1.0) ** 2, 0.0).astype(np.float32)
-        keep = np.exp(-dist / fade).astype(np.float32) if fade else 1.0
-        acc += (wgt * keep)[:, None] * detail[hit_y, hit_x]
-        wsum += wgt
-    got = wsum > 0
-    out[ys, xs] = smooth[ys, xs]
-    out[ys[got], xs[got]] += acc[got] / wsum[got, None]
-    return out

@@ -42,6 +42,20 @@ class Layout:
         return ((pair[0][0] + pair[1][0]) / 2, (pair[0][1] + pair[1][1]) / 2)
 
 
+def _run_solution(module: str, cls: str, rgb: np.ndarray, **options):
+    """One still image through a bundled MediaPipe solution (its result), quietly; None when
+    MediaPipe is not usable (the fallbacks carry on alone)."""
+    try:
+        with _quiet_stderr():
+            os.environ.setdefault("GLOG_minloglevel", "2")
+            import mediapipe as mp
+            solution = getattr(getattr(mp.solutions, module), cls)
+            with solution(static_image_mode=True, **options) as model:
+                return model.process(np.ascontiguousarray(rgb))
+    except Exception:
+        return None
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """MediaPipe's C++ side prints to fd 2; keep the command line clean."""
@@ -93,15 +107,8 @@ def _face_mesh(rgb: np.ndarray) -> dict[str, Point]:
     """Eyes (character's left = image right), nose and mouth corners from MediaPipe FaceMesh,
     or {} when it finds no face."""
     h, w = rgb.shape[:2]
-    try:
-        with _quiet_stderr():
-            os.environ.setdefault("GLOG_minloglevel", "2")
-            import mediapipe as mp
-            with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as fm:
-                result = fm.process(np.ascontiguousarray(rgb))
-    except Exception:
-        return {}
-    if not result.multi_face_landmarks:
+    result = _run_solution("face_mesh", "FaceMesh", rgb, max_num_faces=1)
+    if result is None or not result.multi_face_landmarks:
         return {}
     m = result.multi_face_landmarks[0].landmark
 
@@ -117,15 +124,8 @@ def _face_mesh(rgb: np.ndarray) -> dict[str, Point]:
 def _pose(rgb: np.ndarray) -> Layout:
     """MediaPipe Pose landmarks of ``rgb``; empty when none."""
     h, w = rgb.shape[:2]
-    try:
-        with _quiet_stderr():
-            os.environ.setdefault("GLOG_minloglevel", "2")
-            import mediapipe as mp
-            with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
-                result = pose.process(np.ascontiguousarray(rgb))
-    except Exception:           # no usable MediaPipe: the fallbacks carry on alone
-        return Layout()
-    if result.pose_landmarks is None:
+    result = _run_solution("pose", "Pose", rgb, model_complexity=1)
+    if result is None or result.pose_landmarks is None:
         return Layout()
     marks = result.pose_landmarks.landmark
     points: dict[str, Point] = {}
