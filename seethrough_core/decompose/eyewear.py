@@ -2,7 +2,8 @@
 
 A frame is a ring of strokes around an eye, darker than the skin or of another colour, that
 runs *below* the eye too, where a bare face has at most its lower lash. Around each eye the
-candidate stroke pixels are binned by angle on an elliptic band 1.05-2.3 eye radii out; glasses
+candidate stroke pixels are binned by angle on an elliptic band 1.3-3 times the drawn eye's
+half width and height out (clear of its own lashes and lids); glasses
 are there when both eyes are ringed (most angle bins, and most of the lower half, hold strokes).
 The eyewear is then the strokes on those rings, on the bridge between them and on the temple
 arms running out sideways at the eyes' height, as one piece.
@@ -14,33 +15,39 @@ import numpy as np
 from scipy import ndimage
 
 BINS = 24
-INNER, OUTER = 1.05, 2.3        # the band searched, in eye radii (ellipse 1 : 0.75)
+INNER, OUTER = 1.3, 3.0         # the band searched, in the drawn eye's half extents
 MIN_COVERAGE = 0.6
 
 
 def find_eyewear(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray,
-                 taken: np.ndarray, eyes: list[tuple[float, float, float]]) -> np.ndarray | None:
+                 taken: np.ndarray, eyes: list[tuple[float, ...]],
+                 hair: np.ndarray | None = None) -> np.ndarray | None:
     """Bool (H, W) eyewear pixels, or None when the eyes wear no glasses.
 
-    ``eyes``: per eye (centre x, centre y, radius = half its width); ``taken``: pixels that are
-    surely not the frame (the eyes' whites and irides)."""
+    ``eyes``: per eye (centre x, centre y, half width[, half height]) of the whole drawn eye,
+    lashes included; ``taken``: pixels that are surely not the frame (the eyes' own parts)."""
     if len(eyes) != 2 or not face_skin.any():
         return None
     L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
     ref = np.median(lab[face_skin], axis=0)
-    differs = np.hypot(A - ref[1], B - ref[2]) > 18
+    # Frames are dark, or of a strong colour a little darker than the skin (a blush is only
+    # rosy, hair beside the eye is left out by the caller).
+    differs = (np.hypot(A - ref[1], B - ref[2]) > 35) & (L < ref[0] - 22)
     strokes = solid & ~taken & ((L < ref[0] - 30) | differs)
     h, w = solid.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     bands = []
-    for ex, ey, er in eyes:
-        rho = np.hypot((xx - ex) / er, (yy - ey) / (0.75 * er))
+    eyes = [e if len(e) == 4 else (*e, 0.75 * e[2]) for e in eyes]
+
+    for ex, ey, er, eh in eyes:
+        rho = np.hypot((xx - ex) / er, (yy - ey) / eh)
         band = (rho > INNER) & (rho < OUTER)
         ring = strokes & band
-        if not _ringed(ring, ex, ey):
+        cheek = ring & ~hair if hair is not None else ring
+        if not _ringed(ring, ex, ey, cheek):
             return None
         bands.append(band)
-    (lx, ly, lr), (rx, ry, rr) = sorted(eyes)
+    (lx, ly, lr, _), (rx, ry, rr, _) = sorted(eyes)
     mid_y = 0.5 * (ly + ry)
     half = 0.45 * max(lr, rr)
     bridge = (xx > lx) & (xx < rx) & (np.abs(yy - mid_y) < half)
@@ -59,15 +66,19 @@ def find_eyewear(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray,
                                 iterations=max(1, int(0.12 * min(lr, rr)))) > 0)
 
 
-def _ringed(ring: np.ndarray, ex: float, ey: float) -> bool:
-    ys, xs = np.nonzero(ring)
-    if ys.size < BINS:
-        return False
-    angle = np.arctan2(ys - ey, xs - ex)
-    counts = np.bincount(((angle + np.pi) / (2 * np.pi) * BINS).astype(int) % BINS,
-                         minlength=BINS)
+def _ringed(ring: np.ndarray, ex: float, ey: float, cheek: np.ndarray) -> bool:
+    """Most angle bins around the eye hold strokes, and most of the lower half hold strokes
+    on the cheek."""
+    full = _bins(ring, ex, ey) >= 2
+    below = _bins(cheek, ex, ey) >= 2
     # Bins whose centre lies below the eye (y down: angles in (0, pi)).
     centres = -np.pi + (np.arange(BINS) + 0.5) * 2 * np.pi / BINS
     lower = (centres > 0.15) & (centres < np.pi - 0.15)
-    full = counts >= 2
-    return full.mean() >= MIN_COVERAGE and full[lower].mean() >= MIN_COVERAGE
+    return full.mean() >= MIN_COVERAGE and below[lower].mean() >= MIN_COVERAGE
+
+
+def _bins(mask: np.ndarray, ex: float, ey: float) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    angle = np.arctan2(ys - ey, xs - ex)
+    return np.bincount(((angle + np.pi) / (2 * np.pi) * BINS).astype(int) % BINS,
+                       minlength=BINS)

@@ -451,14 +451,16 @@ def _label_eyewear(labels, lab, solid, face_skin, head: Head) -> None:
         y0, y1 = max(0, int(ey) - r), min(labels.shape[0], int(ey) + r)
         x0, x1 = max(0, int(ex) - r), min(labels.shape[1], int(ex) + r)
         near[y0:y1, x0:x1] = True
-        own = near & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
+        own = near & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"], LABEL["eyelash"]])
         if own.sum() < 4:
             return
         ys, xs = np.nonzero(own)
         eyes.append((float((xs.min() + xs.max()) / 2), float((ys.min() + ys.max()) / 2),
-                     max(2.0, 0.5 * float(np.ptp(xs) + 1))))
-    taken = np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
-    frame = find_eyewear(lab, solid, face_skin, taken, eyes)
+                     max(2.0, 0.5 * float(np.ptp(xs) + 1)), max(2.0, 0.5 * float(np.ptp(ys) + 1))))
+    taken = np.isin(labels, [LABEL["eyewhite"], LABEL["irides"], LABEL["eyelash"],
+                             LABEL["eyebrow"]])
+    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
+    frame = find_eyewear(lab, solid, face_skin, taken, eyes, hair)
     if frame is not None:
         labels[frame] = LABEL["eyewear"]
 
