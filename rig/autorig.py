@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -95,7 +96,6 @@ def cover_irides(character: Character) -> Character:
     """Irides are clipped to their eyewhite; where an iris is drawn past its white (artists
     often let its lower rim overlap the lid), the white is extended under the iris there, so
     clipping never cuts what the picture shows. Hidden under the iris: the picture is unchanged."""
-    from dataclasses import replace as _replace
     layers = list(character.layers)
     whites = {l.side: i for i, l in enumerate(layers) if l.tag in ("eyewhite", "eyes")
               and l.variant is None and not l.empty}
@@ -127,8 +127,8 @@ def cover_irides(character: Character) -> Character:
         if white.depth is not None:
             depth = np.full(rgba.shape[:2], float(white.depth_median()), np.float32)
             depth[wy:wy + white.height, wx:wx + white.width] = white.depth
-        layers[wi] = _replace(white, rgba=rgba, offset=(x0, y0), depth=depth)
-    return _replace(character, layers=layers)
+        layers[wi] = replace(white, rgba=rgba, offset=(x0, y0), depth=depth)
+    return replace(character, layers=layers)
 
 
 def _assign_clipping(layers: list[LayerSpec]) -> None:

@@ -22,7 +22,8 @@ from seethrough_core.taxonomy import HAIR_TAGS, HEAD_TAGS
 from . import springs
 from .anchors import Anchors
 from .arap import arap_precompute, arap_solve
-from .binding import FEATURE_TAGS, HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome, reference_depths
+from .binding import (FEATURE_TAGS, HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome,
+                      reference_depths)
 from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
@@ -106,7 +107,7 @@ class Rig:
         self._ref_depth = reference_depths(layers)
         per_layer = [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth,
                                 self._ref_depth.get(l.tag)) for l in layers]
-        self.attrs = WarpAttributes.concat(stitch_layers(spec, per_layer))
+        self.attrs = WarpAttributes.concat(stitch_layers(spec, per_layer, self._ref_depth))
         shoulder_y, chest_y, hip_y = body_levels(spec.anchors)
         self.geometry = WarpGeometry(spec.anchors.head_center, spec.anchors.neck_pivot,
                                      spec.anchors.body_center_x,
@@ -366,9 +367,11 @@ class Rig:
         return {i: l.clip_to for i, l in enumerate(self.spec.layers) if l.clip_to is not None}
 
 
-def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes]) -> list[WarpAttributes]:
+def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes],
+                  refs: dict[str, float]) -> list[WarpAttributes]:
     """Per-layer warp attributes stitched across cuts and limited across overlaps (see
-    rig.stitch). Expression variants are left alone: they sit on their own parts."""
+    rig.stitch); ``refs``: each tag's reference depth (binding.reference_depths). Expression
+    variants are left alone: they sit on their own parts."""
     layers = spec.layers
     if len(layers) < 2:
         return attrs
@@ -380,7 +383,6 @@ def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes]) -> list[WarpAttrib
     groups = ["both" if l.tag == "neck" else "head" if l.tag in HEAD_TAGS else "body"
               for l in layers]
     rigid = [l.tag in FEATURE_TAGS for l in layers]
-    refs = reference_depths(layers)
 
     def evaluate(j: int, points: np.ndarray) -> WarpAttributes:
         l = layers[j]

@@ -98,12 +98,10 @@ def run(args: argparse.Namespace) -> int:
         rigs = [truth_rig, rig]
     else:
         from rig.autorig import autorig
-        from seethrough_core.loading import load_character
-        from seethrough_core.decompose import load_image
+        from seethrough_core.decompose import decompose, load_image
         say("decomposing")
-        character = load_character(path)
         image = load_image(path)
-        rig = autorig(character)
+        rig = autorig(decompose(image))
         say("rendering poses")
         result = me.evaluate_puppet(rig, image, quality=args.quality)
         rows = [("puppet", None)]

@@ -86,9 +86,11 @@ def settle(rig, params: dict, seconds: float = SETTLE_SECONDS, fps: float = SETT
 
 
 def render_poses(rig, poses, *, quality: str = "normal",
-                 layers_of: dict[str, list[int]] | None = None) -> dict:
+                 layers_of: dict[str, list[int]] | None = None,
+                 subsets_for: tuple[str, ...] = ("rest",)) -> dict:
     """{pose name: (H, W, 4) float32 straight RGBA in 0..1 at the canvas size}; with
-    ``layers_of`` ({key: layer indices}) also {(pose name, key): that subset alone}."""
+    ``layers_of`` ({key: layer indices}) also {(pose name, key): that subset alone} for the
+    poses named in ``subsets_for``."""
     from .renderer import Renderer
     out = {}
     with Renderer(rig, size=tuple(rig.size), background="transparent", quality=quality,
@@ -96,7 +98,7 @@ def render_poses(rig, poses, *, quality: str = "normal",
         for p in poses:
             pose = settle(rig, p.params)
             out[p.name] = renderer.render(pose).astype(np.float32) / 255.0
-            for key, subset in (layers_of or {}).items():
+            for key, subset in (layers_of or {}).items() if p.name in subsets_for else ():
                 out[(p.name, key)] = renderer.render(pose, layers=subset).astype(np.float32) / 255.0
     return out
 

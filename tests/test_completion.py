@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from seethrough_core.character import Character, Layer
 from seethrough_core.decompose.completion import (HeadGeometry, complete_hidden,

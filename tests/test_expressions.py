@@ -3,7 +3,6 @@ found as eyewear."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from seethrough_core.character import Character, Layer
 from seethrough_core.decompose.expressions import add_expression_art

@@ -596,32 +596,6 @@ def _split_hair(labels: np.ndarray, L: np.ndarray, head: Head, skin_below: np.nd
     labels[front] = LABEL["front hair"]
 
 
-def _hair_mask(lab, solid, skin, head: Head, top: int, fig_h: float) -> np.ndarray:
-    h, w = solid.shape
-    band = np.zeros_like(solid)
-    y1 = int(min(h, top + max(3, 0.04 * (head.chin_y - top + 1))))
-    band[top:y1] = True
-    sample = lab[band & solid & ~skin]
-    if sample.size == 0:
-        return np.zeros_like(solid)
-    ref = np.median(sample, 0)
-    dist = np.linalg.norm(lab - ref, axis=-1)
-    cand = solid & ~skin & (dist < 24)
-    if ref[0] < 35:       # dark hair: shading and outlines are also dark, but keep the hue
-        same_hue = np.hypot(lab[..., 1] - ref[1], lab[..., 2] - ref[2]) < 12
-        cand |= solid & ~skin & (lab[..., 0] < ref[0] + 12) & same_hue
-    k = max(3, int(round(0.12 * head.eye_dist)) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    core = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
-    labels, n = ndimage.label(core)
-    if n == 0:
-        return np.zeros_like(solid)
-    above = np.unique(labels[: int(max(1, head.eye_y))][core[: int(max(1, head.eye_y))]])
-    keep = np.isin(labels, above[above > 0])
-    # Give back the thin edges the opening took, but only next to the kept regions.
-    return (cv2.dilate(keep.astype(np.uint8), kernel) > 0) & cand
-
-
 # ------------------------------------------------------------------------------------ body
 
 def _label_body(labels, body, lab, skin, layout: Layout, head: Head, shoulder_y: float,
