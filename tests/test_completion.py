@@ -5,7 +5,7 @@ import numpy as np
 
 from seethrough_core.character import Character, Layer
 from seethrough_core.decompose.completion import (HeadGeometry, complete_hidden,
-                                                  decontaminate_edges, face_shape,
+                                                  decontaminate_edges, face_shape, neck_shape,
                                                   visible_owner)
 from seethrough_core.decompose.inpaint import directional_fill, orientation_field
 
@@ -87,6 +87,58 @@ def test_face_shape_is_as_wide_as_the_eyes_say():
     shape = face_shape(face, geo)
     cols = np.flatnonzero(shape[110])
     assert cols.min() <= 48 and cols.max() >= 152
+
+
+def _bust():
+    """A face, back hair hanging beside it with its tips ending on the shoulders, a neck."""
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 120) / 50.0) ** 2 + ((yy - 100) / 62.0) ** 2 <= 1
+    eyes = ((np.abs(xx - 95) < 10) | (np.abs(xx - 145) < 10)) & (np.abs(yy - 100) < 5)
+    shoulders = (yy >= 190) & (np.abs(xx - 120) < 110)
+    neck = (np.abs(xx - 120) < 22) & (yy > 150) & (yy < 190) & ~face
+    hair = ((np.abs(xx - 120) < 80) & (yy > 40) & (yy < 190) | (((xx - 120) / 80.0) ** 2 +
+            ((yy - 60) / 50.0) ** 2 <= 1)) & ~face & ~neck & ~shoulders
+    return (h, w), yy, xx, face, eyes, shoulders, neck, hair
+
+
+def test_hair_tips_resting_on_the_shoulders_go_on_behind_them():
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    layers = [_layer("back hair", hair, (60, 40, 40), 0.9), _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layers[0].alpha.copy()
+    complete_hidden(layers)
+    painted = (layers[0].alpha > 127) & ~(before > 127)
+    # Under the shoulder, straight below the tips at x = 50 (beside the neck, outside the
+    # head's hull), hair goes on a little way in hair colour, and not forever.
+    assert painted[195, 50] and painted[200, 50]
+    assert not painted[235, 50]
+    assert np.abs(layers[0].rgba[198, 50, :3].astype(int) - (60, 40, 40)).max() <= 6
+    # Nothing is painted into the background beside the tips.
+    assert not painted[185, 215]
+
+
+def test_hair_whose_lower_edge_is_already_hidden_gets_no_more():
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    hair = hair | ((np.abs(xx - 120) < 80) & (yy >= 190) & (yy < 205))   # reaches under already
+    layers = [_layer("back hair", hair, (60, 40, 40), 0.9),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    complete_hidden(layers)
+    assert not (layers[0].alpha[215:, 50] > 0).any()
+
+
+def test_the_neck_goes_on_up_under_the_jaw_as_wide_as_the_jaw():
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    geo = HeadGeometry(face, hair, eyes, eyes)
+    shape = neck_shape(neck, geo)
+    # A third of the way from the chin (y 162) up to the eyes (y 100): well beyond the visible
+    # neck's 44 px, about as wide as the jaw.
+    row = shape[145]
+    cols = np.flatnonzero(row)
+    assert cols.min() <= 90 and cols.max() >= 150
+    assert not shape[120].any()          # not up over the cheeks
 
 
 def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():

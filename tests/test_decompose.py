@@ -74,6 +74,18 @@ def test_push_pull_keeps_known_pixels_and_interpolates_between_them():
     assert 10.0 <= row.min() and row.max() <= 20.0 and row[0] < 13 and row[-1] > 17
 
 
+def test_a_neck_running_into_bare_shoulders_ends_where_it_widens():
+    from seethrough_core.decompose.parts import _neck_base
+    neck = np.zeros((100, 200), bool)
+    neck[10:14, 60:140] = True        # a sliver under the chin, cut short by its outline
+    neck[14:50, 85:115] = True        # the neck
+    neck[50:90, 40:160] = True        # the chest it runs into
+    assert _neck_base(neck) == 50
+    column = np.zeros((100, 200), bool)
+    column[10:90, 85:115] = True      # a neck between hair all the way down: all of it
+    assert _neck_base(column) == 100
+
+
 def test_index_codec_round_trip_and_topmost_layer():
     index = np.array([[0, 1, 255], [256, 65535, 70000]])
     assert np.array_equal(decode_index(encode_index(index)), index)

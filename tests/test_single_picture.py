@@ -42,18 +42,11 @@ def test_the_flattened_sample_moves_like_its_true_layers(sample_truth):
     assert result["summary"]["mean_moving_psnr"] >= 24
 
 
-# Known gap: on this picture the strand tips resting on the shoulders lift off them as the head
-# turns or looks up, opening slivers of background the 5 px closing counts as cracks: 0.62 %
-# of the face box at pitch +20 against the 0.6 % target. Reported, not hidden: the test fails
-# as expected until the tips are fixed, and passes (strictly) once they are.
-KNOWN_CRACKS = {"seethrough-test-image1.png": 0.0065}
-
-
-def _checks(rig, image, name=""):
+def _checks(rig, image):
     result = me.evaluate_puppet(rig, image)
     s = result["summary"]
     assert min(s["rest_psnr"], s["rest_head_psnr"]) >= 38            # rest is the picture
-    assert s["max_cracks"] <= KNOWN_CRACKS.get(name, 0.006), result["poses"]
+    assert s["max_cracks"] <= 0.006, result["poses"]
     assert s["iris_unchanged"] <= 0.25 and s["iris_skin"] >= 0.45    # eyes really close
     assert s["hair_layers"] >= 1 and s["hair_chains"] >= 2
     assert s["min_face_travel_yaw"] >= 0.05                            # it moves honestly
@@ -67,9 +60,7 @@ def test_illustrations_hold_up_in_motion(shared_data, name):
     if not path.exists():
         pytest.skip(f"{name} not found")
     image = load_image(path)
-    result = _checks(_puppet(image), image, name)
-    if name in KNOWN_CRACKS:
-        assert result["summary"]["max_cracks"] > 0.006, "fixed: drop it from KNOWN_CRACKS"
+    _checks(_puppet(image), image)
 
 
 @pytest.mark.parametrize("name", ["bust-blonde", "bust-pink-glasses", "full-silver-white",

@@ -105,7 +105,7 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
         if layer.variant is None or layer.variant == "mouth_close":
             mask = layer.alpha > 127
             if mask.any() and covered.any():
-                shape = completion_shape(layer, mask, geo)
+                shape = completion_shape(layer, mask, geo, covered)
                 shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
@@ -246,8 +246,10 @@ def _clean_colours(layer: Layer, visible: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ shapes
 
-def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
-    """The whole shape a part plausibly has, hidden pieces included (bool (H, W))."""
+def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
+                     covered: np.ndarray | None = None) -> np.ndarray:
+    """The whole shape a part plausibly has, hidden pieces included (bool (H, W)).
+    ``covered``: the opaque pixels of the layers in front of it."""
     tag = layer.tag
     if tag == "face" and geo.valid:
         return face_shape(mask, geo)
@@ -256,7 +258,12 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry) -> np.nd
         # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
         below = np.zeros_like(mask)
         below[int(geo.chin):] = True
-        return shape | (_row_spans(mask & below) & below)
+        shape |= _row_spans(mask & below) & below
+        # Tips that end on a shoulder or the chest go on behind it: drawn down as far as a
+        # turn or a nod can lift them, no gap opens between a tip and what it lay on.
+        if covered is not None:
+            shape |= _hanging_on(mask, covered, int(round(0.3 * (geo.chin - geo.eye_y))) + 1)
+        return shape
     if tag == "neck":
         return neck_shape(mask, geo)
     if tag in ("topwear", "bottomwear"):
@@ -297,23 +304,25 @@ def face_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
 
 
 def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
-    """The visible neck and its continuation up under the chin: each row as wide as the
-    neck's narrowest visible rows, up to a third of the way from the chin to the eyes."""
+    """The visible neck and its continuation up under the chin and jaw: the hull of the neck's
+    upper half and a line a third of the way from the chin to the eyes, as wide as the jaw
+    (under the ears the neck joins the skull; a turned face uncovers that much of it)."""
     shape = _row_spans(mask)
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size < 2 or not geo.valid:
         return shape
-    top = rows[0]
-    height = rows[-1] - top + 1
-    head = rows[:max(2, height // 3)]
-    lefts = [np.flatnonzero(mask[r])[0] for r in head]
-    rights = [np.flatnonzero(mask[r])[-1] for r in head]
-    left, right = float(np.median(lefts)), float(np.median(rights))
-    up = int(max(0, min(top, geo.chin - 0.35 * (geo.chin - geo.eye_y))))
-    poly = np.array([[left, up], [right, up], [right, top + 2], [left, top + 2]], np.int32)
-    ext = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(ext, poly, 1)
-    return shape | (ext > 0)
+    upper = mask & (np.arange(mask.shape[0])[:, None] <= rows[rows.size // 2])
+    ys, xs = np.nonzero(upper)
+    left, right = np.percentile(xs, [10, 90])
+    # Under the ears the neck joins the skull about as wide as the jaw.
+    left = min(left - 0.15 * geo.width, geo.cx - 0.4 * geo.width)
+    right = max(right + 0.15 * geo.width, geo.cx + 0.4 * geo.width)
+    up = max(0.0, geo.chin - 0.35 * (geo.chin - geo.eye_y))
+    top_line = np.array([[left, up], [right, up]])
+    pts = np.concatenate([np.stack([xs, ys], 1), top_line]).astype(np.int32)
+    hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+    return shape | (hull > 0)
 
 
 # ------------------------------------------------------------------------------ painting
@@ -447,6 +456,23 @@ def _mirror(mask: np.ndarray, centre_x: float) -> np.ndarray:
     ok = (mx >= 0) & (mx < mask.shape[1])
     out = np.zeros_like(mask)
     out[ys[ok], mx[ok]] = True
+    return out
+
+
+def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int) -> np.ndarray:
+    """Below each column's lowest pixel of ``mask`` that is seen and ends right on something
+    in front (within 2 px above a ``covered`` pixel), ``reach`` pixels straight down: a tip
+    lying on a shoulder. A part whose lower edge is already hidden gets nothing."""
+    h, w = mask.shape
+    cols = np.flatnonzero(mask.any(0))
+    out = np.zeros_like(mask)
+    if cols.size == 0:
+        return out
+    bottom = h - 1 - np.argmax(mask[::-1, cols], axis=0)
+    for c, b in zip(cols, bottom):
+        if covered[b, c] or not covered[b + 1:b + 3, c].any():
+            continue
+        out[b + 1:b + 1 + reach, c] = True
     return out
 
 

@@ -154,11 +154,22 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         shaded_skin = skin | (solid & ~hair & (L > face_med[0] - 45) & (L < face_med[0] + 8) &
                               (np.hypot(A - face_med[1], B - face_med[2]) < 14) &
                               (A > -3) & (B > -2))
+    # It hangs from the chin, which lies off the eyes' centre line on a turned face.
+    chin_x = head.cx
+    if face_skin.any():
+        fy, fx = np.nonzero(face_skin)
+        chin_x = float(np.median(fx[fy >= fy.max() - max(2.0, 0.15 * ed)]))
     neck = shaded_skin & ~face_hull & (yy > head.chin_y - 2) & \
-        (yy < shoulder_y + 0.1 * ed) & (np.abs(xx - head.cx) < 0.32 * face_w) & (labels == 0)
-    # Only what hangs from the chin (not a shaded patch of the collar or a hand).
-    neck = _components_touching(neck, (head.cx, head.chin_y + 0.15 * ed), 0.25 * ed, xx, yy) \
-        if neck.any() else neck
+        (yy < shoulder_y + 0.1 * ed) & (np.abs(xx - chin_x) < 0.32 * face_w) & (labels == 0)
+    # Only what hangs from the chin (not a shaded patch of the collar or a hand); the chin's
+    # outline may cut a sliver off just under it, so the neck is looked for a little lower too.
+    if neck.any():
+        column = face_hull[:, int(np.clip(round(chin_x), 0, w - 1))]
+        chin_bottom = float(np.flatnonzero(column).max()) if column.any() else head.chin_y
+        neck = np.logical_or.reduce([
+            _components_touching(neck, (chin_x, chin_bottom + f * ed), 0.25 * ed, xx, yy)
+            for f in (0.15, 0.45)])
+        neck &= yy < _neck_base(neck)
     labels[neck] = LABEL["neck"]
 
     # Body: nearest bone, below the head, whatever is still free.
@@ -701,6 +712,20 @@ def _component_near(mask: np.ndarray, point: Point) -> np.ndarray:
     ys, xs = np.nonzero(labels)
     i = int(np.argmin((xs - x) ** 2 + (ys - y) ** 2))
     return labels == labels[ys[i], xs[i]]
+
+
+def _neck_base(neck: np.ndarray) -> float:
+    """The row where a neck that runs on into bare shoulders or a chest ends: the first row
+    below its upper half that is half as wide again as the upper half's median row (the
+    neckline widening into the body; the median, since the chin's outline can cut a row short)."""
+    widths = neck.sum(1)
+    rows = np.flatnonzero(widths)
+    if rows.size < 4:
+        return float(neck.shape[0])
+    upper = rows[: rows.size // 2]
+    ref = float(np.median(widths[upper]))
+    wide = rows[(rows > upper[-1]) & (widths[rows] > 1.5 * max(ref, 1.0))]
+    return float(wide[0]) if wide.size else float(neck.shape[0])
 
 
 def _components_touching(mask: np.ndarray, point: Point, radius: float, xx, yy) -> np.ndarray:
