@@ -14,21 +14,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from seethrough_core.character import InputError
+from seethrough_core.outputs import atomic_output
 
-from . import springs
-from .anchors import Anchors
-from .chains import ChainSpec
+from . import rigcheck
 from .mesh import Mesh
 from .model import FORMAT_VERSION, LayerSpec, Rig, RigSpec
-from .params import ParamSpec
 
 GENERATOR = "seethrough-rig"
 MAX_LAYERS = 4096
@@ -63,132 +62,246 @@ def save_rig(rig_or_spec: Rig | RigSpec, path: str | os.PathLike) -> None:
             "group": layer.group, "variant": layer.variant, "offset": list(layer.offset),
             "depth": layer.depth, "clip_to": layer.clip_to, "texture": tex, "mesh": mesh_files,
         })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_output(path) as tmp:
+        # Exclusive create honours the umask: a rig is an ordinary document.
+        with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("rig.json", json.dumps(doc, ensure_ascii=False, indent=1))
             for name, data in files.items():
                 # PNGs are compressed already; storing them saves time for nothing lost.
                 zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".png")
                             else zipfile.ZIP_DEFLATED)
-        # mkstemp makes 0600 files; a rig is an ordinary document: honour the umask instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_spec(path: str | os.PathLike) -> RigSpec:
+    """Read and check a rig file. Any problem is one InputError naming the file and the field;
+    sizes are checked before anything is decompressed, so a hostile file cannot take more
+    memory or time than the limits below allow."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a rig file; build one with "
+                         f"`seethrough-rig build`")
     if not path.is_file():
         raise InputError(f"{path}: no such rig file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a rig file (not a zip archive: {exc}); build one with "
                          f"`seethrough-rig build`") from None
     with zf:
         try:
-            doc = json.loads(zf.read("rig.json").decode("utf-8"))
-        except KeyError:
-            raise InputError(f"{path}: not a rig file (no rig.json inside)") from None
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
-            raise InputError(f"{path}: corrupt rig file (rig.json unreadable: {exc})") from None
-        return _parse(doc, zf, path)
+            return _parse(_read_json(zf), zf)
+        except _NotARig as exc:
+            raise InputError(f"{path}: not a rig file ({exc})") from None
+        except _TooNew as exc:
+            raise InputError(f"{path}: {exc}") from None
+        except InputError as exc:        # a part's own check (spring parameters ...)
+            raise InputError(f"{path}: corrupt rig file ({_one_line(exc)})") from None
+        except (ValueError, KeyError, TypeError, IndexError, EOFError, OSError, RuntimeError,
+                NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+            # RecursionError is a RuntimeError: JSON nested deeper than any rig needs.
+            raise InputError(f"{path}: corrupt rig file ({_one_line(exc)})") from None
 
 
 def load_rig(path: str | os.PathLike) -> Rig:
+    """A posable Rig from a rig file; it is posed once at rest and at its parameters' extremes,
+    so a rig that loads never produces a non-finite vertex."""
     spec = load_spec(path)
     try:
-        return Rig(spec)
+        rig = Rig(spec)
+        _probe(rig)
     except InputError:
         raise
-    except (ValueError, IndexError) as exc:
-        raise InputError(f"{path}: corrupt rig file (its meshes do not fit together: {exc})") from None
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, ArithmeticError,
+            np.linalg.LinAlgError, RuntimeError) as exc:
+        raise InputError(f"{path}: corrupt rig file (its parts do not fit together: "
+                         f"{_one_line(exc)})") from None
+    return rig
+
+
+def _probe(rig: Rig) -> None:
+    corners = [{p.id: p.default for p in rig.spec.params}, {p.id: p.min for p in rig.spec.params},
+               {p.id: p.max for p in rig.spec.params}]
+    for params in corners:
+        pose = rig.pose(params, 1.0 / 30.0)
+        if not np.isfinite(pose.vertices).all():
+            raise ValueError("posing it gives non-finite vertices")
+    rig.reset()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+class _NotARig(ValueError):
+    pass
+
+
+class _TooNew(ValueError):
+    pass
+
+
+# ------------------------------------------------------------------------------ limits
+
+MAX_MEMBERS = 8 * MAX_LAYERS + 16
+MAX_JSON_BYTES = 64 << 20
+MAX_PNG_BYTES = 256 << 20
+MAX_TEXTURE_PIXELS = 256 << 20          # all textures together (1 GiB as RGBA)
+MAX_LAYER_VERTICES = 250_000
+MAX_TOTAL_VERTICES = 1_000_000
+MAX_LAYER_TRIANGLES = 600_000
+MAX_TOTAL_TRIANGLES = 2_400_000
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member's bytes, never more than ``limit`` of them decompressed (zip bombs stop here)."""
+    if not isinstance(name, str):
+        raise ValueError(f"member name must be text, got {type(name).__name__}")
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{name} missing") from None
+    if info.file_size > limit:
+        raise ValueError(f"{name} is {info.file_size >> 20} MiB, over the {limit >> 20} MiB limit")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{name} is over the {limit >> 20} MiB limit")
+    return data
+
+
+def _read_json(zf: zipfile.ZipFile):
+    if len(zf.infolist()) > MAX_MEMBERS:
+        raise ValueError(f"{len(zf.infolist())} members, more than a rig can have")
+    try:
+        raw = _read_member(zf, "rig.json", MAX_JSON_BYTES)
+    except ValueError as exc:
+        if "missing" in str(exc):
+            raise _NotARig("no rig.json inside") from None
+        raise
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ValueError("rig.json is not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("rig.json is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"rig.json is not valid JSON: {exc}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"rig.json holds {name}; every number must be finite")
 
 
 # ------------------------------------------------------------------------------ parsing
 
-def _parse(doc, zf: zipfile.ZipFile, path: Path) -> RigSpec:
-    def bad(msg: str) -> InputError:
-        return InputError(f"{path}: corrupt rig file ({msg})")
-
+def _parse(doc, zf: zipfile.ZipFile) -> RigSpec:
     if not isinstance(doc, dict):
-        raise bad("rig.json is not an object")
+        raise ValueError("rig.json is not an object")
     version = doc.get("format_version")
-    if not isinstance(version, int):
-        raise bad("missing format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _NotARig("missing format_version")
     if version > FORMAT_VERSION:
-        raise InputError(f"{path}: rig format {version} is newer than this seethrough-rig "
-                         f"understands ({FORMAT_VERSION}); upgrade seethrough-rig to open it")
+        raise _TooNew(f"rig format {version} is newer than this seethrough-rig understands "
+                         f"({FORMAT_VERSION}); upgrade seethrough-rig to open it")
     if version < 1:
-        raise bad(f"format_version {version}")
-    try:
-        size = tuple(int(v) for v in doc["size"])
-        if len(size) != 2 or min(size) <= 0:
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
-        raise bad("size must be [W, H] with positive integers") from None
-    try:
-        anchors = Anchors.from_dict(doc["anchors"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise bad(f"anchors: {exc}") from None
-    try:
-        params = tuple(ParamSpec(**p) for p in doc["parameters"])
-    except (KeyError, TypeError) as exc:
-        raise bad(f"parameters: {exc}") from None
-
-    raw_layers = doc.get("layers")
-    if not isinstance(raw_layers, list) or len(raw_layers) > MAX_LAYERS:
-        raise bad("layers must be a list")
-    layers = []
-    for i, d in enumerate(raw_layers):
-        try:
-            texture = _decode_png(zf.read(d["texture"]))
-            m = d["mesh"]
-            mesh = Mesh(vertices=_read_npy(zf, m["vertices"], np.float32, (None, 2)),
-                        triangles=_read_npy(zf, m["triangles"], np.int32, (None, 3)),
-                        uvs=_read_npy(zf, m["uvs"], np.float32, (None, 2)),
-                        boundary=_read_npy(zf, m["boundary"], np.int32, (None,)))
-            n = len(mesh.vertices)
-            if len(mesh.uvs) != n:
-                raise ValueError("uvs and vertices differ in count")
-            if mesh.triangles.size and (mesh.triangles.min() < 0 or mesh.triangles.max() >= n):
-                raise ValueError("triangle index out of range")
-            if mesh.boundary.size and (mesh.boundary.min() < 0 or mesh.boundary.max() >= n):
-                raise ValueError("boundary index out of range")
-            if not np.isfinite(mesh.vertices).all() or not np.isfinite(mesh.uvs).all():
-                raise ValueError("non-finite vertex data")
-            clip = d.get("clip_to")
-            if clip is not None and not (0 <= int(clip) < len(raw_layers)):
-                raise ValueError("clip_to out of range")
-            layers.append(LayerSpec(
-                name=str(d["name"]), tag=str(d["tag"]), texture=texture,
-                offset=(int(d["offset"][0]), int(d["offset"][1])), mesh=mesh, side=d.get("side"),
-                stratum=d.get("stratum"), group=d.get("group"), variant=d.get("variant"),
-                depth=None if d.get("depth") is None else float(d["depth"]),
-                clip_to=None if clip is None else int(clip)))
-        except KeyError as exc:
-            raise bad(f"layer {i}: missing {exc}") from None
-        except (TypeError, ValueError, zipfile.BadZipFile, OSError) as exc:
-            raise bad(f"layer {i}: {exc}") from None
-    try:
-        chains = [ChainSpec.from_dict(c) for c in doc.get("chains", [])]
-        for c in chains:
-            if not (0 <= c.layer < len(layers)) or c.rest.ndim != 2 or c.rest.shape[1] != 2 \
-                    or len(c.rest) < 2 or not np.isfinite(c.rest).all():
-                raise ValueError(f"chain {c.name!r} is malformed")
-        physics = {g: springs.ChainParams.from_dict(p) for g, p in doc.get("physics", {}).items()}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise bad(f"chains: {exc}") from None
+        raise ValueError(f"format_version {version}")
+    size = rigcheck.canvas_size(doc.get("size"))
+    anchors = rigcheck.anchors(doc.get("anchors"))
+    params = rigcheck.parameters(doc.get("parameters"))
+    raw_layers = rigcheck.sequence(doc.get("layers"), "layers", MAX_LAYERS)
+    budget = {"pixels": MAX_TEXTURE_PIXELS, "vertices": MAX_TOTAL_VERTICES,
+              "triangles": MAX_TOTAL_TRIANGLES}
+    layers = [_layer(d, i, len(raw_layers), zf, budget) for i, d in enumerate(raw_layers)]
+    chains = rigcheck.chains(doc.get("chains", []), len(layers))
+    physics = rigcheck.physics(doc.get("physics", {}))
     return RigSpec(size=size, anchors=anchors, layers=layers, chains=chains, chain_params=physics,
-                   params=params, mesh_density=float(doc.get("mesh_density", 1.0)),
-                   source=doc.get("source"))
+                   params=params, mesh_density=rigcheck.mesh_density(doc.get("mesh_density", 1.0)),
+                   source=rigcheck.text(doc.get("source"), "source", optional=True))
+
+
+def _layer(d, i: int, n_layers: int, zf: zipfile.ZipFile, budget: dict) -> LayerSpec:
+    fields = rigcheck.layer_fields(d, i, n_layers)
+    where = f"layer {i}"
+    texture = _read_png(zf, d.get("texture"), budget, where)
+    m = rigcheck.mapping(d.get("mesh"), f"{where} mesh")
+    vertices = _read_npy(zf, m.get("vertices"), np.float32, (None, 2), MAX_LAYER_VERTICES,
+                         budget, "vertices", where)
+    n = len(vertices)
+    mesh = Mesh(vertices=vertices,
+                triangles=_read_npy(zf, m.get("triangles"), np.int32, (None, 3),
+                                    MAX_LAYER_TRIANGLES, budget, "triangles", where),
+                uvs=_read_npy(zf, m.get("uvs"), np.float32, (n, 2), MAX_LAYER_VERTICES,
+                              None, None, where),
+                boundary=_read_npy(zf, m.get("boundary"), np.int32, (None,), MAX_LAYER_VERTICES,
+                                   None, None, where))
+    if mesh.triangles.size and (mesh.triangles.min() < 0 or mesh.triangles.max() >= n):
+        raise ValueError(f"{where}: triangle index out of range")
+    if mesh.boundary.size and (mesh.boundary.min() < 0 or mesh.boundary.max() >= n):
+        raise ValueError(f"{where}: boundary index out of range")
+    for key in ("vertices", "uvs"):
+        arr = getattr(mesh, key)
+        if not np.isfinite(arr).all() or (np.abs(arr) > rigcheck.COORD_LIMIT).any():
+            raise ValueError(f"{where}: {key} hold non-finite or far-off values")
+    return LayerSpec(texture=texture, mesh=mesh, **fields)
+
+
+def _read_png(zf: zipfile.ZipFile, name, budget: dict, where: str) -> np.ndarray:
+    """A texture, its size read from the PNG header before any pixel is decoded."""
+    try:
+        data = _read_member(zf, name, MAX_PNG_BYTES)
+    except ValueError as exc:
+        raise ValueError(f"{where}: texture {exc}") from None
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError(f"{where}: texture {name} is not a PNG")
+    w, h = struct.unpack(">II", data[16:24])
+    if not (0 < w <= rigcheck.MAX_CANVAS and 0 < h <= rigcheck.MAX_CANVAS):
+        raise ValueError(f"{where}: texture {name} is {w}x{h}; the limit is "
+                         f"{rigcheck.MAX_CANVAS} px a side")
+    budget["pixels"] -= w * h
+    if budget["pixels"] < 0:
+        raise ValueError(f"{where}: the textures hold more than {MAX_TEXTURE_PIXELS >> 20} "
+                         "megapixels together")
+    try:
+        return _decode_png(data)
+    except ValueError as exc:
+        raise ValueError(f"{where}: texture {name}: {exc}") from None
+
+
+def _read_npy(zf: zipfile.ZipFile, name, dtype, shape: tuple, limit: int, budget: dict | None,
+              budget_key: str | None, where: str) -> np.ndarray:
+    """A mesh array, its shape read from the .npy header before its data is decompressed."""
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: mesh array name missing")
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{where}: {name} missing") from None
+    with zf.open(info) as fh:
+        try:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
+                np.lib.format.read_array_header_2_0
+            arr_shape, fortran, arr_dtype = read_header(fh)
+        except (ValueError, SyntaxError, TypeError) as exc:
+            raise ValueError(f"{where}: {name} is not a .npy array ({_one_line(exc)})") from None
+        if arr_dtype.kind not in "fiu" or arr_dtype.itemsize > 8 or arr_dtype.hasobject:
+            raise ValueError(f"{where}: {name} has dtype {arr_dtype}")
+        if len(arr_shape) != len(shape) or any(s is not None and a != s
+                                               for a, s in zip(arr_shape, shape)):
+            raise ValueError(f"{where}: {name} has shape {arr_shape}")
+        count = arr_shape[0] if arr_shape else 0
+        if count > limit:
+            raise ValueError(f"{where}: {name} has {count} rows, over the limit of {limit}")
+        if budget is not None:
+            budget[budget_key] -= count
+            if budget[budget_key] < 0:
+                raise ValueError(f"{where}: the rig holds more {budget_key} than the limit")
+        nbytes = int(np.prod(arr_shape, dtype=np.int64)) * arr_dtype.itemsize
+        data = fh.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"{where}: {name} is truncated")
+    arr = np.frombuffer(data, arr_dtype).reshape(arr_shape, order="F" if fortran else "C")
+    return arr.astype(dtype)
 
 
 # --------------------------------------------------------------------------- encodings
@@ -214,20 +327,6 @@ def _encode_npy(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
     return buf.getvalue()
-
-
-def _read_npy(zf: zipfile.ZipFile, name: str, dtype, shape: tuple) -> np.ndarray:
-    try:
-        arr = np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
-    except KeyError:
-        raise ValueError(f"{name} missing") from None
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{name} unreadable: {exc}") from None
-    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape)):
-        raise ValueError(f"{name} has shape {arr.shape}")
-    if arr.dtype.kind not in "fiu":
-        raise ValueError(f"{name} has dtype {arr.dtype}")
-    return arr.astype(dtype, copy=False)
 
 
 def _jsonable(value):

@@ -181,6 +181,35 @@ class VideoFileSource:
         self._cap.release()
 
 
+class ClockSource:
+    """No device at all: an empty frame every 1/fps seconds, for sessions that track nothing
+    (``live --idle-only``), so they never open a camera they do not use."""
+
+    def __init__(self, fps: float) -> None:
+        self.name = "no camera (idle animation)"
+        self.size = (1, 1)
+        self.fps = float(fps)
+        self._image = np.zeros((1, 1, 3), np.uint8)
+        self._count = 0
+        self._start: float | None = None
+        self._closed = False
+
+    def read(self) -> CapturedFrame | None:
+        if self._closed:
+            return None
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        due = self._start + self._count / self.fps
+        if due > now:
+            time.sleep(due - now)
+        self._count += 1
+        return CapturedFrame(self._count - 1, self._image, max(due, now))
+
+    def close(self) -> None:
+        self._closed = True
+
+
 def open_source(spec: str | int, loop: bool = False) -> CameraSource | VideoFileSource:
     """A camera for an index ("0", 1 ...), otherwise a video file (``loop``: start over at its
     end). A file that happens to be named like an index wins over the camera."""

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Callable, Sequence
 
 from seethrough_core.character import InputError
+
+from .process import (StdoutFailed, Terminated, guarded_stdout, quiet_native_logs,
+                      show_progress, terminated_as_interrupt)
 
 PROG = "seethrough-rig"
 
@@ -41,7 +45,11 @@ examples:
                                              how a single-picture puppet holds up in motion
   seethrough-rig physics char.rig            tune how hair, ribbons and skirts swing
 
-Run `seethrough-rig COMMAND --help` for a command's options.
+Run `seethrough-rig COMMAND --help` for a command's options. Bad input is one line on stderr
+and exit code 2; --verbose (anywhere) also shows native libraries' log lines and tracebacks.
+Limits: pictures up to 100 megapixels (used at 4096 px on the long side at most), motion files
+up to 3600 s, rig files as their loader checks them (see the README: "Errors, limits and
+interruptions").
 """
 
 
@@ -62,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     except PackageNotFoundError:
         ver = "unknown"
     parser.add_argument("--version", action="version", version=f"{PROG} {ver}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show native libraries' log lines and full tracebacks (may come "
+                             "anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for register in COMMANDS:
         register(sub)
@@ -174,10 +185,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: the output should end in .rig")
     physics = _load_physics(args.physics) if args.physics else None
     character = load_character(args.file, side_convention=args.sides)
-    for warning in character.warnings:
-        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     bar = tqdm(total=len(character.layers) + 2, unit="step", desc="rigging",
-               disable=args.quiet, leave=False)
+               disable=not show_progress(args.quiet), leave=False)
 
     def progress(msg: str) -> None:
         bar.set_postfix_str(msg[:32])
@@ -191,6 +200,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         save_rig(spec, out)
     finally:
         bar.close()
+    # Said once the rig exists: a run that fails prints its one error line alone.
+    for warning in character.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         verts = sum(len(l.mesh.vertices) for l in spec.layers)
         print(f"{out}: {len(spec.layers)} layers, {verts} vertices, {len(spec.chains)} spring "
@@ -331,21 +343,89 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --verbose may come anywhere: it shows the native libraries' log lines and tracebacks.
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    with terminated_as_interrupt(), quiet_native_logs(enabled=not verbose), guarded_stdout():
+        try:
+            args = _parse(argv)
+            if args is None:
+                return 0
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()   # a full disk under stdout is an error of this run, not of exit
+            return code
+        except InputError as exc:
+            return _fail(str(exc))
+        except StdoutFailed as exc:
+            from seethrough_core.outputs import stdout_error
+            _silence_stdout()
+            return _fail(str(stdout_error(exc.error)))
+        except KeyboardInterrupt as exc:
+            # Every output is written under a temporary name that is removed on the way out.
+            terminated = isinstance(exc, Terminated)
+            print(f"{PROG}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+            return 128 + (exc.signum if terminated else signal.SIGINT)
+        except BrokenPipeError:  # e.g. `seethrough-rig inspect x.psd --json | head`
+            _silence_stdout()
+            return 0
+        except OSError as exc:
+            if verbose:
+                raise
+            return _fail(_os_error_line(exc))
+        except MemoryError:
+            if verbose:
+                raise
+            return _fail("not enough memory for this input; give a smaller picture or rig")
+        except RecursionError:
+            if verbose:
+                raise
+            return _fail("the input is nested too deeply to read")
+        except Exception as exc:       # a bug of ours: one line, the traceback on request
+            if verbose:
+                raise
+            detail = " ".join(str(exc).split())[:200]
+            print(f"{PROG}: internal error: {type(exc).__name__}"
+                  f"{': ' + detail if detail else ''} (rerun with --verbose for the traceback, "
+                  f"and please report it)", file=sys.stderr)
+            return 1
+
+
+def _parse(argv: list[str]) -> argparse.Namespace | None:
+    """The parsed command line; None after printing the help. --help, --version and usage
+    errors exit as argparse does, once what they printed has reached stdout."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:
+        sys.stdout.flush()          # a failure here is StdoutFailed: one line, exit 2
+        raise
     if not getattr(args, "command", None):
         parser.print_help()
-        return 0
+        sys.stdout.flush()
+        return None
+    return args
+
+
+def _fail(line: str) -> int:
+    print(f"{PROG}: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _os_error_line(exc: OSError) -> str:
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {what}" if exc.filename is not None else what
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not fail again."""
+    import os
     try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `seethrough-rig inspect x.psd --json | head`
-        return 0
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import sys
 
 from seethrough_core.character import InputError
 
+from .process import show_progress
+
 PROG = "seethrough-rig"
 _MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed", "steps", "resolution",
                 "offload", "attention_slicing")
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(quiet: bool):
-    if quiet:
+    if not show_progress(quiet):
         return None
 
     def report(stage: str, fraction: float) -> None:
@@ -96,7 +98,7 @@ def _run_decompose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from seethrough_core.decompose import decompose, load_image
-    from seethrough_core.decompose.index_map import index_map, index_png_path, write_index_png
+    from seethrough_core.decompose.index_map import index_map, index_png_bytes, index_png_path
     from seethrough_core.psd_write import write_psd
 
     source = Path(args.image)
@@ -113,13 +115,16 @@ def _run_decompose(args: argparse.Namespace) -> int:
             flag = "--" + model_only[0].replace("_", "-")
             raise InputError(f"{flag} applies to --backend seethrough only; the heuristic "
                              f"backend needs no model")
-    image = load_image(source)
+    notes: list[str] = []
+    image = load_image(source, notes)
     character = decompose(image, backend=args.backend, progress=_progress(args.quiet),
                           **_backend_options(args))
     character.source = str(source)
-    write_psd(character, out)
+    # The PSD, its sidecars and the index map appear together or not at all.
     index_path = index_png_path(out)
-    write_index_png(index_map(character), index_path)
+    write_psd(character, out, extra={index_path: index_png_bytes(index_map(character))})
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     if not args.quiet:
         print(f"{PROG}: wrote {out} ({len(character.layers)} layers), its sidecars and "
               f"{index_path.name}", file=sys.stderr)

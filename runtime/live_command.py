@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "v4l2loopback devices=1 exclusive_caps=1). Virtual cameras carry no alpha: the "
                "background is green (for OBS's chroma key) unless --background says otherwise.")
     p.add_argument("rig", metavar="CHAR.rig")
-    p.add_argument("--camera", default="0", metavar="INDEX|FILE",
-                   help="webcam index (default: 0) or a video file played in real time")
+    p.add_argument("--camera", default=None, metavar="INDEX|FILE",
+                   help="webcam index (default: 0; none with --idle-only) or a video file "
+                        "played in real time")
     p.add_argument("--loop", action="store_true", help="start a --camera FILE over at its end")
     p.add_argument("--virtualcam", action="store_true",
                    help="send the frames to a virtual camera (OBS, v4l2loopback)")
@@ -89,7 +90,7 @@ def resolve_background(background: str, virtualcam: bool, record: str | None) ->
 
 def run(args: argparse.Namespace) -> int:
     from rig.rigfile import load_rig
-    from runtime.capture import open_source
+    from runtime.capture import ClockSource, open_source
     from runtime.idle import IdleDriver
     from runtime.live import IdleParamDriver, LiveOptions, LiveSession
     from runtime.render import parse_size
@@ -113,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
     outputs: list = []
     source = driver = None
     try:
-        source = open_source(args.camera, loop=args.loop)
+        # Without tracking there is nothing to look at: no camera is opened unless one was
+        # named (a file then paces the session and ends it).
+        source = ClockSource(args.fps) if args.idle_only and args.camera is None else \
+            open_source("0" if args.camera is None else args.camera, loop=args.loop)
         if args.virtualcam:
             outputs.extend(_open_virtualcam(size, args.fps, rgb, fallback=window or args.record))
         if args.record:
@@ -133,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
                               duration=args.duration, report_every=args.report_every,
                               calibrate_at_start=args.calibrate)
         shown = [_describe(o) for o in outputs] + (["window"] if window else [])
-        print(f"live: {source.name} ({source.size[0]}x{source.size[1]}, {source.fps:g} fps) -> "
-              f"{', '.join(shown)}, {size[0]}x{size[1]} at {args.fps:g} fps")
+        where = source.name if isinstance(source, ClockSource) else \
+            f"{source.name} ({source.size[0]}x{source.size[1]}, {source.fps:g} fps)"
+        print(f"live: {where} -> {', '.join(shown)}, {size[0]}x{size[1]} at {args.fps:g} fps")
         if args.calibrate and not args.idle_only:
             print("calibrating: look straight at the camera with a neutral face")
         session = LiveSession(rig, source, driver, idle=idle, outputs=outputs, options=options)

@@ -63,7 +63,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +86,8 @@ INTERPOLATIONS = ("linear", "step", "inverse_step", "smooth", "bezier")
 _MOTION3_POINTS = {LINEAR: 1, BEZIER: 3, STEP: 1, INVERSE_STEP: 1}
 
 _NEWTON_TOL = 1e-12        # in units of the segment's length: far below any frame's time step
+MAX_DURATION = 3600.0       # s, as `render --idle`
+MAX_FILE_BYTES = 64 << 20
 _NEWTON_MAX_ITER = 60      # bisection alone halves the bracket 60 times: below double precision
 _CHUNK = 1 << 14           # times per curve evaluated at once by sample_many
 
@@ -304,6 +305,9 @@ def load_motion(path: str | os.PathLike, known_ids: Iterable[str] | None = PARAM
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such motion file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size >> 20} MiB is too large for a motion "
+                         f"file (the limit is {MAX_FILE_BYTES >> 20} MiB)")
     try:
         text = path.read_bytes().decode("utf-8-sig")  # Cubism's files may start with a BOM
     except UnicodeDecodeError:
@@ -316,6 +320,8 @@ def load_motion(path: str | os.PathLike, known_ids: Iterable[str] | None = PARAM
                          f"{exc.colno}); expected a .motion3.json or a {FORMAT} file") from None
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a motion file (JSON nested too deeply)") from None
     return motion_from_dict(data, known_ids=known_ids, source=str(path))
 
 
@@ -376,6 +382,9 @@ def _duration(value: Any, what: str, where: str) -> float:
     duration = _number(value, what, where)
     if duration <= 0:
         raise InputError(f"{where}: {what} must be positive, got {duration}")
+    if duration > MAX_DURATION:
+        raise InputError(f"{where}: {what} is {duration:g} s; a motion may last at most "
+                         f"{MAX_DURATION:g} s (as `render --idle`)")
     return duration
 
 
@@ -658,14 +667,6 @@ def _format_document(doc: dict[str, Any]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Exclusive create with a random name (not mkstemp: that makes 0600 files, and a saved
-    # motion should get the user's usual permissions).
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from seethrough_core.outputs import atomic_output
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

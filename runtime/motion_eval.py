@@ -379,16 +379,9 @@ def pose_sheet(rows: list[tuple[str, dict]], poses, box: tuple[int, int, int, in
 
 def write_png(path, rgb: np.ndarray) -> None:
     """Write atomically (a temporary file renamed), so a failure leaves nothing half-written."""
-    import os
-    from pathlib import Path
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
+    from seethrough_core.outputs import atomic_output
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise OSError("PNG encoding failed")
-    try:
+        raise ValueError("PNG encoding failed")
+    with atomic_output(path) as tmp:
         tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

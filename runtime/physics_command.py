@@ -15,12 +15,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import textwrap
 from dataclasses import fields, replace
 from pathlib import Path
 
 from seethrough_core.character import InputError
+from seethrough_core.outputs import atomic_output
+
+from .process import show_progress
 
 PROG = "seethrough-rig"
 PHYSICS_FORMAT = "seethrough-rig physics"
@@ -239,20 +241,10 @@ def export_physics(path: str | os.PathLike, params: dict) -> None:
     """Write {group: ChainParams} as a physics file, atomically (temp file + rename)."""
     path = Path(path)
     text = json.dumps(physics_document(params), indent=2) + "\n"
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the physics file ({exc.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------ shake test
@@ -283,7 +275,8 @@ def _render_shake(rig, motion, args: argparse.Namespace) -> None:
     job = RenderJob(output=Path(args.output), size=size, fps=args.fps, duration=motion.duration,
                     background=args.background, preroll=0.0)
     job.resolved_background()       # refuse impossible combinations before any work
-    with tqdm(total=job.frames, unit="frame", desc="rendering", disable=args.quiet or args.json,
+    with tqdm(total=job.frames, unit="frame", desc="rendering",
+              disable=not show_progress(args.quiet or args.json),
               leave=False) as bar:
         render_to_file(rig, motion, job, progress=bar.update)
     if not args.quiet and not args.json:

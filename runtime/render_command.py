@@ -6,6 +6,8 @@ import sys
 
 from seethrough_core.character import InputError
 
+from .process import show_progress
+
 PROG = "seethrough-rig"
 
 
@@ -136,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
                     background=args.background, quality=args.quality, margin=args.margin,
                     preroll=0.0 if args.rest else 1.0)
     job.resolved_background()   # refuse impossible combinations before any work
-    with tqdm(total=job.frames, unit="frame", desc="rendering", disable=args.quiet,
+    with tqdm(total=job.frames, unit="frame", desc="rendering",
+              disable=not show_progress(args.quiet),
               leave=False) as bar:
         frames = render_to_file(rig, driver, job, progress=bar.update)
     if not args.quiet:
@@ -202,7 +205,7 @@ def _run_driven(args: argparse.Namespace) -> int:
         if args.calibrate:
             driver.calibrate()
         with tqdm(total=video.frames, unit="frame", desc="tracking + rendering",
-                  disable=args.quiet, leave=False) as bar:
+                  disable=not show_progress(args.quiet), leave=False) as bar:
             result = render_video_driven(rig, driver, video, job,
                                          side_by_side=args.side_by_side,
                                          log_path=args.log_params, progress=bar.update)

@@ -37,6 +37,8 @@ import numpy as np
 import shaders
 from seethrough_core.character import InputError
 
+# Render targets of one output, all together: bounds GPU (or, on llvmpipe, CPU) memory.
+MAX_TARGET_BYTES = 2048 << 20
 # quality -> (MSAA samples wanted, supersampling factor). "high" falls back to 2x supersampling
 # with the most MSAA samples the context has when it cannot do 8x MSAA (llvmpipe: 4).
 QUALITIES = ("draft", "normal", "high")
@@ -491,7 +493,6 @@ class Renderer:
         for obj in self._targets:
             obj.release()
         self._targets = []
-        keep = self._targets.append
         w, h = size
         rw, rh = w * self.supersample, h * self.supersample
         limit = min(self.max_texture_size, int(ctx.info.get("GL_MAX_RENDERBUFFER_SIZE", self.max_texture_size)))
@@ -499,6 +500,25 @@ class Renderer:
             raise InputError(f"output {w}x{h} at quality {self.quality!r} needs a {rw}x{rh} px "
                              f"render target; this GPU allows {limit} px: choose a smaller size "
                              f"or quality")
+        need = rw * rh * 4 * (max(self.samples, 1) + 1 + self._n_mask_textures) + w * h * 4
+        if need > MAX_TARGET_BYTES:
+            raise InputError(f"output {w}x{h} at quality {self.quality!r} needs "
+                             f"{need >> 20} MiB of render targets, over the "
+                             f"{MAX_TARGET_BYTES >> 20} MiB limit: choose a smaller size or "
+                             f"quality")
+        try:
+            self._make_targets(w, h, rw, rh)
+        except moderngl.Error as exc:
+            for obj in self._targets:
+                obj.release()
+            self._targets = []
+            raise InputError(f"output {w}x{h} at quality {self.quality!r}: the GPU cannot make "
+                             f"its render targets ({' '.join(str(exc).split())[:120]}); choose "
+                             f"a smaller size or quality") from None
+
+    def _make_targets(self, w: int, h: int, rw: int, rh: int) -> None:
+        moderngl, ctx = self._mgl, self.ctx
+        keep = self._targets.append
         self._size = (w, h)
         self.render_size = (rw, rh)
         if self.samples > 0:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import shutil
 import weakref
 from abc import ABC, abstractmethod
@@ -44,6 +43,7 @@ from typing import Iterator
 import numpy as np
 
 from seethrough_core.character import InputError
+from seethrough_core.outputs import prepare_target, temp_path, write_error
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov")
 SUPPORTED = VIDEO_EXTENSIONS + (".gif", ".png")
@@ -124,9 +124,7 @@ def open_sink(path: str | os.PathLike, size: tuple[int, int], fps: float = 30,
             return PngSink(path, **options)
         return PngSequenceSink(path, **options)
     except OSError as exc:   # no such drive, read-only folder, permission denied ...
-        reason = exc.strerror or str(exc)
-        raise InputError(f"{path}: cannot write there ({reason}); choose another output "
-                         "path") from None
+        raise write_error(path, exc) from None
 
 
 def _sink_kind(path: Path, trailing_separator: bool) -> str:
@@ -197,8 +195,8 @@ class FrameSink(ABC):
         self.background = background
         self.frames_written = 0
         self._closed = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+        prepare_target(path, folder=temp_is_dir)
+        self._temp = temp_path(path)
         # Removes the temporary output if this sink is dropped without close() or abort().
         self._cleanup = weakref.finalize(self, _remove, self._temp)
         if temp_is_dir:
@@ -210,7 +208,10 @@ class FrameSink(ABC):
         """Add one frame: (h, w, 4) straight-alpha uint8 RGBA, or (h, w, 3) RGB."""
         if self._closed:
             raise ValueError(f"{self.path}: sink is closed")
-        self._write(self._prepare(frame))
+        try:
+            self._write(self._prepare(frame))
+        except OSError as exc:      # disk full, folder removed, device gone ...
+            raise write_error(self.path, exc) from None
         self.frames_written += 1
 
     def close(self) -> None:
@@ -220,8 +221,11 @@ class FrameSink(ABC):
         try:
             if self.frames_written == 0:
                 raise ValueError(f"{self.path}: no frames were written; nothing saved")
-            self._finish()
-            self._commit()
+            try:
+                self._finish()
+                self._commit()
+            except OSError as exc:
+                raise write_error(self.path, exc) from None
         except BaseException:
             self.abort()
             raise
@@ -575,7 +579,7 @@ class PngSequenceSink(FrameSink):
     def _commit(self) -> None:
         if self.path.is_dir():
             # Swap: old frames aside, new folder in, old frames gone.
-            old = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.old")
+            old = temp_path(self.path, "old")
             os.replace(self.path, old)
             try:
                 os.replace(self._temp, self.path)

@@ -128,10 +128,9 @@ class Calibration:
         return replace(self, eye_closed=closed)
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        temp = path.with_name(f".{path.name}.part")
-        temp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(temp, path)
+        from seethrough_core.outputs import atomic_output
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Calibration":

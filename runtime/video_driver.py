@@ -10,9 +10,9 @@ The log, like the video, is written under a temporary name and renamed at the en
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from seethrough_core.character import InputError
+from seethrough_core.outputs import commit, prepare_target, remove, temp_path, write_error
 
 from .render import RenderJob
 from .sinks import VIDEO_EXTENSIONS, open_sink
@@ -85,6 +86,13 @@ def side_by_side_width(input_size: tuple[int, int], height: int) -> int:
     return max(1, int(round(w * height / h)))
 
 
+def _log(fh, path: Path, record: dict) -> None:
+    try:
+        fh.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
 @dataclass
 class VideoRenderResult:
     frames: int
@@ -113,13 +121,13 @@ def render_video_driven(rig, driver, video: VideoInfo, job: RenderJob,
     log_temp = log_file = None
     if log_path is not None:
         log_path = Path(log_path)
-        log_temp = log_path.with_name(f".{log_path.name}.{secrets.token_hex(6)}.part")
+        prepare_target(log_path)
+        log_temp = temp_path(log_path)
         try:
             log_file = open(log_temp, "w")
         except OSError as exc:
-            raise InputError(f"--log-params {log_path}: cannot write there "
-                             f"({exc.strerror or exc}); choose another path") from None
-    count = 0
+            raise write_error(log_path, exc) from None
+    count = faces = 0
     try:
         rig.reset()
         with Renderer(rig, size=job.size, background=background, quality=job.quality,
@@ -154,26 +162,36 @@ def render_video_driven(rig, driver, video: VideoInfo, job: RenderJob,
                     sink.write(puppet)
                 frame_ms = (time.perf_counter() - start) * 1e3
                 if log_file is not None:
-                    log_file.write(json.dumps({
+                    _log(log_file, log_path, {
                         "frame": count, "t": round(t, 6), "params": params,
                         "face_found": bool(driver.face_found),
                         "track_ms": round(driver.timings["track_ms"], 3),
                         "solve_ms": round(driver.timings["solve_ms"], 3),
                         "render_ms": round(render_ms, 3), "frame_ms": round(frame_ms, 3),
-                    }) + "\n")
+                    })
                 count += 1
+                faces += bool(driver.face_found)
                 if progress:
                     progress(1)
             if count == 0:
                 raise InputError(f"--driver {video.path}: the video has no frames")
+            if faces == 0:
+                # Nothing to follow: the puppet would stand still for the whole video.
+                raise InputError(f"--driver {video.path}: no face found in any of its {count} "
+                                 "frames; give a video with the performer's face in view, "
+                                 "lit and not too small")
         if log_file is not None:
-            log_file.close()
-            os.replace(log_temp, log_path)
+            try:
+                log_file.close()
+            except OSError as exc:
+                raise write_error(log_path, exc) from None
             log_file = None
+            commit(log_temp, log_path)
     finally:
         if log_file is not None:
-            log_file.close()
-        if log_temp is not None and log_temp.exists():
-            log_temp.unlink()
+            with contextlib.suppress(OSError):
+                log_file.close()
+        if log_temp is not None:
+            remove(log_temp)
     return VideoRenderResult(count, fps, out_size, audio_from is not None,
                              video.has_audio and not carries_audio)

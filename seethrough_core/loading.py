@@ -25,8 +25,10 @@ def load_character(path: str | os.PathLike, *, side_convention: str = "auto",
         return read_psd(path, side_convention=side_convention, progress=progress)
     if suffix in IMAGE_SUFFIXES:
         from .decompose import decompose, load_image
-        character = decompose(load_image(path))
+        notes: list[str] = []
+        character = decompose(load_image(path, notes))
         character.source = str(path)
+        character.warnings[:0] = notes
         return character
     raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; give a layered "
                      f".psd/.psb or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import struct
 import unicodedata
 from collections.abc import Callable
@@ -47,6 +46,7 @@ import numpy as np
 
 from . import taxonomy
 from .character import Character, InputError, Layer
+from .outputs import atomic_group
 
 PSD_MAX_SIDE = 30_000     # PSD (version 1) limit on canvas width/height
 PSB_MAX_SIDE = 300_000    # PSB (version 2) limit
@@ -74,14 +74,15 @@ _PACKBITS_BLOCK = 1 << 20
 # --------------------------------------------------------------------------- public API
 
 def write_psd(character: Character, path: str | os.PathLike, *, sidecars: bool = True,
-              compression: str = "rle") -> None:
+              compression: str = "rle", extra: dict[Path, bytes] | None = None) -> None:
     """Write ``character`` as a layered PSD (PSB when needed), plus See-through sidecars.
 
     With ``sidecars`` (default) and any layer carrying depth, also writes ``<stem>_depth<suffix>``
     (:func:`write_depth_psd`) and ``<name>.json`` (:func:`seethrough_json`); without depth, sidecars
     left by an earlier export are removed so they cannot describe the wrong layers. Every file is
     written to a temporary file beside its target and renamed into place; on error nothing is left
-    behind and existing files are untouched. Bad input raises :class:`InputError`.
+    behind and existing files are untouched. ``extra``: more files (path -> bytes) that belong
+    with the PSD and appear together with it. Bad input raises :class:`InputError`.
     """
     path = Path(path)
     _check_compression(compression)
@@ -98,6 +99,9 @@ def write_psd(character: Character, path: str | os.PathLike, *, sidecars: bool =
         jobs.append((json_path, lambda out: out.write(payload)))
         jobs.append((depth_path,
                      lambda out: _write_depth_document(out, character, layers, depth_path)))
+    for extra_path, data in (extra or {}).items():
+        _check_target(Path(extra_path))
+        jobs.append((Path(extra_path), lambda out, data=data: out.write(data)))
     # The main file goes last: once it is in place, its sidecars are already fresh.
     jobs.append((path, lambda out: _write_rgb_document(out, character, layers, path, compression)))
     _write_atomically(jobs)
@@ -589,35 +593,13 @@ def _prepared_layers(character: Character) -> list[Layer]:
 # --------------------------------------------------------------------------- atomic files
 
 def _write_atomically(jobs: list[tuple[Path, Callable[[BinaryIO], None]]]) -> None:
-    """Write every target to a temp file beside it, then rename all; on error remove the temps."""
-    pending: list[tuple[Path, Path]] = []
-    try:
-        for target, write in jobs:
-            temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-            try:
-                # os.open honours the umask, so the final file gets ordinary permissions.
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except OSError as exc:
-                raise InputError(f"{target}: cannot write ({exc.strerror}); check the folder "
-                                 f"is writable") from exc
-            pending.append((temp, target))
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    write(out)
-            except OSError as exc:
-                raise InputError(f"{target}: writing failed ({exc.strerror}); check free disk "
-                                 f"space and permissions") from exc
-        while pending:
-            temp, target = pending[0]
-            try:
-                os.replace(temp, target)
-            except OSError as exc:
-                raise InputError(f"{target}: cannot replace ({exc.strerror}); check the file "
-                                 f"is not locked or read-only") from exc
-            pending.pop(0)
-    finally:
-        for temp, _ in pending:
-            try:
-                temp.unlink()
-            except FileNotFoundError:
-                pass
+    """Write every target to a temporary file beside it, then move them all into place
+    together (:func:`outputs.atomic_group`); on error or interruption nothing is left behind
+    and existing files are untouched."""
+    with atomic_group([target for target, _ in jobs]) as temps:
+        for temp, (_, write) in zip(temps, jobs):
+            # Exclusive create honours the umask: the final file gets ordinary permissions.
+            with open(temp, "xb") as out:
+                write(out)
+
+

@@ -58,9 +58,9 @@ def saved(example_rig_spec, tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("future", "newer"), ("no_version", "format_version"), ("no_json", "no rig.json"),
-    ("bad_json", "rig.json unreadable"), ("bad_triangles", "out of range"),
+    ("bad_json", "rig.json is not valid JSON"), ("bad_triangles", "out of range"),
     ("missing_texture", "layer 0"), ("bad_size", "size"), ("bad_chain", "chain"),
-    ("bad_npy", "unreadable"),
+    ("bad_npy", "not a .npy array"),
 ])
 def test_corrupt_rig_files_are_rejected_with_one_line(saved, tmp_path, case, message):
     bad = tmp_path / "bad.rig"

@@ -138,3 +138,17 @@ def test_bad_driver_inputs(rig_path, tmp_path, capsys):
                         str(out)], capsys)
     assert code == 2 and "--side-by-side" in err and "--driver" in err
     assert not out.exists()
+
+
+def test_a_video_without_a_face_says_so_and_writes_nothing(rig_path, tmp_path, capsys):
+    from face_videos import write_video
+    yy, xx = np.mgrid[0:120, 0:160]
+    frames = [np.stack([(xx + 7 * i) % 256, yy * 2, np.full_like(xx, 90)], -1).astype(np.uint8)
+              for i in range(8)]
+    video = write_video(tmp_path / "empty_room.mp4", frames, 10)
+    out = tmp_path / "puppet.mp4"
+    code, _, err = run(["render", str(rig_path), "--driver", str(video), "-o", str(out),
+                        "--quiet"], capsys)
+    assert code == 2 and "no face found in any of its 8 frames" in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty_room.mp4"]

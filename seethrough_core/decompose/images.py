@@ -1,6 +1,7 @@
 """Reading any image into RGBA uint8, and moving images and characters between scales."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import replace
@@ -12,22 +13,98 @@ import numpy as np
 from ..character import Character, InputError
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+# Inputs are bounded, so memory is: a picture over MAX_INPUT_PIXELS is refused before it is
+# decoded, and one larger than MAX_SIDE on its long side is read straight into that size (the
+# decomposition works at a smaller size still, and its layers come back at this one).
+MAX_INPUT_PIXELS = 100_000_000
+MAX_SIDE = 4096
+
+
+def load_image(path: str | os.PathLike, notes: list[str] | None = None,
+               max_side: int = MAX_SIDE) -> np.ndarray:
     """Any raster image (PNG, JPEG, WebP, TIFF, BMP, GIF...; gray, RGB, RGBA, 8/16-bit or float)
-    -> (H, W, 4) uint8 straight RGBA. Not an image -> InputError."""
+    -> (H, W, 4) uint8 straight RGBA, at most ``max_side`` px on its long side (``notes`` gets a
+    line when a larger picture was scaled down). Not an image, or over MAX_INPUT_PIXELS ->
+    InputError."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give an image file (.png, .jpg, .webp ...)")
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if path.suffix.lower() in (".psd", ".psb"):
+        raise InputError(f"{path}: is a layered PSD, not a flat picture; rig it directly with "
+                         f"`seethrough-rig build {path.name}`")
+    size, fmt = _peek(path)
+    if size is not None:
+        w, h = size
+        if w * h > MAX_INPUT_PIXELS:
+            raise InputError(f"{path}: the picture is {w}x{h} ({w * h / 1e6:.0f} megapixels), "
+                             f"over the {MAX_INPUT_PIXELS // 1_000_000} megapixel limit; scale it "
+                             f"down first (to {MAX_SIDE} px on its long side is plenty)")
+        if max(w, h) > max_side:
+            img = _read_reduced(path, max_side)
+            if notes is not None:
+                notes.append(f"{path.name} is {w}x{h}; it is used at {img.shape[1]}x"
+                             f"{img.shape[0]} (the limit is {max_side} px on the long side)")
+            return img
+    # JPEG through Pillow: OpenCV decodes a truncated JPEG into a grey half without a word.
+    img = None if fmt == "JPEG" else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         img = _read_with_pillow(path)
     else:
         img = _cv2_to_rgba(img)
     if img.shape[0] < 1 or img.shape[1] < 1:
         raise InputError(f"{path}: the image is empty")
+    if img.shape[0] * img.shape[1] > MAX_INPUT_PIXELS:
+        raise InputError(f"{path}: the picture is {img.shape[1]}x{img.shape[0]}, over the "
+                         f"{MAX_INPUT_PIXELS // 1_000_000} megapixel limit; scale it down first")
+    if max(img.shape[:2]) > max_side:
+        scale = max_side / max(img.shape[:2])
+        img = resize_rgba(img, (max(1, round(img.shape[1] * scale)),
+                                max(1, round(img.shape[0] * scale))))
     return img
+
+
+def _peek(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """((W, H), format) from the file's header, decoding no pixels; (None, None) when Pillow
+    cannot tell."""
+    from PIL import Image
+    try:
+        with _our_pixel_limit(), Image.open(path) as im:
+            return im.size, im.format
+    except Exception:        # any failure here only means "decode it the ordinary way"
+        return None, None
+
+
+@contextlib.contextmanager
+def _our_pixel_limit():
+    """Pillow's own decompression-bomb guard off: MAX_INPUT_PIXELS, checked from the header
+    before anything is decoded, is the limit here."""
+    from PIL import Image
+    old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _read_reduced(path: Path, max_side: int) -> np.ndarray:
+    """A large picture read and scaled down without a full-size float copy: Pillow decodes
+    (JPEG already at a reduced scale), premultiplies in 8 bits and box-filters down in steps."""
+    from PIL import Image
+    try:
+        with _our_pixel_limit(), Image.open(path) as im:
+            im.seek(0)
+            w, h = im.size
+            scale = max_side / max(w, h)
+            target = (max(1, round(w * scale)), max(1, round(h * scale)))
+            if im.format == "JPEG":
+                im.draft("RGB", target)
+            rgba = im.convert("RGBA")
+        small = rgba.convert("RGBa").resize(target, Image.Resampling.BOX, reducing_gap=2.0)
+        return to_rgba(np.asarray(small.convert("RGBA")))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise _unreadable(path, exc) from None
 
 
 def to_rgba(image: np.ndarray) -> np.ndarray:
@@ -71,12 +148,20 @@ def _cv2_to_rgba(img: np.ndarray) -> np.ndarray:
 def _read_with_pillow(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as im:
+        with _our_pixel_limit(), Image.open(path) as im:
             im.seek(0)
             return to_rgba(np.asarray(im.convert("RGBA")))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{path}: not an image this tool can read ({exc.__class__.__name__}); "
-                         f"give a PNG, JPEG, WebP, TIFF, BMP or GIF") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    reason = " ".join(str(exc).split())
+    if not reason or len(reason) > 80 or str(path) in reason:
+        reason = exc.__class__.__name__
+    return InputError(f"{path}: not an image this tool can read ({reason}); give a PNG, JPEG, "
+                      f"WebP, TIFF, BMP or GIF")
 
 
 def resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:

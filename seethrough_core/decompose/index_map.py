@@ -7,13 +7,13 @@ code index = R + 256 * G + 65536 * B.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..character import Character, InputError
+from ..outputs import atomic_output
 
 REST_VARIANTS = {"mouth_close"}
 
@@ -53,20 +53,19 @@ def index_png_path(psd_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + "_index.png")
 
 
-def write_index_png(index: np.ndarray, path: str | os.PathLike) -> None:
-    """Write the index map as a lossless PNG, atomically (temporary file, then rename)."""
-    path = Path(path)
+def index_png_bytes(index: np.ndarray, what: str = "layer-index map") -> bytes:
+    """The index map as a lossless RGB PNG (index = R + 256 G + 65536 B)."""
     ok, data = cv2.imencode(".png", encode_index(index)[..., ::-1])
     if not ok:
-        raise InputError(f"{path}: could not encode the layer-index map as PNG")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise InputError(f"{what}: could not encode the layer-index map as PNG")
+    return data.tobytes()
+
+
+def write_index_png(index: np.ndarray, path: str | os.PathLike) -> None:
+    """Write the index map as a lossless PNG, atomically (temporary file, then rename)."""
+    data = index_png_bytes(index, str(path))
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def read_index_png(path: str | os.PathLike) -> np.ndarray:

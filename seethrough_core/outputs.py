@@ -1,0 +1,231 @@
+"""Writing outputs: every file or folder the tool writes goes through here.
+
+- **Atomic.** An output is written under a temporary name beside its target and renamed into
+  place when complete, so an error, Ctrl-C or SIGTERM never leaves half a file under the real
+  name (the temporary is removed on the way out).
+- **Stale temporaries are swept.** Temporary names carry the writer's process id,
+  ``.NAME.PID-TOKEN.part``; a SIGKILL leaves one behind, and the next run that writes the same
+  target removes every temporary whose process is gone.
+- **Together or not at all.** Outputs that belong together (a PSD and its sidecars) are renamed
+  as a group; if one rename fails the others are rolled back.
+- **One line on failure.** An OSError while writing becomes one :class:`InputError` naming the
+  path and what to do (disk full, read-only, a folder in the way, permission).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from .character import InputError
+
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]+\.(?:part|old)$")
+
+_FIXES = {
+    errno.ENOSPC: "the disk is full; free some space or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up; free some space or write somewhere else",
+    errno.EFBIG: "the file is too large for this file system; write somewhere else",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.EACCES: "permission denied; choose a folder you can write to",
+    errno.EPERM: "permission denied; choose a folder you can write to",
+    errno.EISDIR: "it is a folder; give a file name",
+    errno.ENOTDIR: "part of the path is a file, not a folder",
+    errno.ENOENT: "its folder does not exist or was removed",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EIO: "input/output error; the disk may be failing or was removed",
+    errno.EXDEV: "cannot move the finished file into place across file systems",
+    errno.EMFILE: "too many open files",
+}
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> InputError:
+    """One line for a failed write: the path, what happened and what to do."""
+    reason = _FIXES.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__)
+    return InputError(f"{path}: cannot write ({reason})")
+
+
+def stdout_error(exc: OSError) -> InputError:
+    reason = _FIXES.get(exc.errno or 0) or (exc.strerror or str(exc))
+    return InputError(f"standard output: cannot write ({reason})")
+
+
+# ------------------------------------------------------------------------------ temporaries
+
+def temp_path(target: str | os.PathLike, kind: str = "part") -> Path:
+    """A fresh temporary name beside ``target`` that :func:`sweep_stale` can attribute to this
+    process; stale temporaries of the same target are removed first."""
+    target = Path(target)
+    sweep_stale(target)
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}")
+
+
+def sweep_stale(target: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``target`` left by processes that no longer run."""
+    target = Path(target)
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent if str(target.parent) else "."))
+    except OSError:
+        return removed
+    prefix = f".{target.name}."
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        m = _TEMP_RE.match(entry.name)
+        if not m or m["name"] != target.name:
+            continue
+        pid = int(m["pid"])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        remove(Path(entry.path))
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Remove a file or folder if it is there; never raises."""
+    path = Path(path)
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------------- targets
+
+def prepare_target(target: str | os.PathLike, *, folder: bool = False) -> Path:
+    """Check that ``target`` can be written (not a folder in the way of a file, nor a file in the
+    way of a folder) and create its parent folders. Raises InputError."""
+    target = Path(target)
+    if not folder and target.is_dir():
+        raise InputError(f"{target}: cannot write (it is a folder; give a file name)")
+    if folder and target.exists() and not target.is_dir():
+        raise InputError(f"{target}: cannot write (a file is in the way of the folder; choose "
+                         "another name)")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{target}: cannot write ({parent} is a file, not a folder)") from None
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    return target
+
+
+def commit(temp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move a finished temporary into place; on failure remove it and raise one line."""
+    try:
+        os.replace(temp, target)
+    except OSError as exc:
+        remove(temp)
+        raise write_error(target, exc) from None
+
+
+@contextlib.contextmanager
+def atomic_output(target: str | os.PathLike, *, folder: bool = False) -> Iterator[Path]:
+    """``with atomic_output(path) as tmp: write tmp`` -> ``path`` appears only when the block
+    finishes. ``folder``: the output is a folder (created empty for the block to fill); an
+    existing folder at ``path`` is replaced as a whole."""
+    target = prepare_target(target, folder=folder)
+    temp = temp_path(target)
+    try:
+        if folder:
+            temp.mkdir()
+        yield temp
+        if folder and target.is_dir():
+            _swap_folder(temp, target)
+        else:
+            commit(temp, target)
+    except OSError as exc:
+        remove(temp)
+        raise write_error(target, exc) from None
+    except BaseException:
+        remove(temp)
+        raise
+
+
+def _swap_folder(temp: Path, target: Path) -> None:
+    old = temp_path(target, "old")
+    os.replace(target, old)
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    remove(old)
+
+
+@contextlib.contextmanager
+def atomic_group(targets: list[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Like :func:`atomic_output` for files that belong together: all of them appear, or none
+    (the earlier versions of any already moved into place are put back)."""
+    paths = [prepare_target(t) for t in targets]
+    temps = [temp_path(p) for p in paths]
+    try:
+        yield temps
+        _commit_group(temps, paths)
+    except OSError as exc:
+        for t in temps:
+            remove(t)
+        raise write_error(getattr(exc, "filename", None) or paths[0], exc) from None
+    except BaseException:
+        for t in temps:
+            remove(t)
+        raise
+
+
+def _commit_group(temps: list[Path], paths: list[Path]) -> None:
+    moved: list[tuple[Path, Path | None]] = []       # (target, its earlier version set aside)
+    try:
+        for temp, path in zip(temps, paths):
+            old = None
+            if path.exists():
+                old = temp_path(path, "old")
+                os.replace(path, old)
+            moved.append((path, old))
+            os.replace(temp, path)
+    except BaseException:
+        for path, old in reversed(moved):
+            remove(path)
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    os.replace(old, path)
+        raise
+    for _, old in moved:
+        if old is not None:
+            remove(old)
+
+
+# ---------------------------------------------------------------------------------- stdout
+
+def write_stdout(text: str) -> None:
+    """Print to standard output and flush now, so a full disk or closed pipe is one line here
+    rather than a traceback at exit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from None
