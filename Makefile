@@ -31,7 +31,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
-	@$(BIN)/python -m runtime.bench
+	@$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from examples.character import write_example_psd
-    from runtime.cli import main as cli
+    from runtime.commands.cli import main as cli
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,3 +1,3 @@
-from .process import entry
+from runtime.commands.process import entry
 
 entry()

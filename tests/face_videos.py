@@ -26,7 +26,7 @@ def load_photo(path: Path) -> np.ndarray:
 
 def photo_landmarks(photo: np.ndarray) -> np.ndarray:
     """(478, 3) landmarks of the photo's face (a fresh tracker, so nothing carries over)."""
-    from runtime.tracking import FaceTracker
+    from runtime.drivers.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         face, _ = tracker.process(photo, 0.0)
@@ -72,7 +72,7 @@ class FaceTurner:
         self.background = cv2.inpaint(photo, mask, 5, cv2.INPAINT_TELEA)
 
     def render(self, angle_x: float, angle_y: float) -> np.ndarray:
-        from runtime.solver import rotation_from_euler
+        from runtime.drivers.solver import rotation_from_euler
 
         r = rotation_from_euler(angle_x, angle_y, 0.0)
         moved = (self.points - self.centre) @ r.T + self.centre

@@ -1,4 +1,4 @@
-"""ARAP shape manipulation (rig/arap.py) and its benchmark helper (rig/arap_bench.py)."""
+"""ARAP shape manipulation (rig/arap.py) and its benchmark helper (benchmarks/arap_bench.py)."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 
 from rig import arap
 from rig.arap import arap_precompute, arap_solve, rigidity_error
-from rig.arap_bench import benchmark_arap, bent_bar_case, snap_handles
+from benchmarks.arap_bench import benchmark_arap, bent_bar_case, snap_handles
 
 
 def grid_bar(nx: int = 21, ny: int = 5, length: float = 200.0,

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from runtime.cli import main
+from runtime.commands.cli import main
 
 
 def run(args, capsys):

@@ -97,7 +97,7 @@ def test_model_flags_are_refused_by_the_heuristic_backend(flag, tmp_path, capsys
     import cv2
     import numpy as np
 
-    from runtime.cli import main
+    from runtime.commands.cli import main
     src = tmp_path / "dot.png"
     img = np.full((120, 120, 3), 255, np.uint8)
     cv2.circle(img, (60, 60), 30, (0, 0, 255), -1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
+from runtime.commands.cli import main
 from seethrough_core.outputs import atomic_group, atomic_output, sweep_stale, temp_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,7 +253,7 @@ def test_native_library_lines_are_silenced_and_verbose_shows_them(tmp_path):
 
 
 def test_live_idle_only_never_opens_a_camera(rig_path, tmp_path, monkeypatch, capsys):
-    import runtime.capture as capture
+    import runtime.drivers.capture as capture
 
     def no_camera(*args, **kwargs):
         raise AssertionError("a camera was opened")

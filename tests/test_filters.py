@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from runtime.filters import DEFAULT_FILTER_CONFIG, FILTER_GROUPS, OneEuroFilter, ParamFilter
+from runtime.drivers.filters import DEFAULT_FILTER_CONFIG, FILTER_GROUPS, OneEuroFilter, ParamFilter
 
 FPS = 60.0
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rig.rigfile import load_rig, load_spec
-from runtime.motion import load_motion
+from runtime.drivers.motion import load_motion
 from seethrough_core.character import InputError
 
 HOSTILE_VALUES = [float("nan"), float("inf"), -float("inf"), "x", [], {}, None, True, 1e300,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rig.params import spec
-from runtime.idle import IDS, IdleDriver
+from runtime.drivers.idle import IDS, IdleDriver
 
 TEN_MINUTES = 600.0
 STEP = 0.001  # 1 ms: blink edges are measured to within two samples

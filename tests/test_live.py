@@ -17,11 +17,11 @@ import av
 import numpy as np
 import pytest
 
-from runtime.capture import VideoFileSource, camera_missing_message, open_source
-from runtime.idle import IdleDriver
-from runtime.live import (IdleParamDriver, LiveOptions, LiveSession, Mailbox, blend_params,
+from runtime.drivers.capture import VideoFileSource, camera_missing_message, open_source
+from runtime.drivers.idle import IdleDriver
+from runtime.sessions.live import (IdleParamDriver, LiveOptions, LiveSession, Mailbox, blend_params,
                           ease, fit_frame)
-from runtime.virtualcam import (LINUX_FIX, VirtualCamera, VirtualCameraUnavailable,
+from runtime.outputs.virtualcam import (LINUX_FIX, VirtualCamera, VirtualCameraUnavailable,
                                 no_virtualcam_message)
 from seethrough_core.character import InputError
 
@@ -70,7 +70,7 @@ def clip(tmp_path_factory):
 def rest_frame(example_rig_spec):
     """The rest pose at 256x256 over green: what every live frame should roughly look like."""
     from rig.model import Rig
-    from runtime.renderer import Renderer
+    from runtime.drawing.renderer import Renderer
     rig = Rig(example_rig_spec)
     with Renderer(rig, size=(256, 256), background="green") as renderer:
         return renderer.render(rig.pose({}, 0.0))[..., :3].copy()
@@ -168,8 +168,8 @@ class FakeTracker:
 
 
 def cli(argv, capsys):
-    from runtime.cli import _Parser, _formatter
-    from runtime.live_command import register
+    from runtime.commands.cli import _Parser, _formatter
+    from runtime.commands.live import register
     parser = _Parser(prog="seethrough-rig")
     register(parser.add_subparsers(dest="command"), _formatter)
     args = parser.parse_args(argv)
@@ -302,7 +302,7 @@ def test_missing_virtual_camera_is_one_line_with_the_fix(no_virtualcam):
 
 def test_session_from_a_file_into_virtualcam_and_recording(example_rig, clip, tmp_path,
                                                            fake_virtualcam, rest_frame):
-    from runtime.sinks import open_sink
+    from runtime.outputs.sinks import open_sink
     cam = VirtualCamera((256, 256), 30, background=GREEN)
     record = open_sink(tmp_path / "live.mp4", size=(256, 256), fps=30,
                        background_is_transparent=False, background=GREEN)
@@ -358,7 +358,7 @@ def test_session_ends_with_the_video_and_uses_the_tracker(example_rig, tmp_path)
 
 
 def test_driver_errors_stop_the_session_and_discard_the_recording(example_rig, clip, tmp_path):
-    from runtime.sinks import open_sink
+    from runtime.outputs.sinks import open_sink
 
     class Failing(FakeTracker):
         def update(self, frame_rgb, t):
@@ -377,7 +377,7 @@ def test_driver_errors_stop_the_session_and_discard_the_recording(example_rig, c
 
 
 def test_ctrl_c_stops_cleanly_with_the_summary(example_rig, clip, tmp_path):
-    from runtime.sinks import open_sink
+    from runtime.outputs.sinks import open_sink
     record = open_sink(tmp_path / "kept.mp4", size=(64, 64), fps=30,
                        background_is_transparent=False)
     log = io.StringIO()
@@ -504,7 +504,7 @@ def test_cli_bad_options(rig_path, clip, capsys, args, needle, fake_virtualcam):
 
 
 def test_argparse_namespace_runs_directly(rig_path, clip, tmp_path):
-    from runtime.live_command import run
+    from runtime.commands.live import run
     args = argparse.Namespace(
         rig=str(rig_path), camera=str(clip), loop=True, virtualcam=False, window=False,
         record=str(tmp_path / "ns.gif"), mirror=False, size="48x48", fps=10.0,
@@ -521,7 +521,7 @@ def test_session_with_the_real_tracker_follows_a_rolled_face(example_rig, shared
     """A 640x480 clip of the astronaut photo rolled by 20 degrees, then covered: the tracker
     finds the face and reads the roll, then loses it; the session ends with the video."""
     import cv2
-    tracking_driver = pytest.importorskip("runtime.tracking_driver")
+    tracking_driver = pytest.importorskip("runtime.drivers.tracking_driver")
     face_path = shared_data / "faces" / "astronaut.png"
     if not face_path.is_file():
         pytest.skip("astronaut.png not available")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rig.params import PARAM_IDS
-from runtime.motion import Motion, MotionWarning, load_motion, motion_from_dict, save_motion
+from runtime.drivers.motion import Motion, MotionWarning, load_motion, motion_from_dict, save_motion
 from seethrough_core.character import InputError
 
 

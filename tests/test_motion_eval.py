@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runtime import motion_eval as me
-from runtime.cli import main
+from runtime.commands.cli import main
 
 
 def _rgba(mask: np.ndarray, colour=(0.5, 0.4, 0.3)) -> np.ndarray:

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 
 from rig.rigfile import load_rig, save_rig
-from rig.shake import BUDGETS, METRIC_KEYS, ShakeMotion, chain_state, shake_test
+from benchmarks.shake import BUDGETS, METRIC_KEYS, ShakeMotion, chain_state, shake_test
 from rig.springs import PRESETS, ChainParams
-from runtime.physics_command import apply_edits, export_physics, format_metrics, register
+from rig.physics_file import apply_edits, export_physics
+from runtime.commands.physics import format_metrics, register
 from seethrough_core.character import InputError
 
 
 # ------------------------------------------------------------------------------ helpers
 
 def physics(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Run `physics ARGV` through its own parser, as runtime.cli.main would."""
+    """Run `physics ARGV` through its own parser, as runtime.commands.cli.main would."""
     parser = argparse.ArgumentParser(prog="seethrough-rig")
     register(parser.add_subparsers(), argparse.HelpFormatter)
     args = parser.parse_args(["physics", *argv])
@@ -189,7 +190,7 @@ def test_save_then_load_rig_gives_the_tuned_values(fresh_rig_path, capsys):
 
 def test_export_then_build_physics_gives_a_rig_with_those_values(rig_path, example_character,
                                                                  tmp_path, capsys):
-    from runtime.cli import main
+    from runtime.commands.cli import main
     from seethrough_core.psd_write import write_psd
     exported = tmp_path / "hair.json"
     code, _, err = physics([str(rig_path), "--no-window", "--preset", "soft",
@@ -280,7 +281,7 @@ BACKGROUND = "#2b2b30"
 
 @pytest.fixture()
 def window(display, example_rig, tmp_path):
-    from runtime.physics_window import PhysicsWindow
+    from runtime.sessions.physics_window import PhysicsWindow
     rig_file = tmp_path / "char.rig"
     save_rig(example_rig, rig_file)
     win = PhysicsWindow(example_rig, rig_path=rig_file, size=(900, 600), background=BACKGROUND)
@@ -289,8 +290,8 @@ def window(display, example_rig, tmp_path):
 
 
 def test_screenshot_shows_the_character_and_the_panel(window, example_rig):
-    from runtime.physics_window import PANEL_WIDTH
-    from runtime.renderer import Renderer
+    from runtime.sessions.physics_window import PANEL_WIDTH
+    from runtime.drawing.renderer import Renderer
     window.state.motion = "still"
     window.run(frames=3)
     shot = window.screenshot().astype(int)
@@ -369,7 +370,7 @@ def test_window_command_runs_frames_and_saves(display, fresh_rig_path, capsys):
 def face_video(shared_data, tmp_path_factory):
     """A short video of the astronaut photo (a real face), as a camera stand-in."""
     import cv2
-    from runtime.sinks import open_sink
+    from runtime.outputs.sinks import open_sink
     photo = shared_data / "faces" / "astronaut.png"
     if not photo.is_file():
         pytest.skip("faces/astronaut.png not available")
@@ -383,9 +384,9 @@ def face_video(shared_data, tmp_path_factory):
 
 
 def test_camera_mode_drives_the_head_from_tracking(display, example_rig, face_video):
-    from runtime.capture import open_source
-    from runtime.physics_window import PhysicsWindow
-    from runtime.tracking_driver import TrackingDriver
+    from runtime.drivers.capture import open_source
+    from runtime.sessions.physics_window import PhysicsWindow
+    from runtime.drivers.tracking_driver import TrackingDriver
     source = open_source(str(face_video), loop=True)
     driver = TrackingDriver()
     try:

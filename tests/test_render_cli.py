@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from runtime.cli import main
+from runtime.commands.cli import main
 
 
 def run(args, capsys):
@@ -142,7 +142,7 @@ def test_every_example_motion_loads_and_drives_the_rig(example_rig):
     from pathlib import Path
 
     from rig.params import PARAM_IDS
-    from runtime.motion import load_motion
+    from runtime.drivers.motion import load_motion
     folder = Path(__file__).resolve().parents[1] / "examples" / "motions"
     files = sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
     assert len(files) >= 2

@@ -17,8 +17,8 @@ import shaders
 from rig.anchors import Anchors
 from rig.mesh import Mesh, mesh_from_alpha, rasterize_coverage
 from rig.model import LayerSpec, Rig, RigSpec
-from runtime.render_bench import benchmark_render
-from runtime.renderer import (ATLAS_PAD, Renderer, fit_view, pack_atlases,
+from benchmarks.render_bench import benchmark_render
+from runtime.drawing.renderer import (ATLAS_PAD, Renderer, fit_view, pack_atlases,
                               parse_background, premultiply, static_quads_baseline)
 from seethrough_core.character import Character, InputError, Layer
 

@@ -448,7 +448,7 @@ def test_layer_model_without_a_scheduler_folder_uses_the_published_sampler(tmp_p
 def test_cli_decomposes_with_the_tiny_models(tmp_path, tiny_models, input_image):
     from PIL import Image
 
-    from runtime.cli import main
+    from runtime.commands.cli import main
     from seethrough_core.psd_read import read_psd
     source = tmp_path / "char.png"
     Image.fromarray(input_image).save(source)

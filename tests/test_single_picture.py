@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from runtime import motion_eval as me
-from runtime.eval_motion_command import check_targets
+from runtime.commands.eval_motion import check_targets
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime.sinks import open_sink
+from runtime.outputs.sinks import open_sink
 from seethrough_core.character import InputError
 
 W, H, N, FPS = 64, 48, 12, 30

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from runtime.solver import (CANONICAL_POINTS, IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE, Calibration,
+from runtime.drivers.solver import (CANONICAL_POINTS, IMAGE_LEFT_EYE, IMAGE_RIGHT_EYE, Calibration,
                             FaceSolver, euler_from_rotation, fit_similarity, measure,
                             rotation_from_euler)
-from runtime.tracking import FaceObservation
+from runtime.drivers.tracking import FaceObservation
 from seethrough_core.character import InputError
 
 

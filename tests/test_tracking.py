@@ -4,10 +4,10 @@ import pytest
 
 from face_videos import FaceTurner, covered, load_photo, photo_landmarks, transformed
 from rig.params import PARAM_IDS
-from runtime.idle import IdleDriver
-from runtime.solver import FaceSolver, measure
-from runtime.tracking import FaceTracker
-from runtime.tracking_driver import LOST_BLEND_SECONDS, TrackingDriver
+from runtime.drivers.idle import IdleDriver
+from runtime.drivers.solver import FaceSolver, measure
+from runtime.drivers.tracking import FaceTracker
+from runtime.drivers.tracking_driver import LOST_BLEND_SECONDS, TrackingDriver
 from seethrough_core.character import InputError
 
 SIZE = 320

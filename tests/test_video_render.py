@@ -7,7 +7,7 @@ import pytest
 
 from face_videos import covered, load_photo, photo_landmarks, transformed, write_video
 from rig.params import PARAM_IDS
-from runtime.cli import main
+from runtime.commands.cli import main
 
 SIZE = 320
 FPS = 15

@@ -168,8 +168,21 @@ def _has_fd(stream, fd: int) -> bool:
         return False
 
 
+def one_blas_thread() -> None:
+    """Run numpy's and scipy's OpenBLAS on one thread; call before numpy is first imported.
+
+    The rig's per-frame work is small dense products (a few thousand rows by a few dozen) and
+    banded back-substitutions. OpenBLAS splits them over its thread pool, and while capture,
+    tracking and drawing keep the cores busy, handing work to those threads costs far more than
+    the work: the back hair's ARAP solve took 0.04 ms on one thread against 0.5 ms median and
+    6 ms p90 on two. Nothing else here gains from BLAS threads (OpenCV, MediaPipe and torch
+    have their own). A user's own OPENBLAS_NUM_THREADS wins."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def entry() -> None:
     """The ``seethrough-rig`` console script."""
+    one_blas_thread()
     caught: list[int] = []
 
     def remember(signum, frame):
@@ -180,7 +193,7 @@ def entry() -> None:
     handled = (signal.SIGINT, *HANDLED_SIGNALS)
     previous = {sig: signal.signal(sig, remember) for sig in handled}
     try:
-        from runtime.cli import main
+        from runtime.commands.cli import main
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

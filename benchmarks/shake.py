@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import springs
+from rig import springs
 
 CONSISTENCY_FPS = (30.0, 60.0, 144.0)
 EXTREME_FRAME_TIMES = (1.0 / 240.0, 1.0 / 15.0)

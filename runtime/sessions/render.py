@@ -66,8 +66,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def render_to_file(rig, driver: Driver, job: RenderJob,
                    progress: Callable[[int], None] | None = None) -> int:
     """Render ``job.frames`` frames of ``driver`` through ``rig`` into ``job.output``."""
-    from .renderer import Renderer
-    from .sinks import open_sink
+    from runtime.drawing.renderer import Renderer
+    from runtime.outputs.sinks import open_sink
 
     background = job.resolved_background()
     dt = 1.0 / job.fps

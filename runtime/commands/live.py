@@ -73,7 +73,7 @@ def resolve_background(background: str, virtualcam: bool, record: str | None) ->
     output can carry it."""
     from pathlib import Path
 
-    from runtime.render import ALPHA_FORMATS
+    from runtime.sessions.render import ALPHA_FORMATS
 
     if background == "auto":
         return "green" if virtualcam else "#ffffff"
@@ -90,11 +90,11 @@ def resolve_background(background: str, virtualcam: bool, record: str | None) ->
 
 def run(args: argparse.Namespace) -> int:
     from rig.rigfile import load_rig
-    from runtime.capture import ClockSource, open_source
-    from runtime.idle import IdleDriver
-    from runtime.live import IdleParamDriver, LiveOptions, LiveSession
-    from runtime.render import parse_size
-    from runtime.renderer import parse_background
+    from runtime.drivers.capture import ClockSource, open_source
+    from runtime.drivers.idle import IdleDriver
+    from runtime.sessions.live import IdleParamDriver, LiveOptions, LiveSession
+    from runtime.sessions.render import parse_size
+    from runtime.drawing.renderer import parse_background
 
     if not (1 <= args.fps <= 240):
         raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         if args.virtualcam:
             outputs.extend(_open_virtualcam(size, args.fps, rgb, fallback=window or args.record))
         if args.record:
-            from runtime.sinks import open_sink
+            from runtime.outputs.sinks import open_sink
             outputs.append(open_sink(args.record, size=size, fps=args.fps,
                                      background_is_transparent=background == "transparent",
                                      background=rgb))
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         if args.idle_only:
             driver, idle = idle, None
         else:
-            from runtime.tracking_driver import TrackingDriver
+            from runtime.drivers.tracking_driver import TrackingDriver
             driver = TrackingDriver(face_model=args.face_model, with_pose=args.body,
                                     mirror=args.mirror, idle=idle.idle)
         options = LiveOptions(size=size, fps=args.fps, background=background,
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 def _open_virtualcam(size, fps, rgb, fallback) -> list:
     """The virtual camera, or nothing (with a warning) when it is missing but another output
     was asked for; without one the missing camera is the error."""
-    from runtime.virtualcam import VirtualCamera, VirtualCameraUnavailable
+    from runtime.outputs.virtualcam import VirtualCamera, VirtualCameraUnavailable
     try:
         return [VirtualCamera(size, fps, rgb)]
     except VirtualCameraUnavailable as exc:

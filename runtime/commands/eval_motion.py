@@ -2,7 +2,7 @@
 
 Given a layered PSD: flatten it, decompose the picture, rig both the true layers and the
 decomposed ones, pose both through a fixed set of held poses and compare them over the head
-(see runtime.motion_eval). Given a plain illustration (or a built .rig): the checks that need no
+(see runtime.sessions.motion_eval). Given a plain illustration (or a built .rig): the checks that need no
 ground truth. JSON out, and optionally a pose sheet to look at.
 """
 from __future__ import annotations
@@ -153,7 +153,7 @@ def check_targets(result: dict, with_truth: bool) -> dict:
         worst = min(s["rest_psnr"], s.get("rest_head_psnr", s["rest_psnr"]))
         out["rest_psnr"] = worst >= t["rest_psnr_min"]
     if with_truth:
-        from runtime.motion_eval import MOVING
+        from runtime.sessions.motion_eval import MOVING
         for name in MOVING:
             if name in poses:
                 out[f"{name}_gain"] = poses[name]["psnr"] >= poses[name]["static_psnr"] + \

@@ -14,7 +14,7 @@ import numpy as np
 
 from seethrough_core.character import InputError
 
-from .sinks import over_background
+from runtime.outputs.sinks import over_background
 
 LINUX_FIX = ("load v4l2loopback with `sudo modprobe v4l2loopback devices=1 exclusive_caps=1` "
              "(package v4l2loopback-dkms on Debian/Ubuntu, v4l2loopback on Fedora/Arch)")

@@ -18,10 +18,10 @@ import numpy as np
 
 from rig.params import defaults
 
-from .filters import ParamFilter
-from .idle import IdleDriver
-from .solver import Calibration, FaceFeatures, FaceSolver, measure
-from .tracking import FaceTracker
+from runtime.drivers.filters import ParamFilter
+from runtime.drivers.idle import IdleDriver
+from runtime.drivers.solver import Calibration, FaceFeatures, FaceSolver, measure
+from runtime.drivers.tracking import FaceTracker
 
 LOST_BLEND_SECONDS = 0.5
 

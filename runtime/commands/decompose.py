@@ -8,7 +8,7 @@ import sys
 
 from seethrough_core.character import InputError
 
-from .process import show_progress
+from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
 _MODEL_FLAGS = ("model", "depth_model", "device", "dtype", "seed", "steps", "resolution",

@@ -91,7 +91,7 @@ def render_poses(rig, poses, *, quality: str = "normal",
     """{pose name: (H, W, 4) float32 straight RGBA in 0..1 at the canvas size}; with
     ``layers_of`` ({key: layer indices}) also {(pose name, key): that subset alone} for the
     poses named in ``subsets_for``."""
-    from .renderer import Renderer
+    from runtime.drawing.renderer import Renderer
     out = {}
     with Renderer(rig, size=tuple(rig.size), background="transparent", quality=quality,
                   fit="canvas", margin=0.0) as renderer:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.renderer import start_glfw
+from runtime.drawing.renderer import start_glfw
 from seethrough_core.character import InputError
 
 APPLY_INTERVAL = 0.3          # s between rebuilds of the springs while a slider is dragged
@@ -168,8 +168,8 @@ class PhysicsWindow:
     """The tuner window. ``run(frames, duration)`` until closed (Esc or the close button);
     ``frame()`` draws one frame; ``state`` is the panel's TunerState.
 
-    ``camera``: an optional (frame source, TrackingDriver) pair (``runtime.capture``,
-    ``runtime.tracking_driver``); the window reads one frame per frame from it in camera mode.
+    ``camera``: an optional (frame source, TrackingDriver) pair (``runtime.drivers.capture``,
+    ``runtime.drivers.tracking_driver``); the window reads one frame per frame from it in camera mode.
     The caller keeps ownership and closes them.
     """
 
@@ -181,7 +181,7 @@ class PhysicsWindow:
         import glfw
         import moderngl
 
-        from runtime.renderer import Renderer, parse_background
+        from runtime.drawing.renderer import Renderer, parse_background
 
         self.rig = rig
         self.state = TunerState(rig, camera=camera is not None)
@@ -426,7 +426,7 @@ class PhysicsWindow:
         if motion == "sway":
             return self.state.sway.sample(self.t)
         if motion == "shake test":
-            from rig.shake import ShakeMotion
+            from benchmarks.shake import ShakeMotion
             shake = ShakeMotion()
             return shake.sample(self.t % shake.duration)
         if motion == CAMERA and self.camera is not None:
@@ -538,7 +538,7 @@ class PhysicsWindow:
         self.state.status = f"saved into {self.rig_path}"
 
     def _export(self) -> None:
-        from runtime.physics_command import export_physics, tuning
+        from rig.physics_file import export_physics, tuning
         self.state.apply()
         try:
             export_physics(self.export_path, tuning(self.rig))

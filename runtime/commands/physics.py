@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
-from dataclasses import fields, replace
 from pathlib import Path
 
+from rig.physics_file import apply_edits, export_physics, tuning
 from seethrough_core.character import InputError
-from seethrough_core.outputs import atomic_output
 
-from .process import show_progress
+from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
-PHYSICS_FORMAT = "seethrough-rig physics"
-PHYSICS_FORMAT_VERSION = 1
 
 
 DESCRIPTION = (
@@ -126,14 +122,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _tune_in_window(rig, args: argparse.Namespace) -> None:
     """Open the tuner; its edits land in ``rig`` (applied on close)."""
-    from runtime.physics_window import PhysicsWindow
-    from runtime.render import parse_size
+    from runtime.sessions.physics_window import PhysicsWindow
+    from runtime.sessions.render import parse_size
     size = parse_size(args.window_size)
     source = driver = window = None
     try:
         if args.camera is not None:
-            from runtime.capture import open_source
-            from runtime.tracking_driver import TrackingDriver
+            from runtime.drivers.capture import open_source
+            from runtime.drivers.tracking_driver import TrackingDriver
             source = open_source(args.camera, loop=True)
             driver = TrackingDriver(mirror=args.mirror)
         window = PhysicsWindow(rig, rig_path=Path(args.rig), size=size,
@@ -182,75 +178,10 @@ def _write_results(rig, args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------ tuning edits
-
-def tuning(rig) -> dict:
-    """The rig's chain physics per group (values for the reference head size)."""
-    return {g: rig.chain_params(g) for g in rig.chain_groups()}
-
-
-def apply_edits(params: dict, presets: list[str], settings: list[str]) -> dict:
-    """``params`` {group: ChainParams} with ``--preset`` and ``--set`` edits applied, in that
-    order. Unknown groups, presets, parameters and bad values are InputErrors."""
-    from rig.springs import PRESETS, ChainParams
-    out = dict(params)
-    names = {f.name for f in fields(ChainParams)}
-
-    def targets(group: str, what: str) -> list[str]:
-        if group in ("", "*"):
-            return list(out)
-        if group not in out:
-            raise InputError(f"{what}: no chain group {group!r}; this rig has "
-                             f"{', '.join(sorted(out))}")
-        return [group]
-
-    for text in presets:
-        group, _, name = text.rpartition("=")
-        name = name.strip()
-        if name not in PRESETS:
-            raise InputError(f"--preset {text!r}: unknown preset {name!r}; choose one of "
-                             f"{', '.join(PRESETS)}")
-        for g in targets(group.strip(), f"--preset {text!r}"):
-            out[g] = PRESETS[name]
-    for text in settings:
-        key, eq, value = text.rpartition("=")
-        group, dot, name = key.rpartition(".")
-        if not eq or not dot:
-            raise InputError(f"--set {text!r}: expected GROUP.PARAM=VALUE, e.g. "
-                             f"'back hair.gravity=900'")
-        name = name.strip()
-        if name not in names:
-            raise InputError(f"--set {text!r}: unknown parameter {name!r}; known: "
-                             f"{', '.join(sorted(names))}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise InputError(f"--set {text!r}: {value!r} is not a number") from None
-        for g in targets(group.strip(), f"--set {text!r}"):
-            out[g] = replace(out[g], **{name: number})     # ChainParams validates the value
-    return out
-
-
-def physics_document(params: dict) -> dict:
-    """The JSON document `--export` writes and `build --physics` reads."""
-    return {"format": PHYSICS_FORMAT, "format_version": PHYSICS_FORMAT_VERSION,
-            "groups": {g: p.to_dict() for g, p in sorted(params.items())}}
-
-
-def export_physics(path: str | os.PathLike, params: dict) -> None:
-    """Write {group: ChainParams} as a physics file, atomically (temp file + rename)."""
-    path = Path(path)
-    text = json.dumps(physics_document(params), indent=2) + "\n"
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 # ------------------------------------------------------------------------------ shake test
 
 def _shake(rig, args: argparse.Namespace) -> None:
-    from rig.shake import ShakeMotion, shake_test
+    from benchmarks.shake import ShakeMotion, shake_test
 
     motion = ShakeMotion()
     metrics = shake_test(rig, motion)
@@ -269,7 +200,7 @@ def _shake(rig, args: argparse.Namespace) -> None:
 def _render_shake(rig, motion, args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from runtime.render import RenderJob, parse_size, render_to_file
+    from runtime.sessions.render import RenderJob, parse_size, render_to_file
 
     size = parse_size(args.size) if args.size else tuple(rig.size)
     job = RenderJob(output=Path(args.output), size=size, fps=args.fps, duration=motion.duration,

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from seethrough_core.character import InputError
 
-from .process import (StdoutFailed, Terminated, guarded_stdout, quiet_native_logs,
+from runtime.commands.process import (StdoutFailed, Terminated, guarded_stdout, quiet_native_logs,
                       show_progress, terminated_as_interrupt)
 
 PROG = "seethrough-rig"
@@ -177,13 +177,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rig.autorig import build_spec
+    from rig.physics_file import load_physics
     from rig.rigfile import save_rig
     from seethrough_core.loading import load_character
 
     out = Path(args.output) if args.output else Path(args.file).with_suffix(".rig")
     if out.suffix.lower() != ".rig":
         raise InputError(f"{out}: the output should end in .rig")
-    physics = _load_physics(args.physics) if args.physics else None
+    physics = load_physics(args.physics) if args.physics else None
     character = load_character(args.file, side_convention=args.sides)
     bar = tqdm(total=len(character.layers) + 2, unit="step", desc="rigging",
                disable=not show_progress(args.quiet), leave=False)
@@ -208,21 +209,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"{out}: {len(spec.layers)} layers, {verts} vertices, {len(spec.chains)} spring "
               f"chains ({', '.join(sorted({c.group for c in spec.chains})) or 'none'})")
     return 0
-
-
-def _load_physics(path: str) -> dict:
-    from rig.springs import ChainParams
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read physics file ({exc.strerror})") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    groups = doc.get("groups", doc) if isinstance(doc, dict) else None
-    if not isinstance(groups, dict):
-        raise InputError(f"{path}: expected {{\"groups\": {{group: {{parameter: value}}}}}}")
-    return {str(g): ChainParams.from_dict(p) for g, p in groups.items()}
 
 
 # ------------------------------------------------------------------------------------- info
@@ -292,7 +278,7 @@ def _register_bench(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from rig.rigfile import load_rig
-    from runtime.bench import bench_rig
+    from benchmarks.suite import bench_rig
     if args.frames < 1:
         raise InputError("--frames must be at least 1")
     result = bench_rig(load_rig(args.rig), frames=args.frames)
@@ -313,27 +299,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _register_render(sub: argparse._SubParsersAction) -> None:
-    from runtime.render_command import register
+    from runtime.commands.render import register
     register(sub, _formatter)
 
 
 def _register_eval_motion(sub: argparse._SubParsersAction) -> None:
-    from runtime.eval_motion_command import register
+    from runtime.commands.eval_motion import register
     register(sub, _formatter)
 
 
 def _register_live(sub: argparse._SubParsersAction) -> None:
-    from runtime.live_command import register
+    from runtime.commands.live import register
     register(sub, _formatter)
 
 
 def _register_decompose(sub: argparse._SubParsersAction) -> None:
-    from runtime.decompose_command import register
+    from runtime.commands.decompose import register
     register(sub, _formatter)   # decompose and eval-decompose
 
 
 def _register_physics(sub: argparse._SubParsersAction) -> None:
-    from runtime.physics_command import register
+    from runtime.commands.physics import register
     register(sub, _formatter)
 
 

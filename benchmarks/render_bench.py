@@ -4,7 +4,7 @@ that draws the same textures as static quads (same atlas, framebuffers, MSAA and
 The budget (DESIGN.md): render_fps >= 0.8 x baseline_fps. Frames of the two kinds alternate, so
 a noisy machine slows both alike.
 
-    python -m runtime.render_bench [CHARACTER.psd] [--size 1024] [--frames 60] [--quality normal]
+    python -m benchmarks.render_bench [CHARACTER.psd] [--size 1024] [--frames 60] [--quality normal]
 
 Without a PSD the example character is rigged and measured.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from seethrough_core.character import InputError
 
-from .renderer import QUALITIES, Renderer
+from runtime.drawing.renderer import QUALITIES, Renderer
 
 WARMUP_FRAMES = 3
 
@@ -83,7 +83,7 @@ def _load_rig(path: str | None):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.render_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("character", nargs="?", help="layered PSD (default: the example character)")
     parser.add_argument("--size", type=int, default=1024, help="square output size in px")

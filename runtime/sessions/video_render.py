@@ -25,8 +25,8 @@ import numpy as np
 from seethrough_core.character import InputError
 from seethrough_core.outputs import commit, prepare_target, remove, temp_path, write_error
 
-from .render import RenderJob
-from .sinks import VIDEO_EXTENSIONS, open_sink
+from runtime.sessions.render import RenderJob
+from runtime.outputs.sinks import VIDEO_EXTENSIONS, open_sink
 
 PREROLL_SECONDS = 1.0   # springs settle on the first frame's pose before recording
 
@@ -107,7 +107,7 @@ def render_video_driven(rig, driver, video: VideoInfo, job: RenderJob,
                         progress: Callable[[int], None] | None = None) -> VideoRenderResult:
     """Track every frame of ``video`` with ``driver`` (a TrackingDriver), pose ``rig`` and
     write the frames into ``job.output``; ``job.fps`` is ignored (the input's rate is used)."""
-    from .renderer import Renderer
+    from runtime.drawing.renderer import Renderer
 
     background = job.resolved_background()
     transparent = background == "transparent"

@@ -105,7 +105,7 @@ def _spread(v: np.ndarray, k: int) -> np.ndarray:
 
 
 def bench_arap(spec, repeats: int = 30) -> dict:
-    from rig.arap_bench import benchmark_arap
+    from benchmarks.arap_bench import benchmark_arap
     rows = []
     for name, v, tris, handles, targets in arap_cases(spec):
         r = benchmark_arap(v, tris, handles, targets, repeats=repeats)
@@ -127,11 +127,17 @@ def bench_arap(spec, repeats: int = 30) -> dict:
 
 
 def bench_rig(rig, frames: int = 600) -> dict:
+    from benchmarks.arap_bench import frame_totals
     result = bench_pose(rig, frames=frames)
     result["arap"] = bench_arap(rig.spec)
     result["arap_ms_median"] = result["arap"]["arap_ms_median"]
     if "libigl_arap_ms_median" in result["arap"]:
         result["libigl_arap_ms_median"] = result["arap"]["libigl_arap_ms_median"]
+    # What a frame costs: every layer solved once, timed whole (the per-layer median hides the
+    # largest layers); libigl at the same rigidity.
+    frame = frame_totals(arap_cases(rig.spec))
+    result["arap_frame"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                            for k, v in frame.items()}
     return result
 
 
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         report["sample_pose_ms_median"] = sample["pose_ms_median"]
     # Rendering (deform + upload + draw + readback) against static quads of the same textures,
     # on the See-through sample when it is there, else on the example.
-    from runtime.render_bench import benchmark_render
+    from benchmarks.render_bench import benchmark_render
     render_rig = rig if "sample" in report else _timed_build(draw_example_character())[0]
     rates = benchmark_render(render_rig, (1024, 1024), frames=120)
     report["render"] = {"character": "sample" if "sample" in report else "example",
@@ -186,6 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         report["rigidity_error_mean"] = round(float(np.mean([r["rigidity_error"] for r in rows])), 5)
         report["libigl_rigidity_error_mean"] = round(float(np.mean(
             [r["libigl_rigidity_error"] for r in rows if r.get("libigl_rigidity_error") is not None])), 5)
+    # The headline ARAP figure: per-frame totals over all layers, ours against libigl's at equal
+    # rigidity, on each character.
+    for name, section in (("example", report["example"]), ("sample", report.get("sample"))):
+        if section is not None:
+            frame = section["arap_frame"]
+            report[f"{name}_arap_frame_ms"] = frame["arap_frame_ms"]
+            report[f"{name}_libigl_frame_ms"] = frame["libigl_frame_ms"]
+            report[f"{name}_arap_frame_speedup"] = None if frame["speedup_vs_libigl"] is None \
+                else round(frame["speedup_vs_libigl"], 2)
     # One picture -> puppet: build time and how it holds up in motion, on the sample when it
     # is there (1280x1280), and always on the example character (1024x1024).
     report["single_picture"] = {"example": bench_single_picture(draw_example_character())}
@@ -194,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         report["build_from_picture_s"] = report["single_picture"]["sample"]["build_s"]
     # Tracking on a 640x480 clip made from the shared face photo: MediaPipe's own time against
     # everything we add per frame (solve, filters, copies).
-    from runtime.track_bench import SHARED_FACE, benchmark_tracking
+    from benchmarks.track_bench import SHARED_FACE, benchmark_tracking
     if SHARED_FACE.is_file():
         report["tracking"] = benchmark_tracking(None)
         report["mediapipe_ms_median"] = report["tracking"]["mediapipe_ms_median"]
@@ -208,8 +223,8 @@ def bench_single_picture(truth) -> dict:
     """`build` from the flattened picture of a layered character (timed), and the motion
     evaluation of that puppet against the true layers' puppet."""
     from rig.autorig import autorig
-    from runtime.eval_motion_command import check_targets
-    from runtime.motion_eval import compare_puppets
+    from runtime.commands.eval_motion import check_targets
+    from runtime.sessions.motion_eval import compare_puppets
     from seethrough_core.decompose import decompose
     from seethrough_core.evaluate import rest_layers
     image = rest_layers(truth).composite()

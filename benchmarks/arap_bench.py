@@ -5,7 +5,7 @@ solvers get exactly those vertices. libigl's default energy for 2D triangles is 
 ("elements") ARAP energy with cotangent weights, iterated from the rest shape; ours is the
 non-iterative two-step method of Igarashi et al., so the rigidity errors are close, not equal.
 libigl (a dev extra) is imported lazily, here only: the runtime never imports it.
-Run ``python -m rig.arap_bench`` for the standard cases.
+Run ``python -m benchmarks.arap_bench`` for the standard cases.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .arap import arap_precompute, arap_solve, rigidity_error
+from rig.arap import arap_precompute, arap_solve, rigidity_error
 
 LIBIGL_MAX_ITER = 10
 
@@ -112,6 +112,91 @@ def _libigl(vertices: np.ndarray, triangles: np.ndarray, index: np.ndarray, goal
     else:
         result["libigl_failure"] = "non-finite vertices"
     return result
+
+
+def frame_totals(cases, repeats: int = 30) -> dict:
+    """The ARAP work of one frame, every layer mesh solved once: ours, and libigl's at equal
+    rigidity. ``cases``: (name, vertices, triangles, handle points or indices, targets).
+
+    A median across layers hides the largest layers, which cost the most; so each frame is
+    timed whole. libigl gets, per layer, the fewest iterations (1..LIBIGL_MAX_ITER) whose result
+    is as rigid as ours (``rigidity_error`` no larger), or all of them when it never gets there.
+    Keys: ``layers``, ``arap_frame_ms`` (median per-frame total), ``arap_frame_ms_p90``,
+    ``libigl_frame_ms``, ``libigl_frame_ms_p90``, ``speedup_vs_libigl`` (ratio of the
+    medians), ``rigidity_error_mean`` and ``libigl_rigidity_error_mean`` (over layers, at those
+    iterations), ``libigl_iterations`` (per layer), ``libigl_short_of_ours`` (layers where even
+    LIBIGL_MAX_ITER iterations are less rigid than ours); libigl keys are None without libigl.
+    """
+    solved = []
+    for name, v, tris, handles, targets in cases:
+        v = np.ascontiguousarray(v, dtype=np.float64)
+        tris = np.ascontiguousarray(tris, dtype=np.int64)
+        index, goal = snap_handles(v, handles, targets)
+        pre = arap_precompute(v, tris, v[index])
+        out = np.empty_like(v)
+        arap_solve(pre, goal, out)
+        solved.append((name, v, tris, index, np.ascontiguousarray(goal), pre, out,
+                       rigidity_error(v, out, tris)))
+
+    def ours_frame():
+        for _, _, _, _, goal, pre, out, _ in solved:
+            arap_solve(pre, goal, out)
+
+    ours = _samples_ms(ours_frame, repeats)
+    result = {"layers": len(solved), "arap_frame_ms": statistics.median(ours),
+              "arap_frame_ms_p90": float(np.percentile(ours, 90)),
+              "rigidity_error_mean": float(np.mean([s[-1] for s in solved])) if solved else None,
+              "libigl_frame_ms": None, "libigl_frame_ms_p90": None, "speedup_vs_libigl": None,
+              "libigl_rigidity_error_mean": None, "libigl_iterations": None,
+              "libigl_short_of_ours": None}
+    try:
+        import igl
+    except ImportError:
+        return result
+    runs, iterations, errors, short = [], {}, [], 0
+    for name, v, tris, index, goal, _, _, ours_error in solved:
+        data = None
+        for k in range(1, LIBIGL_MAX_ITER + 1):
+            data = igl.ARAPData()
+            data.max_iter = k
+            try:
+                igl.arap_precomputation(v, tris, 2, index.astype(np.int32), data)
+                deformed = igl.arap_solve(goal, data, v)
+            except RuntimeError:
+                data = None
+                break
+            error = rigidity_error(v, deformed, tris) if np.isfinite(deformed).all() else np.inf
+            if error <= ours_error:
+                break
+        if data is None:
+            continue                      # libigl refuses this mesh (e.g. a piece with no handle)
+        short += error > ours_error
+        iterations[name] = k
+        errors.append(error)
+        runs.append((goal, data, v))
+
+    def libigl_frame():
+        for goal, data, v in runs:
+            igl.arap_solve(goal, data, v)
+
+    theirs = _samples_ms(libigl_frame, repeats)
+    result.update(libigl_frame_ms=statistics.median(theirs),
+                  libigl_frame_ms_p90=float(np.percentile(theirs, 90)),
+                  libigl_rigidity_error_mean=float(np.mean(errors)) if errors else None,
+                  libigl_iterations=iterations, libigl_short_of_ours=int(short))
+    if len(runs) == len(solved) and result["arap_frame_ms"] > 0:
+        result["speedup_vs_libigl"] = result["libigl_frame_ms"] / result["arap_frame_ms"]
+    return result
+
+
+def _samples_ms(call, repeats: int) -> list[float]:
+    call()  # warm caches and lazy initialisation outside the measurement
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
 
 
 def _median_ms(call, repeats: int) -> float:

@@ -32,7 +32,7 @@ import numpy as np
 from rig.params import spec
 from seethrough_core.character import InputError
 
-from .tracking import FaceObservation, PoseObservation
+from runtime.drivers.tracking import FaceObservation, PoseObservation
 
 # Canonical face (index: x, y, z) in units of the outer eye-corner distance; x toward the
 # image's right, y down, z away from the camera. Derived from FaceMesh on a frontal photo.

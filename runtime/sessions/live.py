@@ -33,7 +33,7 @@ import numpy as np
 
 from rig.params import STANDARD_PARAMS
 
-from .capture import CapturedFrame, FrameSource
+from runtime.drivers.capture import CapturedFrame, FrameSource
 
 SWITCH_EASE = 0.4            # seconds to blend from one parameter source to the other
 MAX_POSE_DT = 0.25           # springs never see a longer step (a stall is not a fling)
@@ -409,7 +409,7 @@ class LiveSession:
     # ---------------------------------------------------------------------------- render loop
 
     def run(self) -> LiveSummary:
-        from .renderer import Renderer, parse_background
+        from runtime.drawing.renderer import Renderer, parse_background
 
         opts = self.options
         clear = parse_background(opts.background)
@@ -525,7 +525,7 @@ class LiveSession:
     def _write(output: FrameOutput, frame: np.ndarray, ticks: int) -> None:
         """Files get a frame per tick (missed ticks repeat the frame, so a recording keeps
         real time); live outputs (a virtual camera) get each frame once."""
-        from .sinks import FrameSink
+        from runtime.outputs.sinks import FrameSink
         repeats = ticks if isinstance(output, FrameSink) else 1
         for _ in range(repeats):
             output.write(frame)

@@ -50,13 +50,13 @@ def synthetic_frames(photo_path: str | os.PathLike = SHARED_FACE, count: int = 3
 def benchmark_tracking(video_path: str | os.PathLike | None = None,
                        with_pose: bool = False) -> dict:
     """Per-frame medians (ms) of MediaPipe's face time and of our overhead on top of it."""
-    from .tracking_driver import TrackingDriver
+    from runtime.drivers.tracking_driver import TrackingDriver
 
     if video_path is None:
         frames = synthetic_frames()
         fps, source = 30.0, "astronaut.png, rolling (generated)"
     else:
-        from .video_driver import iter_video_frames, probe_video
+        from runtime.sessions.video_render import iter_video_frames, probe_video
         info = probe_video(video_path)
         frames, fps, source = list(iter_video_frames(video_path)), float(info.fps), str(video_path)
     face_ms, pose_ms, overhead_ms = [], [], []

@@ -6,7 +6,7 @@ import sys
 
 from seethrough_core.character import InputError
 
-from .process import show_progress
+from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "With --driver, every frame of the video is tracked (MediaPipe face landmarks) "
                "and rendered at the video's frame rate; its audio is copied to the output.\n"
                "Motion files: Live2D .motion3.json (linear, bezier, stepped curves) or our own "
-               "JSON (see runtime/motion.py). Parameters the rig does not know are listed and "
+               "JSON (see runtime/drivers/motion.py). Parameters the rig does not know are listed and "
                "ignored.")
     p.add_argument("rig", metavar="CHAR.rig")
     src = p.add_mutually_exclusive_group(required=True)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rig.params import PARAM_IDS
     from rig.rigfile import load_rig
-    from runtime.render import RenderJob, RestDriver, parse_size, render_to_file
+    from runtime.sessions.render import RenderJob, RestDriver, parse_size, render_to_file
 
     video_options = [name for name, on in (
         ("--side-by-side", getattr(args, "side_by_side", False)),
@@ -120,12 +120,12 @@ def run(args: argparse.Namespace) -> int:
     if args.idle is not None:
         if not (0 < args.idle <= 3600):
             raise InputError(f"--idle {args.idle:g}: give a duration in seconds (0 < s <= 3600)")
-        from runtime.idle import IdleDriver
+        from runtime.drivers.idle import IdleDriver
         driver, duration = IdleDriver(seed=args.seed), args.idle
     elif args.motion:
         import warnings
 
-        from runtime.motion import load_motion
+        from runtime.drivers.motion import load_motion
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             motion = load_motion(args.motion, known_ids=PARAM_IDS)
@@ -154,7 +154,7 @@ def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
 
     from rig.rigfile import load_rig
     from runtime import motion_eval as me
-    from runtime.eval_motion_command import _check_writable_png
+    from runtime.commands.eval_motion import _check_writable_png
 
     ignored = video_options + [flag for flag, on in (
         ("-o/--output", args.output), ("--size", args.size), ("--fps", args.fps)) if on]
@@ -182,11 +182,11 @@ def _run_driven(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rig.rigfile import load_rig
-    from runtime.idle import IdleDriver
-    from runtime.render import RenderJob, parse_size
-    from runtime.solver import Calibration
-    from runtime.tracking_driver import TrackingDriver
-    from runtime.video_driver import probe_video, render_video_driven
+    from runtime.drivers.idle import IdleDriver
+    from runtime.sessions.render import RenderJob, parse_size
+    from runtime.drivers.solver import Calibration
+    from runtime.drivers.tracking_driver import TrackingDriver
+    from runtime.sessions.video_render import probe_video, render_video_driven
 
     if not (0 <= args.margin < 0.5):
         raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")

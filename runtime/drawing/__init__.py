@@ -1,0 +1,2 @@
+"""Drawing: the moderngl renderer that composites a posed rig's layers, offscreen or in a
+window."""
