@@ -97,3 +97,23 @@ def test_every_edge_case_psd_inspects_or_fails_in_one_line(edge_case_dir, capsys
             assert doc["size"][0] > 0 and isinstance(doc["layers"], list)
         else:
             assert err.count("\n") == 1 and "Traceback" not in err, path.name
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["render", "{rig}", "--rest", "--seed", "-1", "-o", "x.png"], "--seed"),
+    (["render", "{rig}", "--rest", "--size=", "-o", "x.png"], "--size"),
+    (["bench", "{rig}", "--frames", "1000000000000"], "--frames"),
+    (["live", "{rig}", "--idle-only", "--report-every", "nan"], "--report-every"),
+    (["build", "x.png", "--mesh-density", "inf"], "--mesh-density"),
+    (["physics", "{rig}", "--shake-test", "--frames", "0"], "--frames"),
+])
+def test_numeric_options_are_checked_before_any_work(rig_path, tmp_path, capsys, argv, needle):
+    argv = [a.replace("{rig}", str(rig_path)) for a in argv]
+    argv = [str(tmp_path / a) if a == "x.png" else a for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:          # argparse's usage error
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ import sys
 
 from seethrough_core.character import InputError
 
+from runtime.commands.options import seed, whole
 from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
@@ -62,8 +63,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
                    help="depth model weights folder (--backend seethrough)")
     p.add_argument("--device", metavar="cpu|cuda|cuda:N|mps", help="where the model runs")
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), help="model precision")
-    p.add_argument("--seed", type=int, help="random seed of the model's sampling")
-    p.add_argument("--steps", type=int, help="sampling steps of the layer passes (default 30)")
+    p.add_argument("--seed", type=seed, help="random seed of the model's sampling")
+    p.add_argument("--steps", type=whole(1, 1000), help="sampling steps of the layer passes (default 30)")
     p.add_argument("--resolution", type=int, metavar="PX",
                    help="working size of the layer passes (default 1280 for the published "
                         "model; 1024 needs less memory)")

@@ -7,6 +7,8 @@ import sys
 
 from seethrough_core.character import InputError
 
+from runtime.commands.options import number, seed
+
 PROG = "seethrough-rig"
 
 
@@ -62,9 +64,9 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="no tracking: the idle animation only (T does nothing)")
     p.add_argument("--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds (default: until Q, Esc or Ctrl-C)")
-    p.add_argument("--report-every", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("--report-every", type=number(0.0, 86400.0), default=5.0, metavar="SECONDS",
                    help="seconds between progress lines (default: 5; 0: only the summary)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the idle animation")
+    p.add_argument("--seed", type=seed, default=0, help="random seed of the idle animation")
     p.set_defaults(func=run)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from rig.physics_file import apply_edits, export_physics, tuning
 from seethrough_core.character import InputError
 
+from runtime.commands.options import whole
 from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
@@ -91,7 +92,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="apply --preset/--set (and --save/--export) without opening a window")
     p.add_argument("--window-size", default="1280x800", metavar="WxH",
                    help="window size (default: 1280x800)")
-    p.add_argument("--frames", type=int, default=None, metavar="N",
+    p.add_argument("--frames", type=whole(1, 10_000_000), default=None, metavar="N",
                    help="close the window after N frames (scripts, tests)")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="close the window after this many seconds")
@@ -202,7 +203,7 @@ def _render_shake(rig, motion, args: argparse.Namespace) -> None:
 
     from runtime.sessions.render import RenderJob, parse_size, render_to_file
 
-    size = parse_size(args.size) if args.size else tuple(rig.size)
+    size = parse_size(args.size) if args.size is not None else tuple(rig.size)
     job = RenderJob(output=Path(args.output), size=size, fps=args.fps, duration=motion.duration,
                     background=args.background, preroll=0.0)
     job.resolved_background()       # refuse impossible combinations before any work

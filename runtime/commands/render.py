@@ -6,6 +6,7 @@ import sys
 
 from seethrough_core.character import InputError
 
+from runtime.commands.options import seed
 from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="anti-aliasing: draft (none), normal (4x MSAA), high (supersampled)")
     p.add_argument("--margin", type=float, default=0.05, help="margin around the canvas, as a "
                    "fraction of the output (default: 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the idle animation")
+    p.add_argument("--seed", type=seed, default=0, help="random seed of the idle animation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     video = p.add_argument_group("video-driven renders (--driver)")
     video.add_argument("--side-by-side", action="store_true",
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if not (0 <= args.margin < 0.5):
         raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")
     rig = load_rig(args.rig)
-    size = parse_size(args.size) if args.size else tuple(rig.size)
+    size = parse_size(args.size) if args.size is not None else tuple(rig.size)
     if args.idle is not None:
         if not (0 < args.idle <= 3600):
             raise InputError(f"--idle {args.idle:g}: give a duration in seconds (0 < s <= 3600)")
@@ -192,7 +193,7 @@ def _run_driven(args: argparse.Namespace) -> int:
         raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")
     video = probe_video(args.driver)
     rig = load_rig(args.rig)
-    size = parse_size(args.size) if args.size else tuple(rig.size)
+    size = parse_size(args.size) if args.size is not None else tuple(rig.size)
     calibration = Calibration.load(args.calibration) if args.calibration else None
     job = RenderJob(output=Path(args.output), size=size, fps=float(video.fps), duration=0.0,
                     background=args.background, quality=args.quality, margin=args.margin)
