@@ -90,7 +90,12 @@ def load_physics(path: str | os.PathLike) -> dict:
         raise InputError(f"{path}: cannot read physics file ({exc.strerror})") from None
     except ValueError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a physics file (JSON nested too deeply)") from None
     groups = doc.get("groups", doc) if isinstance(doc, dict) else None
     if not isinstance(groups, dict):
         raise InputError(f"{path}: expected {{\"groups\": {{group: {{parameter: value}}}}}}")
-    return {str(g): ChainParams.from_dict(p) for g, p in groups.items()}
+    try:
+        return {str(g): ChainParams.from_dict(p) for g, p in groups.items()}
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None

@@ -188,11 +188,20 @@ def atomic_group(targets: list[str | os.PathLike]) -> Iterator[list[Path]]:
     except OSError as exc:
         for t in temps:
             remove(t)
-        raise write_error(getattr(exc, "filename", None) or paths[0], exc) from None
+        raise write_error(_target_of(exc, temps, paths), exc) from None
     except BaseException:
         for t in temps:
             remove(t)
         raise
+
+
+def _target_of(exc: OSError, temps: list[Path], paths: list[Path]) -> Path:
+    """The output an error is about: the one whose temporary (or itself) it names."""
+    for name in (exc.filename, getattr(exc, "filename2", None)):
+        for temp, path in zip(temps, paths):
+            if name is not None and str(name) in (str(temp), str(path)):
+                return path
+    return paths[-1]
 
 
 def _commit_group(temps: list[Path], paths: list[Path]) -> None:

@@ -1016,6 +1016,8 @@ def _read_depth_medians(path: Path, header: _Header, warnings_out: list[str]) ->
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _SidecarError(f"not readable JSON ({_one_line(exc)})") from None
+    except RecursionError:
+        raise _SidecarError("not readable JSON (nested too deeply)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("parts"), dict):
         raise _SidecarError("it has no 'parts' object")
     frame = doc.get("frame_size")

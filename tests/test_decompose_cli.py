@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime import decompose_command
+from runtime.commands import decompose as decompose_command
 from seethrough_core.character import InputError
 from seethrough_core.decompose.index_map import read_index_png
 from seethrough_core.loading import load_character

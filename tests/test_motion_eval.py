@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from runtime import motion_eval as me
+from runtime.sessions import motion_eval as me
 from runtime.commands.cli import main
 
 

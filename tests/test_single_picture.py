@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime import motion_eval as me
+from runtime.sessions import motion_eval as me
 from runtime.commands.eval_motion import check_targets
 
 pytestmark = pytest.mark.slow

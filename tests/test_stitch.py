@@ -98,7 +98,7 @@ def test_a_rig_of_two_cut_hair_layers_opens_no_gap_when_the_head_turns():
     from seethrough_core.character import Character, Layer
     from rig.autorig import build_spec
     from rig.model import Rig
-    from runtime import motion_eval as me
+    from runtime.sessions import motion_eval as me
     h, w = 256, 256
     yy, xx = np.mgrid[0:h, 0:w]
     face = ((xx - 128) / 60.0) ** 2 + ((yy - 140) / 70.0) ** 2 <= 1

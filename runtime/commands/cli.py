@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from seethrough_core.character import InputError
 
-from runtime.commands.options import number, whole
+from runtime.commands.options import whole
 from runtime.commands.process import (StdoutFailed, Terminated, guarded_stdout,
                                       quiet_native_logs, show_progress, terminated_as_interrupt)
 
@@ -161,7 +161,7 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  seethrough-rig build char.psd -o char.rig --mesh-density 1.5")
     p.add_argument("file", metavar="FILE", help="a layered .psd/.psb, or an image (.png, .jpg ...)")
     p.add_argument("-o", "--output", metavar="OUT.rig", help="output rig (default: FILE with .rig)")
-    p.add_argument("--mesh-density", type=number(0.05, 20.0), default=1.0, metavar="X",
+    p.add_argument("--mesh-density", type=float, default=1.0, metavar="X",
                    help="mesh density multiplier: 2 = finer (smoother bends, slower), "
                         "0.5 = coarser (default: 1)")
     p.add_argument("--physics", metavar="PHYSICS.json",

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from runtime import motion_eval as me
+    from runtime.sessions import motion_eval as me
 
     path = Path(args.file)
     sheet_path = Path(args.sheet) if args.sheet else None

@@ -20,7 +20,6 @@ from pathlib import Path
 from rig.physics_file import apply_edits, export_physics, tuning
 from seethrough_core.character import InputError
 
-from runtime.commands.options import whole
 from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
@@ -92,7 +91,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="apply --preset/--set (and --save/--export) without opening a window")
     p.add_argument("--window-size", default="1280x800", metavar="WxH",
                    help="window size (default: 1280x800)")
-    p.add_argument("--frames", type=whole(1, 10_000_000), default=None, metavar="N",
+    p.add_argument("--frames", type=int, default=None, metavar="N",
                    help="close the window after N frames (scripts, tests)")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="close the window after this many seconds")
@@ -156,8 +155,8 @@ def _check_args(args: argparse.Namespace) -> None:
                          "--no-window")
     if args.mirror and args.camera is None:
         raise InputError("--mirror only goes with --camera")
-    if args.frames is not None and args.frames < 1:
-        raise InputError(f"--frames {args.frames}: give at least 1")
+    if args.frames is not None and not 1 <= args.frames <= 10_000_000:
+        raise InputError(f"--frames {args.frames}: give at least 1 and at most 10000000")
     if args.duration is not None and not (0 < args.duration <= 86400):
         raise InputError(f"--duration {args.duration:g}: give a number of seconds above 0")
     if not (1 <= args.fps <= 240):

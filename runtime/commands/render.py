@@ -154,7 +154,7 @@ def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
     from pathlib import Path
 
     from rig.rigfile import load_rig
-    from runtime import motion_eval as me
+    from runtime.sessions import motion_eval as me
     from runtime.commands.eval_motion import _check_writable_png
 
     ignored = video_options + [flag for flag, on in (

@@ -303,8 +303,12 @@ def load_motion(path: str | os.PathLike, known_ids: Iterable[str] | None = PARAM
     and a :class:`MotionWarning`; ``known_ids=None`` keeps every curve.
     """
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a .motion3.json or {FORMAT} file")
+    if not path.exists():
         raise InputError(f"{path}: no such motion file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file; give a .motion3.json or {FORMAT} file")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise InputError(f"{path}: {path.stat().st_size >> 20} MiB is too large for a motion "
                          f"file (the limit is {MAX_FILE_BYTES >> 20} MiB)")

@@ -569,7 +569,7 @@ class PhysicsWindow:
             glfw.make_context_current(None)
             glfw.destroy_window(self._handle)
             self._handle = None
-        from runtime import renderer as renderer_module
+        from runtime.drawing import renderer as renderer_module
         if not renderer_module._Window.open_windows:
             glfw.terminate()
 
