@@ -111,7 +111,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                 if new.any():
                     paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
                                  hair_colours=hair_colours)
-                    if layer.tag in ("face", "neck"):
+                    # A neck runs on into the head under the jaw: no contour there.
+                    if layer.tag == "face":
                         draw_hidden_outline(layer, mask, new)
         covered |= layer.alpha == 255
     decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
