@@ -157,7 +157,8 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
                     "decomposed into layers, as `decompose` does): a quality triangle mesh per "
                     "layer, anchors for the face, eyes, mouth, neck and body, deformers for the "
                     "Live2D standard parameters, and spring chains for hair, skirts and sleeves. "
-                    "The result is one .rig file (a zip) that `render`, `live` and `physics` use.",
+                    "The result is one .rig file (a zip) that `render`, `live` and `physics` use. "
+                    "Pictures up to 100 megapixels (used at 4096 px on the long side at most).",
         epilog="example:\n  seethrough-rig build char.psd -o char.rig --mesh-density 1.5")
     p.add_argument("file", metavar="FILE", help="a layered .psd/.psb, or an image (.png, .jpg ...)")
     p.add_argument("-o", "--output", metavar="OUT.rig", help="output rig (default: FILE with .rig)")

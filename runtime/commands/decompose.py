@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                     "painted-in hidden regions. Writes a See-through-convention PSD with its "
                     "<name>_depth.psd and <name>.psd.json sidecars, and the per-pixel layer-index "
                     "map as <name>_index.png (index = R + 256 G + 65536 B; 0 = no layer, i + 1 = "
-                    "layer i from the bottom).",
+                    "layer i from the bottom); all of them appear together or not at all. "
+                    "Pictures up to 100 megapixels; one larger than 4096 px on its long side is "
+                    "used at 4096 px.",
         epilog="examples:\n"
                "  seethrough-rig decompose char.png -o char.psd\n"
                "  seethrough-rig decompose char.png -o char.psd --backend seethrough "

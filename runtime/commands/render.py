@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--idle", type=float, metavar="SECONDS",
                      help="a living idle: breathing, blinking, small head drift, swinging hair")
-    src.add_argument("--motion", metavar="FILE", help="a .motion3.json or seethrough motion file")
+    src.add_argument("--motion", metavar="FILE",
+                     help="a .motion3.json or seethrough motion file (at most 3600 s, 64 MiB)")
     src.add_argument("--rest", action="store_true", help="the rest pose (one frame)")
     src.add_argument("--driver", metavar="VIDEO",
                      help="a video of a performer's face: every frame tracked and rendered, "
