@@ -385,6 +385,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary(example_rig, clip, tmp_path):
                           IdleParamDriver(IdleDriver()), outputs=[record],
                           options=LiveOptions(size=(64, 64), duration=20, report_every=0),
                           log=log)
+    before = signal.getsignal(signal.SIGINT)
     timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -394,7 +395,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary(example_rig, clip, tmp_path):
     assert summary.stopped_by == "Ctrl-C"
     assert (tmp_path / "kept.mp4").is_file()
     assert "live:" in log.getvalue()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before      # the caller's handler is back
 
 
 # ------------------------------------------------------------------------------ the window
