@@ -115,6 +115,26 @@ class CameraSource:
         self._cap.release()
 
 
+class _Pacer:
+    """Hands out frames at ``fps`` in real time: the k-th frame no sooner than k / fps seconds
+    after the first (a late frame is stamped when it came, never earlier)."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = float(fps)
+        self.count = 0
+        self._start: float | None = None
+
+    def frame(self, image: np.ndarray) -> CapturedFrame:
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        due = self._start + self.count / self.fps
+        if due > now:
+            time.sleep(due - now)
+        self.count += 1
+        return CapturedFrame(self.count - 1, image, max(due, now))
+
+
 class VideoFileSource:
     """A video file played in real time: frame k is handed out at start + k / fps.
 
@@ -147,22 +167,14 @@ class VideoFileSource:
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 1.0 <= fps <= 1000.0 else DEFAULT_FILE_FPS
         self._pending: np.ndarray | None = first
-        self._count = 0
-        self._start: float | None = None
+        self._pace = _Pacer(self.fps)
 
     def read(self) -> CapturedFrame | None:
         bgr = self._next_bgr()
         if bgr is None:
             return None
-        now = time.perf_counter()
-        if self._start is None:
-            self._start = now
-        due = self._start + self._count / self.fps
-        if due > now:
-            time.sleep(due - now)
-        self._count += 1
         rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
-        return CapturedFrame(self._count - 1, rgb, max(due, now))
+        return self._pace.frame(rgb)
 
     def _next_bgr(self) -> np.ndarray | None:
         if self._pending is not None:
@@ -190,21 +202,13 @@ class ClockSource:
         self.size = (1, 1)
         self.fps = float(fps)
         self._image = np.zeros((1, 1, 3), np.uint8)
-        self._count = 0
-        self._start: float | None = None
+        self._pace = _Pacer(self.fps)
         self._closed = False
 
     def read(self) -> CapturedFrame | None:
         if self._closed:
             return None
-        now = time.perf_counter()
-        if self._start is None:
-            self._start = now
-        due = self._start + self._count / self.fps
-        if due > now:
-            time.sleep(due - now)
-        self._count += 1
-        return CapturedFrame(self._count - 1, self._image, max(due, now))
+        return self._pace.frame(self._image)
 
     def close(self) -> None:
         self._closed = True
