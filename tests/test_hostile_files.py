@@ -3,6 +3,7 @@ either one InputError line (exit 2 at the command line) or a rig that poses to f
 nothing reads more than its limits allow."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -102,7 +103,7 @@ def test_mutated_rig_json_fields_are_refused_in_one_line_or_pose_finite(good, fi
             if data.draw(st.booleans()) and len(path) > 0:
                 _delete(doc, path)
             else:
-                _set(doc, path, data.draw(st.sampled_from(HOSTILE_VALUES)))
+                _set(doc, path, copy.deepcopy(data.draw(st.sampled_from(HOSTILE_VALUES))))
         except (KeyError, IndexError, TypeError):
             pass                                  # an earlier mutation removed the parent
     out = tmp_path_factory.mktemp("mut") / "m.rig"
@@ -244,7 +245,7 @@ def test_mutated_motion_files_are_refused_in_one_line_or_sample_finite(tmp_path_
             if data.draw(st.booleans()):
                 _delete(doc, path)
             else:
-                _set(doc, path, data.draw(st.sampled_from(HOSTILE_VALUES)))
+                _set(doc, path, copy.deepcopy(data.draw(st.sampled_from(HOSTILE_VALUES))))
         except (KeyError, IndexError, TypeError):
             pass
     out = tmp_path_factory.mktemp("motion") / "m.json"
