@@ -200,13 +200,7 @@ def _samples_ms(call, repeats: int) -> list[float]:
 
 
 def _median_ms(call, repeats: int) -> float:
-    call()  # warm caches and lazy initialisation outside the measurement
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+    return statistics.median(_samples_ms(call, repeats))
 
 
 def bent_bar_case(n_vertices: int, length: float = 400.0,

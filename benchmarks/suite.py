@@ -104,10 +104,10 @@ def _spread(v: np.ndarray, k: int) -> np.ndarray:
     return v[chosen]
 
 
-def bench_arap(spec, repeats: int = 30) -> dict:
+def bench_arap(spec, repeats: int = 30, cases=None) -> dict:
     from benchmarks.arap_bench import benchmark_arap
     rows = []
-    for name, v, tris, handles, targets in arap_cases(spec):
+    for name, v, tris, handles, targets in (arap_cases(spec) if cases is None else cases):
         r = benchmark_arap(v, tris, handles, targets, repeats=repeats)
         rows.append({"layer": name, **{k: (round(x, 5) if isinstance(x, float) else x)
                                       for k, x in r.items()}})
@@ -129,13 +129,14 @@ def bench_arap(spec, repeats: int = 30) -> dict:
 def bench_rig(rig, frames: int = 600) -> dict:
     from benchmarks.arap_bench import frame_totals
     result = bench_pose(rig, frames=frames)
-    result["arap"] = bench_arap(rig.spec)
+    cases = arap_cases(rig.spec)
+    result["arap"] = bench_arap(rig.spec, cases=cases)
     result["arap_ms_median"] = result["arap"]["arap_ms_median"]
     if "libigl_arap_ms_median" in result["arap"]:
         result["libigl_arap_ms_median"] = result["arap"]["libigl_arap_ms_median"]
     # What a frame costs: every layer solved once, timed whole (the per-layer median hides the
     # largest layers); libigl at the same rigidity.
-    frame = frame_totals(arap_cases(rig.spec))
+    frame = frame_totals(cases)
     result["arap_frame"] = {k: (round(v, 4) if isinstance(v, float) else v)
                             for k, v in frame.items()}
     return result

@@ -152,14 +152,18 @@ MAX_LAYER_TRIANGLES = 600_000
 MAX_TOTAL_TRIANGLES = 2_400_000
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    """A member's bytes, never more than ``limit`` of them decompressed (zip bombs stop here)."""
+def _member(zf: zipfile.ZipFile, name) -> zipfile.ZipInfo:
     if not isinstance(name, str):
         raise ValueError(f"member name must be text, got {type(name).__name__}")
     try:
-        info = zf.getinfo(name)
+        return zf.getinfo(name)
     except KeyError:
         raise ValueError(f"{name} missing") from None
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member's bytes, never more than ``limit`` of them decompressed (zip bombs stop here)."""
+    info = _member(zf, name)
     if info.file_size > limit:
         raise ValueError(f"{name} is {info.file_size >> 20} MiB, over the {limit >> 20} MiB limit")
     with zf.open(info) as fh:
@@ -273,9 +277,9 @@ def _read_npy(zf: zipfile.ZipFile, name, dtype, shape: tuple, limit: int, budget
     if not isinstance(name, str):
         raise ValueError(f"{where}: mesh array name missing")
     try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise ValueError(f"{where}: {name} missing") from None
+        info = _member(zf, name)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
     with zf.open(info) as fh:
         try:
             major, _ = np.lib.format.read_magic(fh)
