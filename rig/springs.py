@@ -22,6 +22,23 @@ frame; the other particles are simulated:
   two rescalings of all segment vectors at once, chained from the pinned root; lengths come out
   exact (no iterations, no stretch), and a corrected parent turns its children rather than
   dragging them along rigidly.
+* Fold limits (``SWING_LIMIT``, ``BEND_LIMIT``): a fast head turn (hundreds of degrees per
+  second) flings the particles further than any spring holds, and a segment could swing round
+  past its root or fold back on its parent (shards of hair on screen). After the length
+  projection every segment's rotation from its rest direction (carried by the root frame) is
+  checked: ``theta_j = arg(d_j / rest_j)``. Where a segment is past a limit, all chains are
+  corrected at once in angle form: the bends ``phi_j = theta_j - theta_(j-1)`` (j >= 2; the
+  change from the rest bend) are clipped to +-``BEND_LIMIT``, summed back along the chain and
+  the result clipped to +-``SWING_LIMIT``; each segment is rotated onto that angle (its length
+  is kept). Clipping is 1-Lipschitz, so the swing clip never reopens a bend. A segment that was
+  still moving outward (its angular velocity in the root frame against the correction) loses
+  that velocity: its previous state is set to its new one, so it neither sticks past the cone
+  nor bounces off it; one moving back inward keeps its velocity. Below the limits nothing is
+  touched (bit for bit): normal swinging is never reduced.
+* Bias (``step(..., bias=)``): a per-chain angle that rotates the rest shape about the root
+  (the springs' target), e.g. driven by ParamHairFront; the chain swings there with its normal
+  dynamics. Zero bias is exactly the unbiased simulation. The fold limits stay around the drawn
+  rest shape.
 
 The root frame is reduced to its best-fit similarity (rotation and uniform scale) plus the
 exact root position; positions are complex numbers (x + iy), so that similarity is one complex
@@ -49,6 +66,14 @@ _SUBSTEP_TIMES = np.arange(1, _MAX_SUBSTEPS + 1) * SUBSTEP
 _MAX_KH2 = 1.0                   # cap on (omega * SUBSTEP)^2; Verlet springs are stable below 4
 _EPS = 1e-9                      # px; guards the segment normalisation against 0/0
 _PARAM_LIMIT = 1e6               # sanity bound on every ChainParams value
+# Fold limits (radians): the largest swing of a segment from its rest direction carried by the
+# root frame, and the largest change of a segment's angle to its parent from the rest bend. Set
+# a little inside the shake test's budgets (120 and 90 degrees): the rig's root transforms are
+# affine, the springs follow their best-fit similarity, and drawn frames blend two sub-steps.
+SWING_LIMIT = math.radians(110.0)
+BEND_LIMIT = math.radians(80.0)
+_COS_SWING = math.cos(SWING_LIMIT)
+_COS_BEND = math.cos(BEND_LIMIT)
 # Wind gusts: a sum of sines at incommensurate frequencies (rad/s), smooth and repeatable.
 _GUST_OMEGA = (2 * math.pi * 0.23, 2 * math.pi * 0.57, 2 * math.pi * 1.31)
 _GUST_SPEED = 400.0              # px/s: gusts travel across the canvas along +x
@@ -162,8 +187,22 @@ class ChainSet:
     _fix: np.ndarray = field(repr=False)             # (C, P) complex scratch
     _len: np.ndarray = field(repr=False)             # (C, P) float scratch
     _eps: np.ndarray = field(repr=False)             # (C, P) float, all _EPS (faster than a scalar)
+    # Fold limits: rotation of a segment from rest is d_j * _rest_inv_j (unit; 0 at root/padding).
+    _rest_inv: np.ndarray = field(repr=False)        # (C, P) complex conj(rest_w) / |rest_w|^2
+    _swing_floor: np.ndarray = field(repr=False)     # (C, P) 2 at root/padding (never checked)
+    _bend_floor: np.ndarray = field(repr=False)      # (C, P - 2) 2 where j or its parent is not
+    #                                                  a real segment of j >= 2, else -2
+    _bend_on: np.ndarray = field(repr=False)         # (C, P) 1.0 where a bend is limited
+    _rot: np.ndarray = field(repr=False)             # (C, P) complex scratch
+    _rot_real: np.ndarray = field(repr=False)        # (C, P) float scratch
+    _bend: np.ndarray = field(repr=False)            # (C, P - 2) complex scratch
+    _bend_real: np.ndarray = field(repr=False)       # (C, P - 2) float scratch
+    _bias: np.ndarray = field(repr=False)            # (C,) rest-shape bias of the last call, rad
+    _cos_swing: float = field(repr=False)            # cos of the limits; -inf: limits off
+    _cos_bend: float = field(repr=False)
     _cur: int = 0
     _acc: float = 0.0                                # s simulated past the latest sub-step
+    _limited: int = 0                                # sub-steps the fold limits acted in
     _ticks: int = 0                                  # sub-steps since reset (the wind clock)
     _fresh: bool = True                              # next step snaps to its root transforms
 
@@ -175,6 +214,12 @@ class ChainSet:
     def n_particles(self) -> int:
         return int(self.rest_points.shape[0])
 
+    @property
+    def limited_substeps(self) -> int:
+        """Sub-steps since the last reset in which the fold limits moved a segment (0: the
+        motion never came near a fold, and the simulation is exactly the unconstrained one)."""
+        return self._limited
+
     def rest_chains(self) -> list[np.ndarray]:
         """The rest points per chain, as given to ``build_chains`` (e.g. to save a rig)."""
         if not self.n_chains:
@@ -183,13 +228,17 @@ class ChainSet:
 
 
 def build_chains(rest_points: list[np.ndarray], groups: list[str],
-                 params: dict[str, ChainParams], *, rest_is_equilibrium: bool = False) -> ChainSet:
+                 params: dict[str, ChainParams], *, rest_is_equilibrium: bool = False,
+                 limit_folds: bool = True) -> ChainSet:
     """Pack chains into a ChainSet (at rest; the first ``step`` places them on their roots).
 
     ``rest_is_equilibrium``: the rest shape is where the chain hangs at rest *under gravity* (as
     in a drawing): the springs carry a pre-stress that cancels gravity in the rest orientation
     and turns with the root, so an unrotated chain does not sag and a tilted one swings down.
     Without it the rest shape is the spring's unloaded shape and gravity sags it.
+
+    ``limit_folds``: apply the fold limits (``SWING_LIMIT``, ``BEND_LIMIT``); off only to
+    measure what they change (the unconstrained simulation).
 
     ``rest_points[i]``: (P_i, 2) particle rest positions root->tip in canvas px (P_i >= 2);
     ``groups[i]``: the key of chain i's parameters in ``params``.
@@ -249,6 +298,11 @@ def build_chains(rest_points: list[np.ndarray], groups: list[str],
     affine_to_frame[:, [2, 5], [2, 3]] = 1.0             # root = A @ (rest root, 1)
 
     inertia = per_chain("inertia")
+    real_segment = child & (rest_len > 0.0)
+    rest_inv = np.where(real_segment, np.conj(rest_w) / np.where(real_segment, rest_len, 1.0) ** 2,
+                        0.0)
+    bend_on = np.zeros((n_chains, width))
+    bend_on[:, 2:] = real_segment[:, 2:] & real_segment[:, 1:-1]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     chain_set = ChainSet(
         groups=list(groups), params=dict(params), counts=counts,
@@ -273,6 +327,14 @@ def build_chains(rest_points: list[np.ndarray], groups: list[str],
         _fix=np.zeros((n_chains, width), np.complex128),
         _len=np.zeros((n_chains, width)),
         _eps=np.full((n_chains, width), _EPS),
+        _rest_inv=rest_inv, _swing_floor=np.where(real_segment, -2.0, 2.0),
+        _bend_floor=np.where(bend_on[:, 2:] > 0, -2.0, 2.0), _bend_on=bend_on,
+        _rot=np.zeros((n_chains, width), np.complex128), _rot_real=np.zeros((n_chains, width)),
+        _bend=np.zeros((n_chains, max(width - 2, 0)), np.complex128),
+        _bend_real=np.zeros((n_chains, max(width - 2, 0))),
+        _bias=np.zeros(n_chains),
+        _cos_swing=_COS_SWING if limit_folds else -math.inf,
+        _cos_bend=_COS_BEND if limit_folds else -math.inf,
     )
     reset(chain_set)
     return chain_set
@@ -305,18 +367,30 @@ def _validated_chains(rest_points: list[np.ndarray], groups: list[str],
 
 
 def reset(chains: ChainSet) -> None:
-    """Forget all motion: the next ``step`` places every chain at rest on its root transform."""
+    """Forget all motion: the next ``step`` places every chain at rest on its root transform
+    (at its biased rest shape if that step gives a bias); the bias goes back to zero."""
     chains._fresh = True
     chains._acc = 0.0
     chains._ticks = 0
     chains._cur = 0
+    chains._limited = 0
+    chains._bias[:] = 0.0
 
 
-def step(chains: ChainSet, root_transforms: np.ndarray, dt: float) -> np.ndarray:
+def step(chains: ChainSet, root_transforms: np.ndarray, dt: float,
+         bias: np.ndarray | None = None) -> np.ndarray:
     """Advance the simulation by ``dt`` seconds; return particle positions (N, 2) in px.
 
     ``root_transforms``: (C, 2, 3) affine per chain, rest frame -> current frame, valid at the
     end of this ``dt``. Positions come back flat in chain order, root to tip.
+
+    ``bias``: optional (C,) radians, valid at the end of this ``dt``: each chain's rest shape
+    (the springs' target) turns by that angle about its root, counterclockwise on screen (image
+    y down), the sense in which ``chain_swing`` counts: a hanging chain with a positive bias
+    swings its tip toward +x. The chain swings toward the biased shape with its normal
+    dynamics; a bias that changes is interpolated across the sub-steps like the root frames.
+    ``None`` keeps the bias of the last call (zero after ``build_chains`` / ``reset``), so a
+    read-only ``step(..., 0.0)`` needs none; zero bias is bit for bit the unbiased simulation.
     """
     n_chains = chains.n_chains
     a = np.ascontiguousarray(root_transforms, dtype=np.float64)
@@ -324,6 +398,12 @@ def step(chains: ChainSet, root_transforms: np.ndarray, dt: float) -> np.ndarray
         raise ValueError(f"root_transforms must have shape ({n_chains}, 2, 3), got {a.shape}")
     if not (dt >= 0.0 and math.isfinite(dt)):
         raise ValueError(f"dt must be a finite number of seconds >= 0, got {dt!r}")
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.float64)
+        if bias.shape != (n_chains,) or not np.isfinite(bias).all():
+            raise ValueError(f"bias must be ({n_chains},) finite radians, got shape "
+                             f"{bias.shape}" + ("" if bias.shape != (n_chains,) else
+                                                " with non-finite values"))
     if n_chains == 0:
         return np.zeros((0, 2))
     # Best-fit similarity m (rotation and uniform scale as one complex factor) and the exact
@@ -336,7 +416,11 @@ def step(chains: ChainSet, root_transforms: np.ndarray, dt: float) -> np.ndarray
                          "part (rotation, translation, positive scale)")
 
     if chains._fresh:
-        chains._w[:] = np.concatenate([chains._rest_w, chains._rest_w], axis=1)
+        rest_w = chains._rest_w
+        if bias is not None and bias.any():
+            rest_w = rest_w * np.exp(-1j * bias)[:, None]
+            chains._bias[:] = bias
+        chains._w[:] = np.concatenate([rest_w, rest_w], axis=1)
         chains._frames[0] = frame
         chains._frame_call = frame
         chains._fresh = False
@@ -344,14 +428,16 @@ def step(chains: ChainSet, root_transforms: np.ndarray, dt: float) -> np.ndarray
     acc = chains._acc + dt_run
     n = int(acc / SUBSTEP + 1e-9) if dt_run > 0.0 else 0
     if n:
-        _run_substeps(chains, frame, n, chains._acc, dt_run)
+        _run_substeps(chains, frame, n, chains._acc, dt_run, bias)
     chains._acc = max(acc - n * SUBSTEP, 0.0)
     chains._frame_call = frame
+    if bias is not None:
+        chains._bias[:] = bias
     return _output(chains, frame)
 
 
 def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
-                  dt_run: float) -> None:
+                  dt_run: float, bias: np.ndarray | None) -> None:
     """Run n fixed sub-steps, root frames interpolated from the last call's to this one's."""
     # Frames (m, root) at the end of each sub-step; row 0 is the latest sub-step so far.
     # Rotation and scale are interpolated geometrically (along the shorter arc, never through
@@ -378,7 +464,13 @@ def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
                  + np.sin(_GUST_OMEGA[2] * t + 2.0)) / 3.0
         force = force + chains._gust * 0.5 * (1.0 + noise)
     const = (force / m[1:] - chains._preload)[:, :, None] * chains._first_segment
-    const += chains._spring_rest
+    bias0 = chains._bias
+    if (bias is not None and bias.any()) or bias0.any():
+        # The springs' target turned by the bias (interpolated like the root), about the root.
+        b = bias0 if bias is None else bias0 + frac * (bias - bias0)                  # (n, C)
+        const += chains._spring_rest * np.exp(-1j * b)[..., None]
+    else:
+        const += chains._spring_rest
 
     w, y, fix, length, target = chains._w, chains._y, chains._fix, chains._len, chains._rest_len
     eps = chains._eps
@@ -386,6 +478,9 @@ def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
     w_real = w.view(np.float64)[:, :, None]
     y_real = y.view(np.float64)[:, :, None]
     roots = w[:, ::width]
+    rot, rot_real, bend, bend_real = chains._rot, chains._rot_real, chains._bend, chains._bend_real
+    rot_real_view, bend_real_view = rot.real, bend.real
+    cos_swing, cos_bend = chains._cos_swing, chains._cos_bend
     cur = chains._cur
     for i in range(n):
         w *= beta[i]
@@ -410,9 +505,63 @@ def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
         np.divide(target, length, out=length)
         cur = 1 - cur
         np.multiply(y, length, out=w[:, cur * width:(cur + 1) * width])
+        # Fold limits: past the swing or bend limit anywhere? (Cheap; the fix is rare.)
+        np.multiply(w[:, cur * width:(cur + 1) * width], chains._rest_inv, out=rot)
+        np.maximum(rot_real_view, chains._swing_floor, out=rot_real)
+        folded = rot_real.min() < cos_swing
+        if bend_real.size and not folded:
+            np.conjugate(rot[:, 1:-1], out=bend)
+            bend *= rot[:, 2:]
+            np.maximum(bend_real_view, chains._bend_floor, out=bend_real)
+            folded = bend_real.min() < cos_bend
+        if folded:
+            _limit_folds(chains, cur)
     chains._cur = cur
     chains._ticks += n
     frames[0] = frames[n]
+
+
+def _limit_folds(chains: ChainSet, cur: int) -> None:
+    """Rotate every segment past a fold limit back onto it (see the module docstring).
+
+    Works on all chains at once in angle form; segments within the limits keep their exact
+    values (their correction is exactly 0). Only runs in a sub-step where some segment is past.
+    """
+    chains._limited += 1
+    width = chains._y.shape[1]
+    new = chains._w[:, cur * width:(cur + 1) * width]
+    old = chains._w[:, (1 - cur) * width:(2 - cur) * width]
+    rot = new * chains._rest_inv                        # unit rotations from rest; 0: root/padding
+    # Angular velocity over the sub-step in the root frame, before the correction.
+    omega = np.angle(rot * np.conj(old * chains._rest_inv))
+    delta = _fold_correction(chains, rot)
+    turn = np.exp(1j * delta)
+    new *= turn                                         # exactly unchanged where delta is 0
+    # Moving outward, against the correction: stop (previous state = new state); moving back
+    # inward: keep the velocity. The previous state is drawn too (frames blend the last two
+    # sub-steps), so it is brought within the limits as well.
+    outward = omega * delta < 0.0
+    old *= turn
+    old[outward] = new[outward]
+    old *= np.exp(1j * _fold_correction(chains, old * chains._rest_inv))
+
+
+def _fold_correction(chains: ChainSet, rot: np.ndarray) -> np.ndarray:
+    """(C, P) angles that bring segments with rotations ``rot`` from rest within the limits.
+
+    The angle of each segment from its rest direction is unwrapped along the chain: the first
+    segment's own angle, then the bends (changes from the rest bend), summed. Bends are clipped
+    to +-BEND_LIMIT, summed again and the sums clipped to +-SWING_LIMIT.
+    """
+    bend_on = chains._bend_on
+    phi = np.angle(rot)
+    phi[:, 0] = 0.0                                     # the root (angle(-0) would be pi)
+    phi[:, 2:] = np.angle(rot[:, 2:] * np.conj(rot[:, 1:-1])) * bend_on[:, 2:]
+    theta = np.cumsum(phi, axis=1)
+    np.clip(phi, -BEND_LIMIT, BEND_LIMIT, out=phi, where=bend_on > 0)
+    limited = np.cumsum(phi, axis=1)
+    np.clip(limited, -SWING_LIMIT, SWING_LIMIT, out=limited)
+    return limited - theta
 
 
 def _output(chains: ChainSet, frame: np.ndarray) -> np.ndarray:
@@ -445,6 +594,70 @@ def segment_stretch(chains: ChainSet, positions: np.ndarray) -> np.ndarray:
     rest = np.linalg.norm(chains.rest_points[child] - chains.rest_points[child - 1], axis=-1)
     seg = np.linalg.norm(pos[..., child, :] - pos[..., child - 1, :], axis=-1)
     return seg / rest - 1.0
+
+
+def _carried_rest_segments(chains: ChainSet, transforms: np.ndarray) -> np.ndarray:
+    """Every non-root rest segment carried by its chain's root transform (linear part), as
+    complex numbers (..., N - C), for (..., C, 2, 3) transforms."""
+    a = np.asarray(transforms, dtype=np.float64)
+    if a.shape[-3:] != (chains.n_chains, 2, 3):
+        raise ValueError(f"root transforms must have shape (..., {chains.n_chains}, 2, 3), got "
+                         f"{a.shape}")
+    child = np.setdiff1d(np.arange(chains.n_particles), chains.root_index)
+    rest = chains.rest_points[child] - chains.rest_points[child - 1]                 # (S, 2)
+    lin = a[..., chains.chain_of[child], :, :2]                                      # (..., S, 2, 2)
+    carried = np.einsum("...sij,sj->...si", lin, rest)
+    return carried[..., 0] + 1j * carried[..., 1]
+
+
+def _segments(chains: ChainSet, positions: np.ndarray) -> np.ndarray:
+    pos = np.asarray(positions, dtype=np.float64)
+    child = np.setdiff1d(np.arange(chains.n_particles), chains.root_index)
+    seg = pos[..., child, :] - pos[..., child - 1, :]
+    return seg[..., 0] + 1j * seg[..., 1]
+
+
+def segment_angles(chains: ChainSet, positions: np.ndarray,
+                   root_transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Swing and bend of every segment in radians (>= 0), for (..., N, 2) positions and the
+    (..., C, 2, 3) root transforms they were posed with; segments ordered as ``segment_stretch``.
+
+    ``swing``: the angle between a segment and its rest direction carried by the root transform
+    (its linear part). ``bend``: the change of the angle between a segment and its parent from
+    that angle in the carried rest shape, so a chain drawn bent has bend 0 at rest (0 for the
+    first segment of a chain: it has no parent segment, its swing is its angle to the root
+    frame). A segment folded back onto its parent has a bend near 180 degrees.
+    """
+    rot = _segments(chains, positions) * np.conj(_carried_rest_segments(chains, root_transforms))
+    swing = np.abs(np.angle(rot))
+    child = np.setdiff1d(np.arange(chains.n_particles), chains.root_index)
+    has_parent = ~np.isin(child - 1, chains.root_index)
+    bend = np.zeros_like(swing)
+    k = np.nonzero(has_parent)[0]
+    bend[..., k] = np.abs(np.angle(rot[..., k] * np.conj(rot[..., k - 1])))
+    return swing, bend
+
+
+def chain_swing(chains: ChainSet, positions: np.ndarray, root_transforms: np.ndarray) -> np.ndarray:
+    """Each chain's signed swing (C,) in radians, for (N, 2) positions (or (..., N, 2) with
+    (..., C, 2, 3) transforms): the angle from the chain's rest root-to-tip direction, carried by
+    its root transform (linear part), to its current root-to-tip direction; positive
+    counterclockwise on screen (image y down), so positive when a hanging chain's tip moves
+    toward +x, as a positive ``step`` bias turns it. Between -pi and pi.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    a = np.asarray(root_transforms, dtype=np.float64)
+    if a.shape[-3:] != (chains.n_chains, 2, 3):
+        raise ValueError(f"root transforms must have shape (..., {chains.n_chains}, 2, 3), got "
+                         f"{a.shape}")
+    if pos.shape[-2:] != (chains.n_particles, 2):
+        raise ValueError(f"positions must have shape (..., {chains.n_particles}, 2), got "
+                         f"{pos.shape}")
+    tip = pos[..., chains.tip_index, :] - pos[..., chains.root_index, :]
+    rest = (chains.rest_points[chains.tip_index] - chains.rest_points[chains.root_index])
+    carried = np.einsum("...cij,cj->...ci", a[..., :2], rest)
+    rot = (tip[..., 0] + 1j * tip[..., 1]) * (carried[..., 0] - 1j * carried[..., 1])
+    return -np.angle(rot)
 
 
 def simulate(chains: ChainSet, root_transform_fn: Callable[[float], np.ndarray],

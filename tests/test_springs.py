@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig.springs import (MAX_CATCHUP, PRESETS, STIFFNESS_HZ, ChainParams, build_chains, reset,
+from rig.springs import (BEND_LIMIT, MAX_CATCHUP, PRESETS, STIFFNESS_HZ, SWING_LIMIT,
+                         ChainParams, build_chains, chain_swing, reset, segment_angles,
                          segment_stretch, simulate, step, swing_metrics)
 from seethrough_core.character import InputError
 
@@ -458,3 +459,260 @@ def test_any_chain_any_motion_stays_finite_and_inextensible(n, seg, angle, stiff
     times, pos = simulate(chains, fn, 1.0, fps)
     assert np.isfinite(pos).all()
     assert np.abs(segment_stretch(chains, pos)).max() < 1e-6
+
+
+# --- fold limits --------------------------------------------------------------------------
+
+HEAD = (200.0, 40.0)             # the head's centre, above ROOT
+HEAD_RADIUS = 60.0
+
+
+def curl(root=(260.0, 100.0), n=7, seg=14.0, turn_deg=25.0) -> np.ndarray:
+    """A chain drawn bent: each segment turns turn_deg from its parent (a curl)."""
+    angles = np.radians(90.0 + turn_deg * np.arange(n - 1))
+    steps = seg * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return np.asarray(root) + np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)])
+
+
+def head_turn(kind: str, angle: float) -> np.ndarray:
+    """(2, 3): the head turned by ``angle`` (radians) about HEAD. yaw: the roots slide sideways
+    on the head's surface and the face foreshortens; roll: a turn in the picture plane;
+    pitch: the roots slide up or down."""
+    if kind == "roll":
+        return affine(angle, pivot=HEAD)
+    lin = np.eye(2)
+    shift = np.zeros(2)
+    axis = 0 if kind == "yaw" else 1
+    lin[axis, axis] = math.cos(angle)
+    shift[axis] = HEAD_RADIUS * math.sin(angle)
+    return np.hstack([lin, (np.asarray(HEAD) + shift - lin @ np.asarray(HEAD))[:, None]])
+
+
+def shake_fast(kind: str, speed_deg=600.0, amp_deg=30.0, stop=1.0):
+    """The head swung between -amp and +amp at up to speed_deg deg/s (a sine: it reverses
+    every 0.16 s at 600 deg/s, a few frames at 24 fps), then still."""
+    omega = math.radians(speed_deg) / math.radians(amp_deg)
+
+    def fn(t: float) -> np.ndarray:
+        return head_turn(kind, math.radians(amp_deg) * math.sin(omega * min(t, stop)))
+    return fn
+
+
+def fold_run(kind: str, frame_times: list[float], limit_folds: bool):
+    """A soft strand, a heavy strand and a soft curl through a fast head motion."""
+    chains = build_chains([strand(n=8, seg=15.0), strand(root=(230, 100), n=5, seg=20.0,
+                                                           angle_deg=70), curl()],
+                          ["soft", "heavy", "soft"],
+                          {"soft": PRESETS["soft"], "heavy": PRESETS["heavy"]},
+                          rest_is_equilibrium=True, limit_folds=limit_folds)
+    fn = shake_fast(kind)
+    reset(chains)
+    t, positions, frames = 0.0, [], []
+    for k, dt in enumerate([0.0, *frame_times]):
+        t += dt
+        a = np.repeat(fn(t)[None], 3, axis=0)
+        positions.append(step(chains, a, dt))
+        frames.append(a)
+    swing, bend = segment_angles(chains, np.array(positions), np.array(frames))
+    return (chains, np.degrees(swing.max()), np.degrees(bend.max()), np.array(positions),
+            np.array(frames)[:, 0])
+
+
+FRAME_TIMES = {
+    "24fps": [1 / 24] * 36,
+    "60fps": [1 / 60] * 90,
+    "240fps": [1 / 240] * 360,
+    # 60 fps with a dropped-frame spike (0.1 s, then one of 0.4 s) every few reversals.
+    "spikes": ([1 / 60] * 10 + [0.1] + [1 / 60] * 10 + [0.4]) * 3,
+}
+
+
+@pytest.mark.parametrize("frames", sorted(FRAME_TIMES))
+@pytest.mark.parametrize("kind", ["yaw", "roll", "pitch"])
+def test_fast_head_turns_never_fold_a_chain(kind, frames):
+    # Without the limits (the springs before them) these motions fold the soft and heavy
+    # chains right over at every frame rate: swing 170..180 degrees, bend 170..180 (yaw at
+    # 60 fps: swing 179.1, bend 178.5; roll: 179.6, 178.6; pitch: 178.9, 179.7). With them:
+    # swing 110..114, bend 80..83 (the limits are 110 and 80 in the springs' similarity frame;
+    # measured against the full affine root, yaw's foreshortening adds a few degrees).
+    _, swing, bend, _, _ = fold_run(kind, FRAME_TIMES[frames], limit_folds=False)
+    assert swing > 150.0 and bend > 150.0, (swing, bend)
+    chains, swing, bend, pos, frames = fold_run(kind, FRAME_TIMES[frames], limit_folds=True)
+    assert swing <= 120.0 and bend <= 90.0, (swing, bend)
+    # The limits held it; lengths stay exact, nothing blew up.
+    assert chains.limited_substeps > 0 and swing > math.degrees(SWING_LIMIT) - 1.0
+    # Segment lengths: the rest lengths times the scale of the root's similarity (yaw and
+    # pitch foreshorten the head), exactly.
+    scale = np.array([0.5 * math.hypot(a[0, 0] + a[1, 1], a[1, 0] - a[0, 1])
+                      for a in frames])
+    assert np.isfinite(pos).all()
+    np.testing.assert_allclose(1.0 + segment_stretch(chains, pos),
+                               np.repeat(scale[:, None], pos.shape[1] - 3, axis=1), atol=1e-9)
+
+
+def test_the_limits_only_act_near_the_fold():
+    # A lively sway (1 Hz, near the soft strand's resonance): the strand swings 94 degrees
+    # from its rest direction and bends 60, short of the limits; with and without them the
+    # chains move identically, so the limits take nothing from a normal swing.
+    def run(limit_folds):
+        chains = build_chains([strand(n=8, seg=15.0), strand(root=(230, 100), n=5, seg=20.0,
+                                                               angle_deg=70)],
+                              ["a", "b"], {"a": PRESETS["soft"], "b": PRESETS["heavy"]},
+                              rest_is_equilibrium=True, limit_folds=limit_folds)
+        fn = lambda t: tiled(sway(t, stop=2.0), 2)                          # noqa: E731
+        times, pos = simulate(chains, fn, 3.0, 60)
+        frames = np.array([fn(t) for t in times])
+        carried = np.array([rigid(chains, a) for a in frames])
+        amplitude = np.linalg.norm(pos[:, chains.tip_index] - carried[:, chains.tip_index],
+                                   axis=-1).max()
+        swing, bend = segment_angles(chains, pos, frames)
+        return chains, pos, amplitude, np.degrees(swing.max()), np.degrees(bend.max())
+
+    limited, pos, amplitude, swing, bend = run(True)
+    free, free_pos, free_amplitude, _, _ = run(False)
+    assert 80.0 < swing < math.degrees(SWING_LIMIT) and 40.0 < bend < math.degrees(BEND_LIMIT)
+    assert amplitude == pytest.approx(free_amplitude, rel=0.01) and amplitude > 40.0
+    assert limited.limited_substeps == 0 and np.array_equal(pos, free_pos)
+
+
+@pytest.mark.parametrize("fps", [24, 60, 240])
+def test_a_chain_pressed_against_the_limit_rests_on_it_without_jitter(fps):
+    # Head upside down (175 degrees) and strong gravity: the strand would hang straight down,
+    # 175 degrees from its carried rest direction; it comes to rest on the swing limit.
+    chains = one_chain(ChainParams(stiffness=0.1, gravity=3000.0), n=8, seg=15.0)
+    a = affine(math.radians(175.0))[None]
+    step(chains, a, 0.0)
+    pos = np.array([step(chains, a, 1 / fps) for _ in range(4 * fps)])
+    swing, bend = segment_angles(chains, pos, np.repeat(a[None], len(pos), axis=0))
+    assert np.degrees(swing.max()) == pytest.approx(math.degrees(SWING_LIMIT), abs=1e-6)
+    assert np.degrees(bend.max()) <= 90.0
+    # Settled on the boundary: the last second hardly moves (no jitter, no creeping past).
+    assert np.abs(np.diff(pos[-fps:], axis=0)).max() < 0.01
+    assert np.degrees(swing[-1, -1]) == pytest.approx(math.degrees(SWING_LIMIT), abs=1e-6)
+    # Let go (head upright again): it swings back to rest rather than sticking to the limit.
+    back = [step(chains, affine()[None], 1 / fps) for _ in range(6 * fps)]
+    np.testing.assert_allclose(back[-1], chains.rest_points, atol=1.0)
+
+
+def test_segment_angles_against_known_answers():
+    chains = build_chains([strand(n=4, seg=10.0), curl()], ["g", "g"], {"g": ChainParams()})
+    a = np.stack([affine(0.7, 5.0, -3.0, scale=1.3), affine(-0.2, pivot=(260, 100))])
+    # The rest shape carried by the roots: no swing, no bend (the curl's drawn bend is rest).
+    swing, bend = segment_angles(chains, rigid(chains, a), a)
+    assert swing.shape == bend.shape == (chains.n_particles - 2,)
+    np.testing.assert_allclose(swing, 0.0, atol=1e-9)
+    np.testing.assert_allclose(bend, 0.0, atol=1e-9)
+    # Fold the strand's last segment straight back and turn its second by 30 degrees.
+    p = strand(n=4, seg=10.0)
+    p[2] = p[1] + 10.0 * np.array([math.sin(math.radians(30)), math.cos(math.radians(30))])
+    p[3] = p[2] - 10.0 * np.array([0.0, 1.0])
+    pos = np.vstack([p, curl()])
+    swing, bend = segment_angles(chains, pos, tiled(affine(), 2))
+    np.testing.assert_allclose(np.degrees(swing[:3]), [0.0, 30.0, 180.0], atol=1e-9)
+    np.testing.assert_allclose(np.degrees(bend[:3]), [0.0, 30.0, 150.0], atol=1e-9)
+    np.testing.assert_allclose(swing[3:], 0.0, atol=1e-9)
+
+
+# --- bias and reading the swing -----------------------------------------------------------
+
+def turned_about_root(points: np.ndarray, screen_ccw: float) -> np.ndarray:
+    """Points turned about the first one, counterclockwise on screen (image y down)."""
+    c, s = math.cos(screen_ccw), math.sin(screen_ccw)
+    lin = np.array([[c, s], [-s, c]])
+    return points[0] + (points - points[0]) @ lin.T
+
+
+def test_chain_swing_is_positive_when_a_hanging_tip_moves_toward_plus_x():
+    chains = build_chains([strand(), curl()], ["g", "g"], {"g": ChainParams()})
+    a = np.stack([affine(0.5, 10.0, 4.0, scale=0.8), affine(-0.3, pivot=(260, 100))])
+    np.testing.assert_allclose(chain_swing(chains, rigid(chains, a), a), 0.0, atol=1e-12)
+    pos = np.vstack([turned_about_root(strand(), math.radians(20)),
+                     turned_about_root(curl(), math.radians(-35))])
+    swing = chain_swing(chains, pos, tiled(affine(), 2))
+    np.testing.assert_allclose(np.degrees(swing), [20.0, -35.0], atol=1e-9)
+    assert pos[chains.tip_index[0], 0] > ROOT[0]            # the hanging tip went to +x
+    # Many frames at once.
+    both = chain_swing(chains, np.stack([rigid(chains, a), pos]),
+                       np.stack([a, tiled(affine(), 2)]))
+    np.testing.assert_allclose(np.degrees(both), [[0.0, 0.0], [20.0, -35.0]], atol=1e-9)
+
+
+def test_bias_turns_the_rest_shape_and_the_chain_settles_there():
+    # As a rig builds them: the drawn shape is the equilibrium under gravity.
+    chains = build_chains([strand(), curl()], ["g", "h"],
+                          {"g": PRESETS["normal"], "h": PRESETS["soft"]}, rest_is_equilibrium=True)
+    bias = np.array([math.pi / 6, -math.pi / 9])
+    a = tiled(affine(), 2)
+    step(chains, a, 0.0)
+    for _ in range(6 * 60):
+        out = step(chains, a, 1 / 60, bias=bias)
+    np.testing.assert_allclose(chain_swing(chains, out, a), bias, atol=math.radians(0.5))
+    # The whole rest shape turned about its root (the springs' target), not just the tip.
+    expected = np.vstack([turned_about_root(strand(), bias[0]),
+                          turned_about_root(curl(), bias[1])])
+    np.testing.assert_allclose(out, expected, atol=0.5)
+    assert out[chains.tip_index[0], 0] > ROOT[0] + 50.0     # 30 degrees toward +x
+    # None keeps the bias; zero brings the chain back to its drawn shape.
+    np.testing.assert_allclose(step(chains, a, 1 / 60), out, atol=0.05)
+    for _ in range(6 * 60):
+        out = step(chains, a, 1 / 60, bias=np.zeros(2))
+    np.testing.assert_allclose(out, chains.rest_points, atol=0.5)
+
+
+def test_bias_is_carried_by_a_turning_root():
+    chains = one_chain(ChainParams(gravity=0.0))
+    a = affine(0.3, 12.0, -5.0, scale=1.2)[None]
+    step(chains, a, 0.0, bias=np.array([-math.pi / 8]))       # starts on the biased shape
+    out = step(chains, a, 0.0)
+    np.testing.assert_allclose(chain_swing(chains, out, a), [-math.pi / 8], atol=1e-9)
+    for _ in range(120):
+        out = step(chains, a, 1 / 60)
+    np.testing.assert_allclose(chain_swing(chains, out, a), [-math.pi / 8], atol=1e-6)
+
+
+def test_zero_bias_is_bit_identical_to_no_bias():
+    def run(bias):
+        chains = build_chains([strand(), strand(root=(120, 80), n=4)], ["a", "b"],
+                              {"a": PRESETS["soft"], "b": ChainParams(wind=50.0, wind_gust=90.0)},
+                              rest_is_equilibrium=True)
+        reset(chains)
+        out = []
+        for k in range(120):
+            a = tiled(sway(k / 60, amp=0.3, shift=30.0), 2)
+            out.append(step(chains, a, 1 / 60 if k else 0.0, bias=bias))
+        return np.array(out)
+
+    assert np.array_equal(run(None), run(np.zeros(2)))
+    assert not np.array_equal(run(None), run(np.array([0.0, 0.1])))
+
+
+def test_a_changing_bias_gives_the_same_swing_at_any_frame_rate():
+    chains = build_chains([strand(), curl()], ["g", "g"], {"g": PRESETS["soft"]},
+                          rest_is_equilibrium=True)
+    a = tiled(affine(), 2)
+    tips = {}
+    for fps in (30, 60, 144):
+        reset(chains)
+        step(chains, a, 0.0)
+        frames = {}
+        for k in range(1, int(2.0 * fps) + 1):
+            t = k / fps
+            b = 0.6 * math.sin(math.pi * min(t, 1.0)) ** 2          # a push over 1 s, then 0
+            out = step(chains, a, 1 / fps, bias=np.array([b, -b]))
+            frames[round(t * 720)] = out[chains.tip_index]
+        tips[fps] = frames
+    common = sorted(set(tips[30]) & set(tips[60]) & set(tips[144]))
+    assert len(common) == 12
+    swing = max(np.linalg.norm(tips[144][k] - chains.rest_points[chains.tip_index], axis=-1).max()
+                for k in common)
+    assert swing > 20.0
+    for fps in (30, 60):
+        gap = max(np.linalg.norm(tips[fps][k] - tips[144][k], axis=-1).max() for k in common)
+        assert gap < 0.05 * swing, (fps, gap, swing)
+
+
+@pytest.mark.parametrize("bias", [np.zeros(3), np.array([0.0, np.nan]), np.zeros((2, 1))])
+def test_step_rejects_a_bad_bias(bias):
+    chains = build_chains([strand(), curl()], ["g", "g"], {"g": ChainParams()})
+    with pytest.raises(ValueError, match="bias"):
+        step(chains, tiled(affine(), 2), 1 / 60, bias=bias)
