@@ -4,7 +4,8 @@
 2. a quality Delaunay mesh per layer, denser where it bends (hair, face, eyes, mouth) and
    coarser on big clothes, scaled by the user's ``mesh_density``;
 3. spring chains along hair strands, skirt hems, sleeves, tails and ribbons;
-4. clipping (irides inside their eyewhite) and the default physics per chain group.
+4. clipping (irides inside their eyewhite) and the default physics per chain group;
+5. a drawn blush over the face for ParamCheek when the art has none (rig.blush).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from seethrough_core.character import Character, InputError
 
 from . import springs
 from .anchors import find_anchors
+from .blush import blush_layer
 from .chains import default_chain_params, find_chains
 from .mesh import Mesh, mesh_from_alpha
 from .model import LayerSpec, Rig, RigSpec
@@ -49,6 +51,7 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     character = cover_irides(character)
     say("anchors")
     anchors = find_anchors(character)
+    character = with_blush(character, anchors)
     layers: list[LayerSpec] = []
     chains = []
     for i, layer in enumerate(character.layers):
@@ -73,6 +76,17 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
             chain_params[g] = p
     return RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
                    chain_params=chain_params, mesh_density=mesh_density, source=character.source)
+
+
+def with_blush(character: Character, anchors) -> Character:
+    """The character with a drawn blush over its face when it has none (for ParamCheek)."""
+    blush = blush_layer(character, anchors)
+    if blush is None:
+        return character
+    faces = [i for i, l in enumerate(character.layers) if l.tag == "face" and l.variant is None]
+    layers = list(character.layers)
+    layers.insert(max(faces) + 1, blush)
+    return replace(character, layers=layers)
 
 
 def _tip_refinement(layer) -> np.ndarray | None:

@@ -1,4 +1,5 @@
-"""Expression deformers for eyes, gaze, brows and mouth (the maps are documented in rig.deform).
+"""Expression deformers for eyes, gaze, brows, mouth, cheeks, shoulders and arms (the maps are
+documented in rig.deform).
 
 Each deformer is built once from a layer's rest vertices and the anchors; per frame it adds a
 displacement to the layer's slice of the local vertex buffer and sets per-vertex opacity. Layers
@@ -17,20 +18,37 @@ EYE_OPEN = ("ParamEyeROpen", "ParamEyeLOpen")   # index 0 = character's right, 1
 BROW_Y = ("ParamBrowRY", "ParamBrowLY")
 SIDES = ("r", "l")
 
+SMILE_LIFT = 0.6          # share of the eye's height the lower lid rises at EyeSmile 1 (middle)
+IRIS_FORM_SCALE = 0.22    # iris grows/shrinks by this share at EyeBallForm +-1
+BROW_SHIFT = 0.18         # brow travel across at BrowX +-1, share of the eye's width
+BROW_TILT = np.tan(np.radians(15.0))   # brow rotation at BrowAngle +-1
+BROW_BEND = 0.35          # brow middle lift at BrowForm +-1, share of the eye's height
+SHRUG_LIFT = 0.14         # shoulder lift at ShoulderY 10, share of the half shoulder width
+
 
 class FrameParams:
     """The handful of values the expression deformers need, read once per frame."""
 
-    __slots__ = ("eye_open", "gaze_x", "gaze_y", "brow", "mouth_open", "mouth_form",
-                 "close_weight", "open_weight")
+    __slots__ = ("eye_open", "eye_smile", "gaze_x", "gaze_y", "iris_form", "brow", "brow_x",
+                 "brow_angle", "brow_form", "mouth_open", "mouth_form", "cheek", "arm_a", "arm_b",
+                 "shoulder", "close_weight", "open_weight")
 
     def __init__(self) -> None:
         self.eye_open = np.ones(2)
+        self.eye_smile = np.zeros(2)
         self.gaze_x = 0.0
         self.gaze_y = 0.0
+        self.iris_form = 0.0
         self.brow = np.zeros(2)
+        self.brow_x = np.zeros(2)
+        self.brow_angle = np.zeros(2)
+        self.brow_form = np.zeros(2)
         self.mouth_open = 0.0
         self.mouth_form = 0.0
+        self.cheek = 0.0
+        self.arm_a = np.zeros(2)          # degrees, per character side (0 right, 1 left)
+        self.arm_b = np.zeros(2)
+        self.shoulder = 0.0               # ParamShoulderY, -10..10
         self.close_weight = np.zeros(2)   # eye_close art weight per eye
         self.open_weight = 0.0            # mouth_open art weight
 
@@ -75,6 +93,33 @@ class EyeBinding:
         return values[self.index]
 
 
+class EyeSmile:
+    """ParamEyeLSmile/RSmile: the lower lid rises toward the upper one, most in the eye's middle,
+    so the eye narrows into an upward arch (a closed eye's lid line arches the same way).
+    Applied to wherever the vertex is after opening/closing: ``y -= s lift max(y - y_top, 0)``."""
+
+    def __init__(self, rest: np.ndarray, anchors: Anchors, bind: EyeBinding):
+        self.bind = bind
+        self.top = np.zeros(len(rest))
+        self.lift = np.zeros(len(rest))
+        for i, side in enumerate(SIDES):
+            sel = bind.eye == i
+            if not sel.any() or side not in anchors.eyes:
+                continue
+            e = anchors.eyes[side]
+            x = np.clip(rest[sel, 0], e.x_range[0], e.x_range[1])
+            half = max(0.5 * (e.x_range[1] - e.x_range[0]), 1.0)
+            u = np.clip((rest[sel, 0] - e.center[0]) / half, -1.0, 1.0)
+            self.top[sel] = e.top_y(x)
+            self.lift[sel] = SMILE_LIFT * (1.0 - 0.5 * u * u)
+
+    def apply(self, local: np.ndarray, fp: "FrameParams") -> None:
+        s = self.bind.pick(fp.eye_smile)
+        if np.any(s):
+            y = local[:, 1]
+            y -= s * self.lift * np.maximum(y - self.top, 0.0)
+
+
 class Deformer:
     """Base: no local motion, full opacity."""
 
@@ -97,10 +142,12 @@ class EyewhiteDeformer(Deformer):
                 yc = anchors.eyes[s].closing_y(rest[sel, 0])
                 above[sel] = np.minimum(rest[sel, 1] - yc, 0.0)
         self.above = above           # signed distance above the closing line (<= 0; 0 off-eye)
+        self.smile = EyeSmile(rest, anchors, self.bind)
         self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
         local[:, 1] += self.above * (self.bind.pick(fp.eye_open) - 1.0)
+        self.smile.apply(local, fp)
         if self.fade_out:
             alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
@@ -126,10 +173,12 @@ class EyelashDeformer(Deformer):
             weight = smoothstep(mid + 0.15 * gap, mid - 0.15 * gap, y) if np.any(gap > 0) else 0.0
             drop[sel] = gap * weight
         self.drop = drop
+        self.smile = EyeSmile(rest, anchors, self.bind)
         self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
         local[:, 1] += (1.0 - self.bind.pick(fp.eye_open)) * self.drop
+        self.smile.apply(local, fp)
         if self.fade_out:
             alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
@@ -149,11 +198,20 @@ class IrisDeformer(Deformer):
                 gx[sel] = max(0.5 * (e.size[0] - e.iris_size[0]) * 0.85, 0.18 * e.size[0])
                 gy[sel] = max(0.5 * (e.size[1] - 0.6 * e.iris_size[1]) * 0.6, 0.12 * e.size[1])
         self.gx, self.gy = gx, gy
+        # EyeBallForm scales each iris about its own centre (per eye for a layer with both).
+        spread = np.zeros_like(rest, dtype=np.float64)
+        for i in range(2):
+            sel = self.bind.eye == i
+            if sel.any():
+                spread[sel] = IRIS_FORM_SCALE * (rest[sel] - rest[sel].mean(axis=0))
+        self.spread = spread
         self.fade_out = self.sets_alpha = has_close_art
 
     def apply(self, rest, local, alpha, fp):
         local[:, 0] += fp.gaze_x * self.gx
         local[:, 1] -= fp.gaze_y * self.gy
+        if fp.iris_form:
+            local += fp.iris_form * self.spread
         if self.fade_out:
             alpha[:] = 1.0 - self.bind.pick(fp.close_weight)
 
@@ -164,8 +222,10 @@ class EyeCloseDeformer(Deformer):
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None):
         self.bind = EyeBinding(rest, anchors, side)
+        self.smile = EyeSmile(rest, anchors, self.bind)
 
     def apply(self, rest, local, alpha, fp):
+        self.smile.apply(local, fp)
         alpha[:] = self.bind.pick(fp.close_weight)
 
 
@@ -174,16 +234,35 @@ class BrowDeformer(Deformer):
 
     def __init__(self, rest: np.ndarray, anchors: Anchors, side: str | None):
         self.bind = EyeBinding(rest, anchors, side)
-        amp = np.zeros(len(rest))
+        n = len(rest)
+        amp = np.zeros(n)
+        shift, tilt, bend = np.zeros(n), np.zeros(n), np.zeros(n)
         for i, s in enumerate(SIDES):
             sel = self.bind.eye == i
-            if sel.any() and s in anchors.eyes:
-                amp[sel] = 0.4 * anchors.eyes[s].size[1]
-        self.amp = amp
+            if not (sel.any() and s in anchors.eyes):
+                continue
+            e = anchors.eyes[s]
+            amp[sel] = 0.4 * e.size[1]
+            x = rest[sel, 0]
+            cx = float(x.mean())
+            half = max(0.5 * float(np.ptp(x)), 1.0)
+            # +1 where the face's middle lies toward +x from this brow.
+            inward = 1.0 if anchors.face_center[0] >= cx else -1.0
+            shift[sel] = -BROW_SHIFT * e.size[0] * inward       # x shift per unit BrowX
+            tilt[sel] = -BROW_TILT * (x - cx) * inward           # y shift per unit BrowAngle
+            u = np.clip((x - cx) / half, -1.0, 1.0)
+            bend[sel] = -BROW_BEND * e.size[1] * (1.0 - u * u)   # y shift per unit BrowForm
+        self.amp, self.shift, self.tilt, self.bend = amp, shift, tilt, bend
 
     def apply(self, rest, local, alpha, fp):
         pick = self.bind.pick
         local[:, 1] += self.amp * (0.25 * (1.0 - pick(fp.eye_open)) - pick(fp.brow))
+        if fp.brow_x.any():
+            local[:, 0] += self.shift * pick(fp.brow_x)
+        if fp.brow_angle.any():
+            local[:, 1] += self.tilt * pick(fp.brow_angle)
+        if fp.brow_form.any():
+            local[:, 1] += self.bend * pick(fp.brow_form)
 
 
 class MouthDeformer(Deformer):
@@ -232,3 +311,94 @@ class MouthDeformer(Deformer):
         else:
             local[:, 1] += m * 2.5 * self.jaw
 
+
+
+class BlushDeformer(Deformer):
+    """The ``blush`` layer: shown as much as ParamCheek says."""
+
+    kind = "blush"
+    sets_alpha = True
+
+    def apply(self, rest, local, alpha, fp):
+        alpha[:] = fp.cheek
+
+
+class BodyDeformer(Deformer):
+    """ParamShoulderY and the arms, on body layers.
+
+    * Shoulders (ShoulderY = v, -10..10): vertices out toward the shoulders and at shoulder
+      height rise by ``v / 10 * SHRUG_LIFT * r_b`` (r_b the half shoulder width), fading to
+      nothing toward the neck line and down to the chest, so the collar stays put; arm layers
+      rise as one piece.
+    * Arms (``handwear`` layers; ArmLA/RA = a, ArmLB/RB = b, degrees): each side's arm turns
+      about its shoulder by a (+ raises it outward), the turn fading in over the arm's top 30 %
+      so it stays attached to the shoulder; the forearm (below the elbow, half-way down the
+      arm) first bends by b about the elbow. Sides: the layer's own side, else the side of the
+      body axis the vertex is on (the character's left is the screen's right).
+    """
+
+    kind = "body"
+
+    def __init__(self, rest: np.ndarray, anchors: Anchors, tag: str, side: str | None):
+        from .binding import body_levels
+        shoulder_y, chest_y, _ = body_levels(anchors)
+        bcx = anchors.body_center_x
+        if anchors.shoulders:
+            rb = max(0.5 * (anchors.shoulders[1][0] - anchors.shoulders[0][0]), 1.0)
+        else:
+            rb = max(anchors.face_size[0], 1.0)
+        x, y = rest[:, 0], rest[:, 1]
+        lift = SHRUG_LIFT * rb
+        self.arm = tag == "handwear"
+        if self.arm:
+            self.shrug = np.full(len(rest), lift)
+        else:
+            lateral = smoothstep(0.25 * rb, 0.8 * rb, np.abs(x - bcx))
+            self.shrug = lift * lateral * smoothstep(chest_y, shoulder_y, y)
+        self.sides = []
+        if self.arm and len(rest):
+            if side in SIDES:
+                index = np.full(len(rest), SIDES.index(side))
+            else:
+                index = np.where(x >= bcx, 1, 0)        # screen right = character's left
+            for k in (0, 1):
+                sel = np.flatnonzero(index == k)
+                if not len(sel):
+                    continue
+                out = 1.0 if k == 1 else -1.0           # outward along screen x
+                if anchors.shoulders:
+                    px, py = anchors.shoulders[1 if k == 1 else 0]
+                else:
+                    px, py = bcx + out * rb, shoulder_y
+                length = max(float(y[sel].max()) - py, 0.3 * rb)
+                w_a = smoothstep(py, py + 0.3 * length, y[sel])
+                elbow_y = py + 0.5 * length
+                w_b = smoothstep(elbow_y - 0.1 * length, elbow_y + 0.1 * length, y[sel])
+                elbow_x = float(np.median(x[sel][np.abs(y[sel] - elbow_y) < 0.15 * length])) \
+                    if np.any(np.abs(y[sel] - elbow_y) < 0.15 * length) else px
+                self.sides.append((k, sel, out, np.array([px, py]), np.array([elbow_x, elbow_y]),
+                                   w_a, w_b))
+
+    def apply(self, rest, local, alpha, fp):
+        for k, sel, out, pivot, elbow, w_a, w_b in self.sides:
+            a, b = fp.arm_a[k], fp.arm_b[k]
+            if a == 0.0 and b == 0.0:
+                continue
+            p = local[sel]
+            if b:
+                p = _turn(p, elbow, -out * np.radians(b), w_b)
+            if a:
+                p = _turn(p, pivot, -out * np.radians(a), w_a)
+            local[sel] = p
+        if fp.shoulder:
+            local[:, 1] -= (fp.shoulder / 10.0) * self.shrug
+
+
+def _turn(points: np.ndarray, centre: np.ndarray, angle: float, weight: np.ndarray) -> np.ndarray:
+    """Points turned about ``centre`` by ``angle`` (radians, image axes), blended by weight."""
+    c, s = np.cos(angle), np.sin(angle)
+    d = points - centre
+    turned = np.empty_like(points)
+    turned[:, 0] = centre[0] + c * d[:, 0] - s * d[:, 1]
+    turned[:, 1] = centre[1] + s * d[:, 0] + c * d[:, 1]
+    return points + weight[:, None] * (turned - points)

@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from seethrough_core.character import InputError
-from seethrough_core.taxonomy import HAIR_TAGS, HEAD_TAGS
+from seethrough_core.taxonomy import BODY_TAGS, HAIR_TAGS, HEAD_TAGS
 
 from . import springs
 from .anchors import Anchors
@@ -27,14 +27,22 @@ from .binding import (FEATURE_TAGS, HAIR_LIFT, bind_layer, body_levels, depth_li
 from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
-from .features import (BrowDeformer, Deformer, EyeCloseDeformer, EyelashDeformer,
-                       EyewhiteDeformer, FrameParams, IrisDeformer, MouthDeformer)
+from .features import (BlushDeformer, BodyDeformer, BrowDeformer, Deformer, EyeCloseDeformer,
+                       EyelashDeformer, EyewhiteDeformer, FrameParams, IrisDeformer,
+                       MouthDeformer)
 from .embed import barycentric_embedding
 from .stitch import find_borders, stitch
 from .mesh import Mesh, mesh_from_alpha
 from .params import STANDARD_PARAMS, ParamSpec, ParamVector
 
 FORMAT_VERSION = 1
+
+# ParamHairFront/Side/Back bend the chains of their group: at +-1 the springs' rest shape turns
+# by this angle about each root (+ swings the tips toward the screen's right), and the chains
+# swing there with their own physics. The same angle scales the swing read back by chain_swing.
+HAIR_PARAM_ANGLE = np.radians(20.0)
+HAIR_PARAM_OF_GROUP = {"front hair": "ParamHairFront", "side hair": "ParamHairSide",
+                       "back hair": "ParamHairBack", "hair": "ParamHairBack"}
 
 
 @dataclass
@@ -145,6 +153,11 @@ class Rig:
         has_open_art = ("mouth", "mouth_open") in tags
         if layer.variant == "eye_close":
             return EyeCloseDeformer(rest, a, layer.side)
+        if layer.variant == "blush":
+            return BlushDeformer()
+        if layer.tag in BODY_TAGS and layer.tag != "neck" and len(rest):
+            body = BodyDeformer(rest, a, layer.tag, layer.side)
+            return body if body.arm or body.shrug.any() else Deformer()
         if layer.tag == "mouth":
             return MouthDeformer(rest, a, layer.variant, has_open_art)
         if not a.eyes:
@@ -182,6 +195,10 @@ class Rig:
                                            [c.group for c in self.chain_specs], params,
                                            rest_is_equilibrium=True)
         self._chain_starts = np.cumsum([0] + [len(c.rest) for c in self.chain_specs])
+        hair = [HAIR_PARAM_OF_GROUP.get(c.group) for c in self.chain_specs]
+        self._bias_chains = np.array([i for i, h in enumerate(hair) if h], np.int64)
+        self._bias_params = np.array([self.params.index(h) for h in hair if h], np.int64)
+        self._bias = np.zeros(len(self.chain_specs))
         # Probe points at each chain root: the warp's local frame there drives the springs.
         roots = np.array([c.rest[0] for c in self.chain_specs], np.float64)
         probes = np.repeat(roots, 3, axis=0)
@@ -273,6 +290,21 @@ class Rig:
         fp.brow[1] = v[ix["ParamBrowLY"]]
         fp.mouth_open = v[ix["ParamMouthOpenY"]]
         fp.mouth_form = v[ix["ParamMouthForm"]]
+        fp.eye_smile[0] = v[ix["ParamEyeRSmile"]]
+        fp.eye_smile[1] = v[ix["ParamEyeLSmile"]]
+        fp.iris_form = v[ix["ParamEyeBallForm"]]
+        fp.brow_x[0] = v[ix["ParamBrowRX"]]
+        fp.brow_x[1] = v[ix["ParamBrowLX"]]
+        fp.brow_angle[0] = v[ix["ParamBrowRAngle"]]
+        fp.brow_angle[1] = v[ix["ParamBrowLAngle"]]
+        fp.brow_form[0] = v[ix["ParamBrowRForm"]]
+        fp.brow_form[1] = v[ix["ParamBrowLForm"]]
+        fp.cheek = v[ix["ParamCheek"]]
+        fp.arm_a[0] = v[ix["ParamArmRA"]]
+        fp.arm_a[1] = v[ix["ParamArmLA"]]
+        fp.arm_b[0] = v[ix["ParamArmRB"]]
+        fp.arm_b[1] = v[ix["ParamArmLB"]]
+        fp.shoulder = v[ix["ParamShoulderY"]]
         fp.derive()
 
         local = self._local
@@ -294,7 +326,8 @@ class Rig:
 
     def _bend_chains(self, fs: FrameState, dt: float) -> None:
         transforms = self._root_transforms(fs)
-        screen = springs.step(self.chains, transforms, dt)
+        self._bias[self._bias_chains] = self.params.values[self._bias_params] * HAIR_PARAM_ANGLE
+        screen = springs.step(self.chains, transforms, dt, bias=self._bias)
         # Back into each chain's rest frame: ARAP bends the layer there, the warp maps it out.
         inv = _invert_affines(transforms)[self._particle_chain]
         local = np.einsum("pij,pj->pi", inv[:, :, :2], screen) + inv[:, :, 2]
@@ -335,6 +368,20 @@ class Rig:
             return np.zeros((0, 2)), np.zeros((0, 2, 3))
         transforms = self._root_transforms(self._frame)
         return springs.step(self.chains, transforms, 0.0), transforms
+
+    def hair_swing(self) -> dict[str, float]:
+        """What Live2D's physics would output on ParamHairFront/Side/Back: each group's mean
+        chain swing (root-to-tip turn from the rest shape carried by the root) over
+        HAIR_PARAM_ANGLE, within -1..1; + toward the screen's right. Only groups the rig has."""
+        if self.chains is None or not len(self._bias_chains):
+            return {}
+        positions, transforms = self.chain_state()
+        swing = springs.chain_swing(self.chains, positions, transforms)
+        out: dict[str, list[float]] = {}
+        for c in self._bias_chains.tolist():
+            out.setdefault(HAIR_PARAM_OF_GROUP[self.chain_specs[c].group], []).append(swing[c])
+        return {pid: float(np.clip(np.mean(v) / HAIR_PARAM_ANGLE, -1.0, 1.0))
+                for pid, v in sorted(out.items())}
 
     def chain_groups(self) -> list[str]:
         return sorted({c.group for c in self.chain_specs})

@@ -40,6 +40,29 @@ STANDARD_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("ParamBodyAngleY", -10, 10, 0, "body lean, degrees; + leans back (chest up)"),
     ParamSpec("ParamBodyAngleZ", -10, 10, 0, "body sway, degrees; + leans toward the screen's right"),
     ParamSpec("ParamBreath", 0, 1, 0, "breathing cycle; 1 = full inhale"),
+    # The rest of Cubism's standard list that motion files commonly use.
+    ParamSpec("ParamEyeLSmile", 0, 1, 0, "left eye smile; 1 = the lower lid rises into a smile"),
+    ParamSpec("ParamEyeRSmile", 0, 1, 0, "right eye smile; 1 = the lower lid rises into a smile"),
+    ParamSpec("ParamEyeBallForm", -1, 1, 0, "iris size; -1 smaller, +1 larger"),
+    ParamSpec("ParamBrowLX", -1, 1, 0, "left brow across; - draws it toward the face's middle"),
+    ParamSpec("ParamBrowRX", -1, 1, 0, "right brow across; - draws it toward the face's middle"),
+    ParamSpec("ParamBrowLAngle", -1, 1, 0, "left brow angle; - lowers its inner end (angry)"),
+    ParamSpec("ParamBrowRAngle", -1, 1, 0, "right brow angle; - lowers its inner end (angry)"),
+    ParamSpec("ParamBrowLForm", -1, 1, 0, "left brow shape; - bent down in the middle (angry), "
+              "+ arched"),
+    ParamSpec("ParamBrowRForm", -1, 1, 0, "right brow shape; - bent down in the middle (angry), "
+              "+ arched"),
+    ParamSpec("ParamCheek", 0, 1, 0, "blush; 1 = cheeks fully flushed"),
+    ParamSpec("ParamArmLA", -30, 30, 0, "left arm (character's) swing from the shoulder, "
+              "degrees; + raises it outward"),
+    ParamSpec("ParamArmRA", -30, 30, 0, "right arm (character's) swing from the shoulder, "
+              "degrees; + raises it outward"),
+    ParamSpec("ParamArmLB", -30, 30, 0, "left forearm bend at the elbow, degrees; + outward"),
+    ParamSpec("ParamArmRB", -30, 30, 0, "right forearm bend at the elbow, degrees; + outward"),
+    ParamSpec("ParamShoulderY", -10, 10, 0, "shoulders; + shrugs them up"),
+    ParamSpec("ParamHairFront", -1, 1, 0, "front hair swing; + toward the screen's right"),
+    ParamSpec("ParamHairSide", -1, 1, 0, "side hair swing; + toward the screen's right"),
+    ParamSpec("ParamHairBack", -1, 1, 0, "back hair swing; + toward the screen's right"),
 )
 
 PARAM_IDS: tuple[str, ...] = tuple(p.id for p in STANDARD_PARAMS)

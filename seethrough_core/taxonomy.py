@@ -31,8 +31,10 @@ V2_TAGS: tuple[str, ...] = (
 # Every tag a Layer may carry: the v3 tags plus the two v2 classes v3 split up.
 ALL_TAGS: tuple[str, ...] = V3_TAGS + ("hair", "eyes")
 
-VARIANTS: tuple[str, ...] = ("mouth_open", "mouth_close", "eye_close")
-VARIANT_TAG = {"mouth_open": "mouth", "mouth_close": "mouth", "eye_close": "eyelash"}
+VARIANTS: tuple[str, ...] = ("mouth_open", "mouth_close", "eye_close", "blush")
+# blush: the cheeks' flush, shown by ParamCheek (drawn on the face, so it moves with it).
+VARIANT_TAG = {"mouth_open": "mouth", "mouth_close": "mouth", "eye_close": "eyelash",
+               "blush": "face"}
 
 # Parts that come in pairs and so may carry a side.
 PAIRED_TAGS = frozenset({
@@ -143,6 +145,8 @@ VARIANT_SYNONYMS: dict[str, str] = {
     "eye_close": "eye_close", "eye close": "eye_close", "eyes_closed": "eye_close",
     "eye_closed": "eye_close", "eyes closed": "eye_close", "closed eyes": "eye_close",
     "eyeclose": "eye_close", "目閉じ": "eye_close", "閉じ目": "eye_close", "目とじ": "eye_close",
+    "blush": "blush", "cheek": "blush", "cheeks": "blush", "flush": "blush", "tere": "blush",
+    "頬": "blush", "ほほ": "blush", "チーク": "blush", "照れ": "blush", "赤面": "blush",
 }
 
 _SIDE_WORDS = {

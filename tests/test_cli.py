@@ -67,7 +67,7 @@ def test_build_then_info(sample_psd, tmp_path, capsys):
     assert code == 0
     info = json.loads(out)
     assert set(info) == {"format_version", "size", "layers", "parameters", "chains"}
-    assert info["size"] == [1280, 1280] and len(info["layers"]) == 15
+    assert info["size"] == [1280, 1280] and len(info["layers"]) == 16   # 15 art layers + the drawn blush
     assert all(set(l) == {"name", "tag", "vertices", "triangles"} for l in info["layers"])
     assert all(l["vertices"] > 0 and l["triangles"] > 0 for l in info["layers"])
     ids = {p["id"] for p in info["parameters"]}

@@ -29,7 +29,7 @@ def test_rest_pose_reproduces_the_rest_mesh(example_rig):
             assert np.abs(pose.vertices[a:b] - example_rig.rest[a:b]).max() < 0.05, names[i]
     for i, name in enumerate(names):
         variant = example_rig.spec.layers[i].variant
-        expected = 0.0 if variant in ("mouth_open", "eye_close") else 1.0
+        expected = 0.0 if variant in ("mouth_open", "eye_close", "blush") else 1.0
         assert pose.layer_alpha[i] == pytest.approx(expected), name
     assert pose.order.tolist() == list(range(len(names)))
 
@@ -164,7 +164,6 @@ def test_hair_beside_the_face_passes_behind_it_when_the_head_turns_away(example_
 
 
 def test_springs_swing_after_a_head_turn_and_settle(example_rig):
-    hair = [i for i, l in enumerate(example_rig.spec.layers) if l.tag in ("front hair", "back hair")]
     assert example_rig.spec.chains, "the example character's hair should carry spring chains"
     example_rig.pose({}, 1 / 60)
     # Turn the head quickly, then hold it: the hair lags and swings, then settles.

@@ -171,6 +171,14 @@ def test_blendshapes_drive_the_expression(landmarks):
     assert p["ParamMouthOpenY"] == pytest.approx(0.72)
     assert p["ParamMouthForm"] == pytest.approx(0.75)
     assert p["ParamEyeBallX"] == pytest.approx(0.8)
+    assert p["ParamEyeLSmile"] == 0.0 and p["ParamBrowLAngle"] == 0.0
+
+    obs.blendshapes = {"eyeSquintLeft": 0.55, "eyeSquintRight": 0.1, "browInnerUp": 0.3,
+                       "browDownLeft": 0.9}
+    p = solver.solve(measure(obs))
+    assert p["ParamEyeLSmile"] == pytest.approx(0.8) and p["ParamEyeRSmile"] == 0.0
+    assert p["ParamBrowLAngle"] == pytest.approx(-0.6)      # pulled down: angry
+    assert p["ParamBrowRAngle"] == pytest.approx(0.3)       # inner end raised: worried
 
 
 def test_tasks_matrix_gives_the_rotation(landmarks):
@@ -183,3 +191,25 @@ def test_tasks_matrix_gives_the_rotation(landmarks):
     p = FaceSolver().solve(measure(obs))
     np.testing.assert_allclose([p["ParamAngleX"], p["ParamAngleY"], p["ParamAngleZ"]],
                                [14, -6, 9], atol=1e-6)
+
+
+def test_a_squint_drives_the_eye_smile_and_a_tilted_brow_the_brow_angle(landmarks):
+    solver = calibrated(landmarks)
+    neutral = solver.solve(measure(observe(landmarks)))
+    for pid in ("ParamEyeLSmile", "ParamEyeRSmile", "ParamBrowLAngle", "ParamBrowRAngle"):
+        assert neutral[pid] == pytest.approx(0.0, abs=1e-6)
+    points = np.array(landmarks, np.float64)
+    eye = IMAGE_LEFT_EYE                       # the subject's right eye: the character's right
+    corners_y = 0.5 * (points[eye.outer, 1] + points[eye.inner, 1])
+    for d in eye.lower:                        # the lower lid rises most of the way up
+        points[d, 1] = corners_y + 0.2 * (points[d, 1] - corners_y)
+    out = solver.solve(measure(observe(points)))
+    assert out["ParamEyeRSmile"] > 0.8
+    assert out["ParamEyeLSmile"] == pytest.approx(0.0, abs=1e-6)
+
+    points = np.array(landmarks, np.float64)
+    width = np.linalg.norm(points[eye.outer, :2] - points[eye.inner, :2])
+    points[eye.brow[-1], 1] += 0.15 * width    # the inner end pulled down: an angry brow
+    out = solver.solve(measure(observe(points)))
+    assert out["ParamBrowRAngle"] < -0.5
+    assert out["ParamBrowLAngle"] == pytest.approx(0.0, abs=1e-6)

@@ -71,8 +71,11 @@ def test_every_frame_rendered_with_audio_and_a_log(rig_path, video_with_audio, f
     assert [r["frame"] for r in lines] == list(range(len(frames)))
     for r in lines:
         assert set(r) == {"frame", "t", "params", "face_found", "track_ms", "solve_ms",
-                          "render_ms", "frame_ms"}
+                          "render_ms", "frame_ms", "physics"}
         assert set(r["params"]) == set(PARAM_IDS)
+        # The hair chains' own swing, as Live2D physics would output it.
+        assert set(r["physics"]) == {"ParamHairFront", "ParamHairSide", "ParamHairBack"}
+        assert all(-1.0 <= v <= 1.0 for v in r["physics"].values())
         assert r["t"] == pytest.approx(r["frame"] / FPS, abs=1e-6)
         assert r["frame_ms"] >= r["render_ms"] >= 0 and r["track_ms"] > 0
     assert [r["face_found"] for r in lines] == [i not in COVERED for i in range(len(frames))]

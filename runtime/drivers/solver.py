@@ -82,6 +82,8 @@ POSE_SHOULDERS = (12, 11)         # subject's right, left: image left, right whe
 # Gains: measurement change that reaches a parameter's full range (canonical units).
 GAZE_GAIN = (1 / 0.28, 1 / 0.16)  # iris offset / eye half-width at a full side / up glance
 BROW_RANGE = 0.06                 # brow-to-eye distance change for a full raise
+BROW_TILT_RANGE = 0.03            # inner-over-outer brow height change for a full brow angle
+EYE_SMILE_RANGE = 0.06            # lower-lid rise / eye width for a full eye smile
 MOUTH_OPEN_RANGE = 0.55           # inner-lip gap / mouth width when wide open
 MOUTH_OPEN_DEADZONE = 0.03        # lips that merely part stay closed
 MOUTH_FORM_RANGE = 0.10           # corner lift / mouth width for a full smile
@@ -103,6 +105,9 @@ class Calibration:
     eye_closed: list[float] = field(default_factory=lambda: [0.07, 0.07])
     gaze: list[float] = field(default_factory=lambda: [0.0, 0.0])
     brow: list[float] = field(default_factory=lambda: [0.14, 0.14])
+    # Defaults: a neutral face's own (the brow's inner end sits a little above its outer one).
+    brow_tilt: list[float] = field(default_factory=lambda: [0.048, 0.048])
+    lower_lid: list[float] = field(default_factory=lambda: [0.095, 0.095])
     mouth_open: float = 0.0
     mouth_form: float = 0.05
     body: list[float] = field(default_factory=lambda: [0.0, 0.0])   # shoulder yaw, roll (deg)
@@ -119,6 +124,8 @@ class Calibration:
             self, neutral_rotation=features.rotation.tolist(), eye_open=eye_open,
             eye_closed=[o * s for o, s in zip(eye_open, closed_share)],
             gaze=[float(v) for v in features.gaze], brow=[float(v) for v in features.brow],
+            brow_tilt=[float(v) for v in features.brow_tilt],
+            lower_lid=[float(v) for v in features.lower_lid],
             mouth_open=float(features.mouth_open), mouth_form=float(features.mouth_form),
             body=[float(v) for v in features.body] if features.body is not None else [0.0, 0.0])
 
@@ -140,7 +147,8 @@ class Calibration:
             rotation = calibration.rotation
             pairs = [np.asarray(v, np.float64) for v in (
                 calibration.eye_open, calibration.eye_closed, calibration.gaze,
-                calibration.brow, calibration.body)]
+                calibration.brow, calibration.body, calibration.brow_tilt,
+                calibration.lower_lid)]
             scalars = float(calibration.mouth_open), float(calibration.mouth_form)
         except FileNotFoundError:
             raise InputError(f"{path}: no such calibration file; run with --calibrate to "
@@ -165,6 +173,8 @@ class FaceFeatures:
     mouth_form: float                     # corner lift over the lip centre / mouth width
     body: tuple[float, float] | None = None      # shoulder yaw, roll in degrees (Pose)
     blendshapes: dict[str, float] | None = None
+    brow_tilt: tuple[float, float] = (0.048, 0.048)  # inner brow end above the outer end
+    lower_lid: tuple[float, float] = (0.095, 0.095)  # lower lid below the eye corners / width
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -234,14 +244,15 @@ def measure(face: FaceObservation, pose: PoseObservation | None = None) -> FaceF
     gaze = 0.5 * (left[1] + right[1])
     return FaceFeatures(
         rotation=rotation, eye_ratio=(left[0], right[0]), gaze=(float(gaze[0]), float(gaze[1])),
-        brow=(left[2], right[2]),
+        brow=(left[2], right[2]), brow_tilt=(left[3], right[3]), lower_lid=(left[4], right[4]),
         mouth_open=float(np.linalg.norm(bottom[:2] - top[:2]) / width),
         mouth_form=float((centre_y - corners_y) / width),
         body=_shoulders(pose), blendshapes=face.blendshapes)
 
 
-def _eye(head: np.ndarray, eye: EyeIndices) -> tuple[float, np.ndarray, float]:
-    """(opening ratio, iris offset (x, y) / half-width, brow height) of one eye."""
+def _eye(head: np.ndarray, eye: EyeIndices) -> tuple[float, np.ndarray, float, float, float]:
+    """(opening ratio, iris offset (x, y) / half-width, brow height, brow tilt, lower-lid
+    depth) of one eye. ``eye.brow`` runs from the outer end to the inner one."""
     outer, inner = head[eye.outer, :2], head[eye.inner, :2]
     width = max(float(np.linalg.norm(inner - outer)), 1e-6)
     opening = sum(float(np.linalg.norm(head[u, :2] - head[d, :2]))
@@ -251,7 +262,10 @@ def _eye(head: np.ndarray, eye: EyeIndices) -> tuple[float, np.ndarray, float]:
                        0.5 * (head[eye.lid_top, 1] + head[eye.lid_bottom, 1])])
     gaze = (head[eye.iris, :2] - centre) / (0.5 * width)
     brow = float(head[eye.lid_top, 1] - head[list(eye.brow), 1].mean())
-    return ratio, gaze, brow
+    tilt = float(head[eye.brow[0], 1] - head[eye.brow[-1], 1])    # y down: + inner end higher
+    corners_y = 0.5 * (head[eye.outer, 1] + head[eye.inner, 1])
+    lower = float(np.mean([head[d, 1] for d in eye.lower]) - corners_y) / width
+    return ratio, gaze, brow, tilt, lower
 
 
 def _shoulders(pose: PoseObservation | None) -> tuple[float, float] | None:
@@ -319,6 +333,15 @@ class FaceSolver:
             "ParamEyeBallY": _clip("ParamEyeBallY", self._gaze[1]),
             "ParamBrowLY": _clip("ParamBrowLY", (f.brow[0] - cal.brow[0]) / BROW_RANGE),
             "ParamBrowRY": _clip("ParamBrowRY", (f.brow[1] - cal.brow[1]) / BROW_RANGE),
+            # A squint raises the lower lid toward the corners: the eye smile.
+            "ParamEyeLSmile": _clip("ParamEyeLSmile",
+                                    (cal.lower_lid[0] - f.lower_lid[0]) / EYE_SMILE_RANGE),
+            "ParamEyeRSmile": _clip("ParamEyeRSmile",
+                                    (cal.lower_lid[1] - f.lower_lid[1]) / EYE_SMILE_RANGE),
+            "ParamBrowLAngle": _clip("ParamBrowLAngle",
+                                     (f.brow_tilt[0] - cal.brow_tilt[0]) / BROW_TILT_RANGE),
+            "ParamBrowRAngle": _clip("ParamBrowRAngle",
+                                     (f.brow_tilt[1] - cal.brow_tilt[1]) / BROW_TILT_RANGE),
             "ParamMouthOpenY": _clip("ParamMouthOpenY", mouth),
             "ParamMouthForm": _clip("ParamMouthForm",
                                     (f.mouth_form - cal.mouth_form) / MOUTH_FORM_RANGE),
@@ -352,6 +375,12 @@ class FaceSolver:
                                  - g("browDownRight", 0.0)),
             "ParamMouthOpenY": _clip("ParamMouthOpenY", 1.2 * g("jawOpen", 0.0)),
             "ParamMouthForm": _clip("ParamMouthForm", 1.5 * (smile - frown)),
+            # Squint scores rest near 0.1-0.2; the inner brow rising reads as a worried angle
+            # (+), the brow pulled down as an angry one (-).
+            "ParamEyeLSmile": _clip("ParamEyeLSmile", (g("eyeSquintLeft", 0.0) - 0.15) / 0.5),
+            "ParamEyeRSmile": _clip("ParamEyeRSmile", (g("eyeSquintRight", 0.0) - 0.15) / 0.5),
+            "ParamBrowLAngle": _clip("ParamBrowLAngle", inner - g("browDownLeft", 0.0)),
+            "ParamBrowRAngle": _clip("ParamBrowRAngle", inner - g("browDownRight", 0.0)),
         }
 
     def _body(self, f: FaceFeatures, angle_x: float, angle_y: float,

@@ -5,7 +5,9 @@ exactly as many frames as the input and stays in step with its audio, which is c
 there is some (and the output format can carry it). ``side_by_side`` puts the input frame (scaled
 to the output height) left of the puppet. ``log_path`` receives one JSON object per input frame:
 ``frame``, ``t``, ``params`` (every parameter id), ``face_found``, ``track_ms``, ``solve_ms``,
-``render_ms`` (pose + draw + read back) and ``frame_ms`` (the whole frame: decode to written).
+``render_ms`` (pose + draw + read back), ``frame_ms`` (the whole frame: decode to written) and
+``physics``: the hair chains' swing as Live2D's physics would output it (ParamHairFront/Side/Back,
+-1..1, for the groups the rig has; see ``Rig.hair_swing``).
 The log, like the video, is written under a temporary name and renamed at the end.
 """
 from __future__ import annotations
@@ -168,6 +170,7 @@ def render_video_driven(rig, driver, video: VideoInfo, job: RenderJob,
                         "track_ms": round(driver.timings["track_ms"], 3),
                         "solve_ms": round(driver.timings["solve_ms"], 3),
                         "render_ms": round(render_ms, 3), "frame_ms": round(frame_ms, 3),
+                        "physics": {k: round(v, 4) for k, v in rig.hair_swing().items()},
                     })
                 count += 1
                 faces += bool(driver.face_found)
