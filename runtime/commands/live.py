@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                     "every few seconds and at the end. Without --virtualcam, --window or "
                     "--record a window is opened.",
         epilog="keys in the window: C recalibrate (look straight ahead), T toggle tracking/idle, "
-               "Q or Esc quit. Ctrl-C stops cleanly.\n\n"
+               "Q or Esc quit; with --expressions DIR, 1..9 and 0 toggle its .exp3.json files in "
+               "name order (1 the first, 0 the tenth; the key line printed at the start names "
+               "them). Keys need the window: with --virtualcam or --record and no --window the "
+               "expressions stay off. Ctrl-C stops cleanly.\n\n"
                "examples:\n"
                "  seethrough-rig live char.rig --virtualcam --window       webcam 0 into OBS\n"
                "  seethrough-rig live char.rig --camera 1 --mirror --calibrate --window\n"
@@ -67,6 +70,10 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
     p.add_argument("--report-every", type=number(0.0, 86400.0), default=5.0, metavar="SECONDS",
                    help="seconds between progress lines (default: 5; 0: only the summary)")
     p.add_argument("--seed", type=seed, default=0, help="random seed of the idle animation")
+    p.add_argument("--expressions", metavar="DIR",
+                   help="a folder of Live2D .exp3.json expressions (at most 10, sorted by name): "
+                        "keys 1..9 and 0 in the window toggle them, each fading in and out "
+                        "over its own FadeInTime/FadeOutTime")
     p.set_defaults(func=run)
 
 
@@ -113,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
     window = args.window or not (args.virtualcam or args.record)
 
     rig = load_rig(args.rig)
+    folder = getattr(args, "expressions", None)   # a Namespace built by hand may lack it
+    expressions = _load_expressions(folder, rig) if folder else []
+    if expressions and not window:
+        print(f"{PROG}: warning: --expressions: the number keys that toggle them need the "
+              "window; add --window (without it the expressions stay off)", file=sys.stderr)
     outputs: list = []
     source = driver = None
     try:
@@ -144,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"live: {where} -> {', '.join(shown)}, {size[0]}x{size[1]} at {args.fps:g} fps")
         if args.calibrate and not args.idle_only:
             print("calibrating: look straight at the camera with a neutral face")
-        session = LiveSession(rig, source, driver, idle=idle, outputs=outputs, options=options)
+        session = LiveSession(rig, source, driver, idle=idle, outputs=outputs, options=options,
+                              expressions=expressions)
     except BaseException:
         for output in outputs:
             getattr(output, "abort", output.close)()
@@ -156,6 +169,22 @@ def run(args: argparse.Namespace) -> int:
     if args.record:
         print(f"{args.record}: recorded")
     return 0
+
+
+def _load_expressions(folder: str, rig) -> list:
+    """The folder's .exp3.json files for the number keys; their warnings printed."""
+    import warnings
+
+    from runtime.drivers.expressions import key_help, load_expression_folder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expressions = load_expression_folder(folder, known_ids=[p.id for p in rig.spec.params])
+    for e in expressions:
+        for line in e.warnings:
+            print(f"{PROG}: warning: {line}", file=sys.stderr)
+    print(f"expressions: {key_help(expressions)}")
+    return expressions
 
 
 def _open_virtualcam(size, fps, rgb, fallback) -> list:

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
         epilog="examples:\n"
                "  seethrough-rig render char.rig --idle 10 -o idle.webm --background transparent\n"
                "  seethrough-rig render char.rig --motion wave.motion3.json -o wave.mp4 --size 1080x1080\n"
+               "  seethrough-rig render char.rig --motion tap.motion3.json "
+               "--model3 char.model3.json --expression smile.exp3.json -o tap.webm\n"
                "  seethrough-rig render char.rig --rest -o rest.png\n"
                "  seethrough-rig render char.rig --pose-sheet sheet.png\n"
                "  seethrough-rig render char.rig --driver performance.mp4 -o puppet.mp4 "
@@ -30,8 +32,14 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "With --driver, every frame of the video is tracked (MediaPipe face landmarks) "
                "and rendered at the video's frame rate; its audio is copied to the output.\n"
                "Motion files: Live2D .motion3.json (linear, bezier, stepped curves) or our own "
-               "JSON (see runtime/drivers/motion.py). Parameters the rig does not know are listed and "
-               "ignored.")
+               "JSON (see runtime/drivers/motion.py), played as the Cubism SDK plays them: "
+               "from the rest pose, with the motion's fade-in/fade-out (sine eased), Model "
+               "EyeBlink/LipSync curves, Cubism 2 ids (PARAM_ANGLE_X) read as the standard "
+               "ones and each UserData event printed when playback passes it. Parameters the "
+               "rig does not know are listed and ignored; values beyond a parameter's range "
+               "are clamped and reported once.\n"
+               "Expressions (--expression, Live2D .exp3.json) are laid over any source at full "
+               "weight from the first frame: no fade-in in a render.")
     p.add_argument("rig", metavar="CHAR.rig")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--idle", type=float, metavar="SECONDS",
@@ -52,7 +60,20 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="output size (default: the canvas size); the character is fitted "
                         "with a margin, whatever the aspect")
     p.add_argument("--fps", type=float, default=None,
-                   help="frames per second (default: 30; with --driver, the video's)")
+                   help="frames per second, 1..240 (default: 30; with --motion, the motion's "
+                        "Meta.Fps; with --driver, the video's)")
+    p.add_argument("--expression", action="append", default=[], metavar="FILE.exp3.json",
+                   help="a Live2D expression over the animation, at full weight from the first "
+                        "frame (no fade-in); repeat for several, applied in the order given "
+                        "(with --motion, --idle, --driver or --rest; at most 1 MiB each)")
+    p.add_argument("--model3", metavar="FILE.model3.json",
+                   help="with --motion: the Live2D model whose Groups name the parameters the "
+                        "motion's EyeBlink and LipSync curves drive (default: ParamEyeLOpen, "
+                        "ParamEyeROpen and ParamMouthOpenY)")
+    p.add_argument("--log-params", metavar="FILE.jsonl",
+                   help="one JSON line per frame with every parameter it was rendered with (with "
+                        "--motion also the events it passed; with --driver also face found and "
+                        "timings)")
     p.add_argument("--background", default="auto", metavar="transparent|#RRGGBB|green",
                    help="background (default: transparent where the format carries alpha, "
                         "white otherwise)")
@@ -65,8 +86,6 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
     video = p.add_argument_group("video-driven renders (--driver)")
     video.add_argument("--side-by-side", action="store_true",
                        help="the input video left of the puppet, in one output")
-    video.add_argument("--log-params", metavar="FILE.jsonl",
-                       help="one JSON line per input frame: parameters, face found, timings")
     video.add_argument("--mirror", action="store_true",
                        help="flip the video first: the puppet moves like the performer's "
                             "reflection instead of copying the camera's view")
@@ -87,13 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from rig.params import PARAM_IDS
     from rig.rigfile import load_rig
     from runtime.sessions.render import RenderJob, RestDriver, parse_size, render_to_file
 
     video_options = [name for name, on in (
         ("--side-by-side", getattr(args, "side_by_side", False)),
-        ("--log-params", getattr(args, "log_params", None)),
         ("--mirror", getattr(args, "mirror", False)),
         ("--face-model", getattr(args, "face_model", None)),
         ("--body", getattr(args, "body", False)),
@@ -103,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
         return _run_pose_sheet(args, video_options)
     if not args.output:
         raise InputError("-o/--output: give the file or folder to write")
+    if getattr(args, "model3", None) and not getattr(args, "motion", None):
+        raise InputError("--model3: only with --motion (it names the parameters a motion's "
+                         "EyeBlink and LipSync curves drive)")
+    log_params = getattr(args, "log_params", None)
+    if log_params and Path(log_params).resolve() == Path(args.output).resolve():
+        raise InputError("--log-params: give a different file than the output video")
     if getattr(args, "driver", None):
         if args.fps is not None:
             raise InputError("--fps: a video-driven render runs at the video's frame rate; "
@@ -111,43 +134,111 @@ def run(args: argparse.Namespace) -> int:
     if video_options:
         raise InputError(f"{video_options[0]}: only for video-driven renders; add "
                          "--driver VIDEO")
-    if args.fps is None:
-        args.fps = 30.0
-    if not (1 <= args.fps <= 240):
+    if args.fps is not None and not (1 <= args.fps <= 240):
         raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
     if not (0 <= args.margin < 0.5):
         raise InputError(f"--margin {args.margin:g}: must be at least 0 and below 0.5")
     rig = load_rig(args.rig)
     size = parse_size(args.size) if args.size is not None else tuple(rig.size)
+    defaults = {p.id: float(p.default) for p in rig.spec.params}
+    expressions = _load_expressions(args, rig)
+    fps = args.fps
     if args.idle is not None:
         if not (0 < args.idle <= 3600):
             raise InputError(f"--idle {args.idle:g}: give a duration in seconds (0 < s <= 3600)")
         from runtime.drivers.idle import IdleDriver
         driver, duration = IdleDriver(seed=args.seed), args.idle
     elif args.motion:
-        import warnings
-
-        from runtime.drivers.motion import load_motion
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            motion = load_motion(args.motion, known_ids=PARAM_IDS)
-        for line in motion.warnings:
-            print(f"{PROG}: warning: {line}", file=sys.stderr)
-        driver, duration = motion, motion.duration
+        from runtime.drivers.motion import MotionDriver
+        motion = _load_motion(args, rig)
+        if fps is None:
+            fps = _motion_fps(motion, args.motion)
+        driver, duration = MotionDriver(motion, defaults), motion.duration
     else:
         driver, duration = RestDriver(), 0.0
-    job = RenderJob(output=Path(args.output), size=size, fps=args.fps, duration=duration,
+    if fps is None:
+        fps = 30.0
+    if expressions:
+        from runtime.drivers.expressions import WithExpressions
+        driver = WithExpressions(driver, expressions, defaults)
+    job = RenderJob(output=Path(args.output), size=size, fps=fps, duration=duration,
                     background=args.background, quality=args.quality, margin=args.margin,
                     preroll=0.0 if args.rest else 1.0)
     job.resolved_background()   # refuse impossible combinations before any work
+
+    def on_event(t: float, text: str) -> None:
+        tqdm.write(f"{PROG}: motion event at {t:.2f} s: {text}", file=sys.stderr)
+
     with tqdm(total=job.frames, unit="frame", desc="rendering",
               disable=not show_progress(args.quiet),
               leave=False) as bar:
-        frames = render_to_file(rig, driver, job, progress=bar.update)
+        frames = render_to_file(rig, driver, job, progress=bar.update, log_path=log_params,
+                                on_event=on_event, warn=_warn)
     if not args.quiet:
         print(f"{job.output}: {frames} frame{'s' if frames != 1 else ''}, {size[0]}x{size[1]}, "
-              f"{args.fps:g} fps")
+              f"{fps:g} fps")
     return 0
+
+
+def _warn(line: str) -> None:
+    print(f"{PROG}: warning: {line}", file=sys.stderr)
+
+
+def _load_expressions(args: argparse.Namespace, rig) -> list:
+    """The --expression files, checked against the rig's parameters; warnings printed."""
+    import warnings
+
+    from runtime.drivers.expressions import load_expression
+
+    ids = [p.id for p in rig.spec.params]
+    out = []
+    for path in getattr(args, "expression", None) or []:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expression = load_expression(path, known_ids=ids)
+        for line in expression.warnings:
+            _warn(line)
+        out.append(expression)
+    return out
+
+
+def _load_motion(args: argparse.Namespace, rig):
+    """The --motion file with the --model3 groups, checked against the rig's parameters."""
+    import warnings
+
+    from runtime.drivers.motion import EYE_BLINK, LIP_SYNC, load_model3_groups, load_motion
+
+    ids = [p.id for p in rig.spec.params]
+    groups = load_model3_groups(args.model3) if getattr(args, "model3", None) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        motion = load_motion(args.motion, known_ids=ids, groups=groups)
+    for line in motion.warnings:
+        _warn(line)
+    if groups is not None:
+        for name, group in ((EYE_BLINK, motion.eye_blink_ids), (LIP_SYNC, motion.lip_sync_ids)):
+            if name not in motion.model_curves:
+                continue
+            missing = [pid for pid in group if pid not in ids]
+            if not group:
+                _warn(f"{args.model3}: no {name} group: the motion's {name} curve drives "
+                      "nothing")
+            elif missing:
+                _warn(f"{args.model3}: {name} group ids this rig does not have (ignored): "
+                      f"{', '.join(missing)}")
+    return motion
+
+
+def _motion_fps(motion, path: str) -> float:
+    """The motion's own frame rate (Meta.Fps), kept inside the 1..240 that --fps allows."""
+    if motion.fps is None:
+        return 30.0
+    if 1 <= motion.fps <= 240:
+        return float(motion.fps)
+    fps = min(max(float(motion.fps), 1.0), 240.0)
+    _warn(f"{path}: its frame rate {motion.fps:g} fps is outside 1..240; rendering at "
+          f"{fps:g} fps (give --fps to choose)")
+    return fps
 
 
 def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
@@ -159,7 +250,10 @@ def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
     from runtime.commands.eval_motion import _check_writable_png
 
     ignored = video_options + [flag for flag, on in (
-        ("-o/--output", args.output), ("--size", args.size), ("--fps", args.fps)) if on]
+        ("-o/--output", args.output), ("--size", args.size), ("--fps", args.fps),
+        ("--log-params", getattr(args, "log_params", None)),
+        ("--expression", getattr(args, "expression", None)),
+        ("--model3", getattr(args, "model3", None))) if on]
     if ignored:
         raise InputError(f"{ignored[0]}: not used with --pose-sheet (it writes SHEET.png at "
                          "the head's own scale)")
@@ -199,13 +293,17 @@ def _run_driven(args: argparse.Namespace) -> int:
     job = RenderJob(output=Path(args.output), size=size, fps=float(video.fps), duration=0.0,
                     background=args.background, quality=args.quality, margin=args.margin)
     job.resolved_background()   # refuse impossible combinations before any work
-    if args.log_params and Path(args.log_params).resolve() == job.output.resolve():
-        raise InputError("--log-params: give a different file than the output video")
+    expressions = _load_expressions(args, rig)
     with TrackingDriver(face_model=args.face_model, with_pose=args.body,
                         calibration=calibration, mirror=args.mirror,
-                        idle=IdleDriver(seed=args.seed)) as driver:
+                        idle=IdleDriver(seed=args.seed)) as tracker:
         if args.calibrate:
-            driver.calibrate()
+            tracker.calibrate()
+        driver = tracker
+        if expressions:
+            from runtime.drivers.expressions import WithExpressions
+            driver = WithExpressions(tracker, expressions,
+                                     {p.id: float(p.default) for p in rig.spec.params})
         with tqdm(total=video.frames, unit="frame", desc="tracking + rendering",
                   disable=not show_progress(args.quiet), leave=False) as bar:
             result = render_video_driven(rig, driver, video, job,

@@ -17,7 +17,10 @@ seconds and returns a `LiveSummary` (median/p95 latency, render/tracking/capture
 
 Keys in the window: C recalibrates (the next face is the neutral pose), T toggles tracking/idle,
 Q or Esc quits. Switching between tracking and idle eases over `SWITCH_EASE` seconds so the head
-does not jump.
+does not jump. With expressions (Live2D .exp3.json, at most ten), the number keys 1..9 and 0
+toggle them; each fades in and out over its own FadeInTime/FadeOutTime and is laid over whatever
+drives the rig (tracking or idle). Keys need the window: a session without one (virtual camera,
+recording) can still switch expressions through ``toggle_expression``.
 """
 from __future__ import annotations
 
@@ -27,13 +30,14 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Protocol, TextIO
+from typing import Callable, Protocol, Sequence, TextIO
 
 import numpy as np
 
 from rig.params import STANDARD_PARAMS
 
 from runtime.drivers.capture import CapturedFrame, FrameSource
+from runtime.drivers.expressions import ExpressionToggles, key_help
 
 SWITCH_EASE = 0.4            # seconds to blend from one parameter source to the other
 MAX_POSE_DT = 0.25           # springs never see a longer step (a stall is not a fling)
@@ -96,6 +100,22 @@ def blend_params(old: dict[str, float], new: dict[str, float], weight: float) ->
         a, b = old.get(pid, default), new.get(pid, default)
         out[pid] = a + (b - a) * w
     return out
+
+
+def key_help_line(expressions: Sequence = ()) -> str:
+    """The key help printed when a window opens; with expressions, which number key is which."""
+    if not expressions:
+        return KEY_HELP
+    return f"{KEY_HELP}; expressions (toggle): {key_help(expressions)}"
+
+
+def expression_index(key: int) -> int | None:
+    """The expression a glfw key code toggles: 1..9 -> 0..8, 0 -> 9 (top row or keypad)."""
+    import glfw
+    for zero in (glfw.KEY_0, glfw.KEY_KP_0):
+        if zero <= key <= zero + 9:
+            return (key - zero - 1) % 10
+    return None
 
 
 def ease(x: float) -> float:
@@ -302,12 +322,15 @@ class LiveSession:
     ``driver`` tracks faces; ``idle`` is what T switches to (and what a session without a
     tracker runs on). ``outputs`` receive every frame at ``options.size``. ``on_frame(session,
     frame_number)`` is called after each output frame on the render thread (overlays, tests).
+    ``expressions`` (loaded .exp3.json files, at most ten) start off; the number keys or
+    ``toggle_expression`` switch them.
     """
 
     def __init__(self, rig, source: FrameSource, driver: ParamDriver, *,
                  idle: ParamDriver | None = None, outputs: list[FrameOutput] | tuple = (),
                  options: LiveOptions | None = None, log: TextIO | None = None,
-                 on_frame: Callable[["LiveSession", int], None] | None = None) -> None:
+                 on_frame: Callable[["LiveSession", int], None] | None = None,
+                 expressions: Sequence = ()) -> None:
         self.rig = rig
         self.source = source
         self.driver = driver
@@ -327,6 +350,9 @@ class LiveSession:
         self._frames = Mailbox()
         self._results = Mailbox()
         self._t0 = 0.0
+        self.expressions = ExpressionToggles(expressions)
+        specs = getattr(getattr(rig, "spec", None), "params", STANDARD_PARAMS)
+        self._defaults = {p.id: float(p.default) for p in specs}
         if self.options.calibrate_at_start:
             self._calibrate.set()
 
@@ -349,8 +375,19 @@ class LiveSession:
         self.tracking_enabled = not self.tracking_enabled
         self._say("tracking on" if self.tracking_enabled else "tracking off: idle animation")
 
+    def toggle_expression(self, index: int, now: float | None = None) -> None:
+        """Switch expression ``index`` (0-based) on or off; it fades from where it is."""
+        if not 0 <= index < len(self.expressions):
+            self._say(f"no expression on key {(index + 1) % 10} ("
+                      f"{len(self.expressions)} loaded; --expressions DIR loads them)")
+            return
+        now = time.perf_counter() if now is None else now
+        on = self.expressions.toggle(index, now)
+        name = self.expressions.expressions[index].name
+        self._say(f"expression {name} {'on' if on else 'off'}")
+
     def handle_key(self, key: int, action: int, mods: int) -> None:
-        """The window's key callback (glfw key codes): C, T, Q/Esc."""
+        """The window's key callback (glfw key codes): C, T, Q/Esc, 1..9 and 0."""
         import glfw
         if action != glfw.PRESS:
             return
@@ -360,6 +397,8 @@ class LiveSession:
             self.toggle_tracking()
         elif key in (glfw.KEY_Q, glfw.KEY_ESCAPE):
             self.stop("quit key")
+        elif (index := expression_index(key)) is not None:
+            self.toggle_expression(index)
 
     # ---------------------------------------------------------------------------- threads
 
@@ -427,7 +466,8 @@ class LiveSession:
                           window=opts.window, title="seethrough-rig live") as renderer:
                 self.renderer = renderer
                 renderer.on_key(self.handle_key)
-                self._say(KEY_HELP if opts.window else "press Ctrl-C to stop")
+                self._say(key_help_line(self.expressions.expressions) if opts.window
+                          else "press Ctrl-C to stop")
                 self.rig.reset()
                 self._t0 = time.perf_counter()
                 for thread in threads:
@@ -492,7 +532,11 @@ class LiveSession:
                         blend_from = None
             self.stats.late_ticks += advance - 1    # counted when a frame stands in for them
             start = time.perf_counter()
-            pose = self.rig.pose(params, min(advance * period, MAX_POSE_DT) if tick else 0.0)
+            # Expressions go over the blended parameters, never into them: a tracking/idle
+            # switch must not blend an expression in twice.
+            shown = self.expressions.apply(params, now, self._defaults) if \
+                len(self.expressions) else params
+            pose = self.rig.pose(shown, min(advance * period, MAX_POSE_DT) if tick else 0.0)
             if need_pixels:
                 pixels = renderer.render(pose, out=_reusable(pixels, renderer.size))
                 frame = fit_frame(pixels, out_size, self._fill)

@@ -1,15 +1,22 @@
 """Offline renders: drive a rig with a parameter source, draw every frame, write a file.
 
-A *driver* is anything with ``sample(t) -> dict[str, float]`` (a motion file, the idle driver,
-the rest pose). Frames are timed at exactly ``1 / fps`` so the springs see the same steps a
-live session would; a pre-roll at the first frame's parameters lets the hair settle before
-recording starts, so a motion that begins with the head turned does not open with a jolt.
+A *driver* is anything with ``sample(t) -> dict[str, float]`` (a motion played from the rest
+pose, the idle driver, the rest pose), optionally with ``events_between(t0, t1)`` (a motion's
+UserData events). Frame i is at ``t = i / fps`` so the springs see the same steps a live session
+would; a pre-roll at the first frame's parameters lets the hair settle before recording starts.
+
+Frame i reports the events playback passes while it is shown, ``[t_i, t_i+1)`` (the last frame
+also takes those at the very end), each once. Values outside a parameter's range are clamped by
+the rig; the render reports each such parameter once, at the end, with the furthest value.
 """
 from __future__ import annotations
 
+import json
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from seethrough_core.character import InputError
 
@@ -63,14 +70,75 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+class RangeWatch:
+    """Driver values outside their parameter's range (the rig clamps them): the furthest one
+    per parameter, so a render can name each once."""
+
+    def __init__(self, specs: Iterable) -> None:
+        self._ranges = {p.id: (float(p.min), float(p.max)) for p in specs}
+        self.worst: dict[str, tuple[float, float, float]] = {}   # id -> (excess, value, t)
+
+    def check(self, params: Mapping[str, float], t: float) -> None:
+        for pid, value in params.items():
+            bounds = self._ranges.get(pid)
+            if bounds is None or not math.isfinite(value):
+                continue
+            lo, hi = bounds
+            excess = lo - value if value < lo else value - hi
+            if excess > 0 and excess > self.worst.get(pid, (0.0,))[0]:
+                self.worst[pid] = (excess, float(value), t)
+
+    def lines(self) -> list[str]:
+        out = []
+        for pid, (lo, hi) in self._ranges.items():     # in the rig's parameter order
+            if pid not in self.worst:
+                continue
+            _, value, t = self.worst[pid]
+            out.append(f"{pid} reached {value:g} (at {t:.2f} s), outside its range "
+                       f"{lo:g}..{hi:g}; the rig clamped it")
+        return out
+
+
 def render_to_file(rig, driver: Driver, job: RenderJob,
-                   progress: Callable[[int], None] | None = None) -> int:
-    """Render ``job.frames`` frames of ``driver`` through ``rig`` into ``job.output``."""
+                   progress: Callable[[int], None] | None = None, *,
+                   log_path: str | os.PathLike | None = None,
+                   on_event: Callable[[float, str], None] | None = None,
+                   warn: Callable[[str], None] | None = None) -> int:
+    """Render ``job.frames`` frames of ``driver`` through ``rig`` into ``job.output``.
+
+    ``log_path``: one JSON line per frame, ``{"frame", "t", "params" (every parameter as
+    rendered, after the rig's clamping), "events"}``, written only when the render succeeds.
+    ``on_event(t, text)``: each motion event as playback passes it. ``warn(line)``: each
+    parameter a driver pushed outside its range, once, after the last frame.
+    """
+    import contextlib
+
+    from seethrough_core.outputs import atomic_output, write_error
+
+    watch = RangeWatch(rig.spec.params)
+    with contextlib.ExitStack() as stack:
+        log = None
+        if log_path is not None:
+            temp = stack.enter_context(atomic_output(log_path))
+            try:
+                log = stack.enter_context(open(temp, "w", encoding="utf-8"))
+            except OSError as exc:
+                raise write_error(log_path, exc) from None
+        _render_frames(rig, driver, job, progress, log, on_event, watch)
+    if warn is not None:
+        for line in watch.lines():
+            warn(line)
+    return job.frames
+
+
+def _render_frames(rig, driver: Driver, job: RenderJob, progress, log, on_event,
+                   watch: RangeWatch) -> None:
     from runtime.drawing.renderer import Renderer
     from runtime.outputs.sinks import open_sink
 
     background = job.resolved_background()
     dt = 1.0 / job.fps
+    events_between = getattr(driver, "events_between", None)
     rig.reset()
     first = driver.sample(0.0)
     for _ in range(int(round(job.preroll * job.fps))):
@@ -82,9 +150,27 @@ def render_to_file(rig, driver: Driver, job: RenderJob,
         with open_sink(job.output, size=job.size, fps=job.fps,
                        background_is_transparent=transparent) as sink:
             for i in range(job.frames):
-                pose = rig.pose(driver.sample(i * dt), dt if i else 0.0)
+                t = i / job.fps
+                params = driver.sample(t)
+                watch.check(params, t)
+                pose = rig.pose(params, dt if i else 0.0)
                 frame = renderer.render(pose, out=frame)
                 sink.write(frame)
+                events = []
+                if events_between is not None:
+                    last = i == job.frames - 1
+                    # The last frame also takes the events at the very end of playback.
+                    t_next = max((i + 1) / job.fps, job.duration) + 1e-9 if last else \
+                        (i + 1) / job.fps
+                    events = events_between(t, t_next)
+                for event in events:
+                    if on_event is not None:
+                        on_event(event.time, event.value)
+                if log is not None:   # a failed write is reported by atomic_output
+                    log.write(json.dumps({"frame": i, "t": round(t, 6),
+                                          "params": rig.params.as_dict(),
+                                          "physics": {k: round(v, 4) for k, v
+                                                      in rig.hair_swing().items()},
+                                          "events": [e.value for e in events]}) + "\n")
                 if progress:
                     progress(1)
-    return job.frames
