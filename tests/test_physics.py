@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
 import shutil
 from dataclasses import replace
 
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from rig.rigfile import load_rig, save_rig
-from benchmarks.shake import BUDGETS, METRIC_KEYS, ShakeMotion, chain_state, shake_test
+from benchmarks.shake import (BUDGETS, METRIC_KEYS, HeldMotion, ShakeMotion, chain_state,
+                              shake_test)
 from rig.springs import PRESETS, ChainParams
 from rig.physics_file import apply_edits, export_physics
 from runtime.commands.physics import format_metrics, register
@@ -63,7 +64,19 @@ def test_shake_motion_turns_stops_nods_and_rests():
     assert nod["ParamAngleX"] == pytest.approx(m.turn_deg)
     assert m.sample(m.back_start + m.back_s) == pytest.approx(
         {"ParamAngleX": 0.0, "ParamAngleY": 0.0, "ParamBodyAngleX": 0.0})
-    assert m.duration == pytest.approx(m.back_start + m.back_s + m.rest_s)
+    assert m.fast_start == pytest.approx(m.back_start + m.back_s + m.rest_s)
+    assert m.sample(m.fast_start)["ParamAngleX"] == 0.0
+    # The fast turn: wind up to -30, sweep to +30 and straight back in 0.12 s each way.
+    for t, angle in ((m.sweep_start, -30.0), (m.sweep_start + m.fast_s, 30.0),
+                     (m.sweep_start + 2 * m.fast_s, -30.0), (m.fast_end, 0.0)):
+        assert m.sample(t) == pytest.approx(
+            {"ParamAngleX": angle, "ParamAngleY": 0.0, "ParamBodyAngleX": 0.0}), t
+    assert m.duration == pytest.approx(m.fast_end + m.fast_rest_s)
+    # Smoothstep peak speed: 1.5 x 60 degrees / 0.12 s.
+    timeline = m.describe()
+    assert timeline["peak_speed_deg_s"] == pytest.approx(750.0, rel=1e-3)
+    assert timeline["peak_speed_param"] == "ParamAngleX"
+    assert timeline["fast"] == pytest.approx([m.sweep_start, m.sweep_start + 0.24, 30.0])
 
 
 def test_reading_the_chains_changes_nothing(example_rig):
@@ -92,7 +105,13 @@ def test_shake_test_on_the_example_rig_meets_the_budgets(metrics, example_rig_sp
         assert m["non_finite"] is False, name
         assert m["max_stretch"] < BUDGETS["max_stretch"], name
         assert m["frame_rate_consistency"] <= BUDGETS["frame_rate_consistency"], name
+        assert 0.0 <= m["max_swing_deg"] <= BUDGETS["max_swing_deg"] == 120.0, name
+        assert 0.0 <= m["max_bend_deg"] <= BUDGETS["max_bend_deg"] == 90.0, name
     assert metrics["within_budget"] is True
+    # The fast turn (750 deg/s) takes the front hair up to its fold limit, not past it (the
+    # springs before the limits: 179.8 degrees of swing, 177.5 of bend, hair shards).
+    assert metrics["motion"]["peak_speed_deg_s"] >= 500.0
+    assert metrics["groups"]["front hair"]["max_swing_deg"] > 90.0
     # The hair really swings and settles during the stop (so the budgets were not met by a
     # chain that never moved).
     for group in ("back hair", "front hair", "side hair"):
@@ -103,6 +122,63 @@ def test_shake_test_on_the_example_rig_meets_the_budgets(metrics, example_rig_sp
     overall = metrics["overall"]
     assert overall["settle_s"] == max(m["settle_s"] for m in metrics["groups"].values())
     assert json.loads(json.dumps(metrics)) == metrics          # plain JSON, no inf/NaN
+
+
+class _FastTurns:
+    """A motion driver: the head swept -30 -> 30 -> -30 degrees at 600 deg/s, then rolled the
+    same way at 450 deg/s, then back to the front (1.4 s)."""
+    duration = 1.4
+    YAW = ([0.0, 0.2, 0.3, 0.4, 0.6], [0.0, -30.0, 30.0, -30.0, 0.0])
+    ROLL = ([0.0, 0.6, 0.7, 0.7 + 2 / 15, 0.7 + 4 / 15, 1.1],
+            [0.0, 0.0, -30.0, 30.0, -30.0, 0.0])
+
+    def sample(self, t: float) -> dict[str, float]:
+        return {"ParamAngleX": float(np.interp(t, *self.YAW)),
+                "ParamAngleZ": float(np.interp(t, *self.ROLL))}
+
+    @classmethod
+    def document(cls) -> dict:
+        """The same motion as a motion file (our format)."""
+        return {"format": "seethrough-motion", "version": 1, "duration": cls.duration,
+                "curves": {pid: {"interpolation": "linear", "keys": [list(k) for k in zip(*keys)]}
+                           for pid, keys in (("ParamAngleX", cls.YAW),
+                                             ("ParamAngleZ", cls.ROLL))}}
+
+
+def test_the_shake_test_catches_hair_that_folds(example_rig_spec, monkeypatch):
+    from rig import springs
+    from rig.model import Rig
+    motion = HeldMotion(_FastTurns())
+    limited = shake_test(Rig(example_rig_spec), motion)
+    # The springs without their fold limits (as they were): the hair folds over and the shake
+    # test says so, where it used to report max_stretch 0 and pass.
+    monkeypatch.setattr(springs, "_COS_SWING", -math.inf)
+    monkeypatch.setattr(springs, "_COS_BEND", -math.inf)
+    folded = shake_test(Rig(example_rig_spec), motion)
+    assert folded["overall"]["max_swing_deg"] > 150.0
+    assert folded["overall"]["max_bend_deg"] > 150.0
+    assert folded["overall"]["max_stretch"] < 1e-6 and folded["within_budget"] is False
+    for name, m in [*limited["groups"].items(), ("overall", limited["overall"])]:
+        assert m["max_swing_deg"] <= BUDGETS["max_swing_deg"], name
+        assert m["max_bend_deg"] <= BUDGETS["max_bend_deg"], name
+        assert m["non_finite"] is False and m["max_stretch"] < 1e-6, name
+    # Settling is measured in the 2 s hold of the last pose after the motion.
+    assert limited["motion"]["hold"] == [1.4, 3.4]
+    assert limited["motion"]["peak_speed_deg_s"] == pytest.approx(600.0, rel=1e-6)
+    assert limited["motion"]["peak_speed_param"] == "ParamAngleX"
+    for group in ("back hair", "front hair", "side hair"):
+        assert 0.0 < limited["groups"][group]["settle_s"] < 2.0, group
+
+
+def test_held_motion_plays_a_driver_then_holds_its_last_pose():
+    held = HeldMotion(_FastTurns(), hold_s=2.0)
+    assert held.duration == pytest.approx(3.4) and held.stop_time == pytest.approx(1.4)
+    assert held.sample(0.3) == pytest.approx({"ParamAngleX": 30.0, "ParamAngleZ": 0.0})
+    assert held.sample(2.5) == held.hold_params == pytest.approx(
+        {"ParamAngleX": 0.0, "ParamAngleZ": 0.0})
+    (spike,) = held.spike_times
+    assert 0.2 <= spike <= 0.4                           # where the head turns fastest
+    assert held.consistency_end == held.duration
 
 
 @pytest.mark.slow
@@ -245,6 +321,10 @@ def test_shake_test_table_is_readable(metrics):
     settle = metrics["groups"]["back hair"]["settle_s"]
     assert f"{settle:.3f} s" in rows["back hair"]
     assert lines[-1].startswith("budgets:") and "all met" in lines[-1]
+    assert lines[0].split()[-4:] == ["swing", "deg", "bend", "deg"]
+    swing, bend = (metrics["groups"]["front hair"][k] for k in ("max_swing_deg", "max_bend_deg"))
+    assert rows["front hair"].split()[-2:] == [f"{swing:.1f}", f"{bend:.1f}"]
+    assert "swing <= 120 deg, bend <= 90 deg" in lines[-1]
     never = dict(metrics, overall=dict(metrics["overall"], settle_s=None), within_budget=False)
     table = format_metrics(never)
     assert "never" in table.splitlines()[-2] and "NOT met" in table.splitlines()[-1]
@@ -253,6 +333,7 @@ def test_shake_test_table_is_readable(metrics):
 @pytest.mark.parametrize("argv, word", [
     (["-o", "x.mp4"], "only goes with --shake-test"),
     (["--json"], "only goes with --shake-test"),
+    (["--motion", "m.json", "--no-window"], "only goes with --shake-test"),
     (["--shake-test", "--no-window"], "never opens a window"),
     (["--frames", "0"], "at least 1"),
     (["--export", "x.txt", "--no-window"], "should end in .json"),
@@ -263,6 +344,51 @@ def test_bad_command_lines_are_one_line_errors(rig_path, argv, word, capsys):
     code, _, err = physics([str(rig_path), *argv], capsys)
     assert code == 2
     assert err.count("\n") == 1 and __import__("re").search(word, err)
+
+
+def test_shake_test_plays_a_motion_file(rig_path, tmp_path, capsys):
+    path = tmp_path / "fast.motion.json"
+    path.write_text(json.dumps(_FastTurns.document()))
+    code, out, err = physics([str(rig_path), "--shake-test", "--motion", str(path), "--json"],
+                             capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    timeline = doc["motion"]
+    assert timeline["source"] == str(path) and timeline["hold"] == [1.4, 3.4]
+    assert timeline["peak_speed_deg_s"] == pytest.approx(600.0, rel=1e-6)
+    for m in [*doc["groups"].values(), doc["overall"]]:
+        assert set(METRIC_KEYS) <= set(m)
+        assert m["max_swing_deg"] <= 120.0 and m["max_bend_deg"] <= 90.0
+    assert doc["groups"]["front hair"]["max_swing_deg"] > 60.0     # it really was shaken
+    assert doc["overall"]["settle_s"] is not None
+    # As a table: what was played, then the figures.
+    short = tmp_path / "nod.motion.json"
+    short.write_text(json.dumps({"format": "seethrough-motion", "version": 1, "duration": 0.3,
+                                 "curves": {"ParamAngleY": {"interpolation": "smooth",
+                                                            "keys": [[0, 0], [0.3, -10]]}}}))
+    code, out, err = physics([str(rig_path), "--shake-test", "--motion", str(short)], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"motion: {short} (0.30 s, then its last pose held 2 s)")
+    assert "deg/s (ParamAngleY)" in lines[0]
+    assert lines[1].split()[:2] == ["group", "settle"] and "bend deg" in lines[1]
+    assert lines[-1].startswith("budgets:")
+
+
+@pytest.mark.parametrize("content, word", [
+    ('{"format": ', "not valid JSON"),
+    ('{"format": "seethrough-motion", "version": 1, "duration": 1.0, "curves": {"ParamNope": '
+     '{"interpolation": "linear", "keys": [[0, 0], [1, 1]]}}}', "drives no parameter"),
+    (None, "no such motion file"),
+])
+def test_shake_test_refuses_a_bad_motion_file_in_one_line(rig_path, tmp_path, capsys, content,
+                                                          word):
+    path = tmp_path / "bad.motion.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = physics([str(rig_path), "--shake-test", "--motion", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and word in err and str(path) in err
 
 
 def test_a_rig_without_chains_says_so(example_rig_spec, tmp_path, capsys):

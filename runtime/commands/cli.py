@@ -166,7 +166,9 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
                    help="mesh density multiplier: 2 = finer (smoother bends, slower), "
                         "0.5 = coarser (default: 1)")
     p.add_argument("--physics", metavar="PHYSICS.json",
-                   help="apply a saved physics tuning (from `physics --export`)")
+                   help="apply a saved physics tuning (from `physics --export`) or a Live2D "
+                        "physics3.json (mapped onto the chain groups; what cannot be mapped is "
+                        "reported)")
     p.add_argument("--sides", choices=("auto", "character", "image"), default="auto",
                    help="how the file names left/right (default: auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -179,14 +181,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from rig.autorig import build_spec
-    from rig.physics_file import load_physics
+    from rig.physics_file import read_physics
     from rig.rigfile import save_rig
     from seethrough_core.loading import load_character
 
     out = Path(args.output) if args.output else Path(args.file).with_suffix(".rig")
     if out.suffix.lower() != ".rig":
         raise InputError(f"{out}: the output should end in .rig")
-    physics = load_physics(args.physics) if args.physics else None
+    physics, physics_notes = read_physics(args.physics) if args.physics else (None, [])
     character = load_character(args.file, side_convention=args.sides)
     bar = tqdm(total=len(character.layers) + 2, unit="step", desc="rigging",
                disable=not show_progress(args.quiet), leave=False)
@@ -199,6 +201,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     try:
         spec = build_spec(character, mesh_density=args.mesh_density, physics=physics,
                           progress=progress)
+        # A tuning for groups this character has no chains in is reported, not kept.
+        missing = sorted(set(physics or {}) - {c.group for c in spec.chains})
+        for group in missing:
+            spec.chain_params.pop(group, None)
         bar.update(1)
         save_rig(spec, out)
     finally:
@@ -206,6 +212,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     # Said once the rig exists: a run that fails prints its one error line alone.
     for warning in character.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    for note in physics_notes:
+        print(f"{PROG}: warning: {args.physics}: {note}", file=sys.stderr)
+    if missing:
+        print(f"{PROG}: warning: {args.physics}: this character has no {', '.join(missing)} "
+              f"chains; that tuning is not used", file=sys.stderr)
     if not args.quiet:
         verts = sum(len(l.mesh.vertices) for l in spec.layers)
         print(f"{out}: {len(spec.layers)} layers, {verts} vertices, {len(spec.chains)} spring "
