@@ -211,8 +211,10 @@ def _vertex(value, where: str) -> Vertex:
     pos = _obj(_get(d, "Position", where), f"{where}.Position")
     return Vertex(x=_num(_get(pos, "X", f"{where}.Position"), f"{where}.Position.X", -1e6, 1e6),
                   y=_num(_get(pos, "Y", f"{where}.Position"), f"{where}.Position.Y", -1e6, 1e6),
-                  mobility=_num(_get(d, "Mobility", where), f"{where}.Mobility", 0, 1),
-                  delay=_num(_get(d, "Delay", where), f"{where}.Delay", 0, 1),
+                  # The editor keeps these in 0..1; files edited by hand may go past 1, which
+                  # the mapping reads as 1 (a fully free, undelayed vertex).
+                  mobility=_num(_get(d, "Mobility", where), f"{where}.Mobility", 0, 10),
+                  delay=_num(_get(d, "Delay", where), f"{where}.Delay", 0, 10),
                   acceleration=_num(_get(d, "Acceleration", where), f"{where}.Acceleration",
                                     0, 100),
                   radius=_num(_get(d, "Radius", where), f"{where}.Radius", 0, 1e5))
@@ -368,7 +370,7 @@ def pendulum_params(vertices, gravity=(0.0, -1.0), wind=(0.0, 0.0), fps: float =
         return sum(getattr(v, name) * v.radius for v in moving) / length
 
     mobility, delay, accel = mean("mobility"), mean("delay"), mean("acceleration")
-    delay = max(delay, MIN_DELAY)
+    delay = min(max(delay, MIN_DELAY), 1.0)
     frequency = delay * math.sqrt(PENDULUM_GRAVITY / length) / (2 * math.pi)
     rho = math.sqrt(moving[0].radius / length)
     stiffness = frequency / (STIFFNESS_HZ * ROOT_PROFILE * (1 + rho) / 2)

@@ -275,8 +275,8 @@ def first_vertex(doc):
     (bad(lambda d: first_vertex(d).update(Mobility="x")),
      "PhysicsSettings[0] (PhysicsSetting1).Vertices[1].Mobility must be a number"),
     (bad(lambda d: first_vertex(d).update(Mobility=float("nan"))),
-     "Vertices[1].Mobility must be between 0 and 1, got nan"),
-    (bad(lambda d: first_vertex(d).update(Delay=2)), "Delay must be between 0 and 1"),
+     "Vertices[1].Mobility must be between 0 and 10, got nan"),
+    (bad(lambda d: first_vertex(d).update(Delay=20)), "Delay must be between 0 and 10"),
     (bad(lambda d: first_vertex(d).update(Acceleration=True)), "Acceleration must be a number"),
     (bad(lambda d: first_vertex(d).update(Radius=float("inf"))), "Radius must be between"),
     (bad(lambda d: first_vertex(d).pop("Radius")), "has no 'Radius'"),
@@ -493,7 +493,7 @@ def test_build_with_a_physics3_file(example_psd, tmp_path, capsys):
 
 def test_build_with_a_broken_physics3_file_writes_nothing(example_psd, tmp_path, capsys):
     from runtime.commands.cli import main
-    p3 = write(tmp_path, bad(lambda d: first_vertex(d).update(Mobility=7)))
+    p3 = write(tmp_path, bad(lambda d: first_vertex(d).update(Mobility=70)))
     built = tmp_path / "built.rig"
     assert main(["build", str(example_psd), "-o", str(built), "--physics", str(p3)]) == 2
     err = capsys.readouterr().err.strip()
@@ -575,3 +575,13 @@ def test_physics_export_physics3_round_trips(rig_path, tmp_path, capsys):
 def test_format_without_export_is_an_error(rig_path, capsys):
     code, _, err = physics([str(rig_path), "--no-window", "--format", "physics3"], capsys)
     assert code == 2 and "--format physics3 only goes with --export" in err
+
+
+def test_mobility_and_delay_past_one_read_as_one():
+    # The editor keeps both in 0..1; a hand-edited 1.2 is a fully free, undelayed vertex.
+    from rig.physics3 import pendulum_params
+    from types import SimpleNamespace as V
+    root = V(mobility=1.0, delay=1.0, acceleration=1.0, radius=0.0)
+    one = pendulum_params([root, V(mobility=1.0, delay=1.0, acceleration=1.0, radius=10.0)])
+    past = pendulum_params([root, V(mobility=1.2, delay=1.3, acceleration=1.0, radius=10.0)])
+    assert past == one
