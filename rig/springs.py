@@ -12,7 +12,11 @@ frame; the other particles are simulated:
 * Particles live in the root's frame. Inertia: at each sub-step a fraction ``inertia`` of every
   particle keeps its canvas position and velocity while the frame moves; the rest follows the
   root rigidly. ``inertia = 0`` moves the chain rigidly with its root, ``inertia = 1`` leaves it
-  in the world, dragged only through its root.
+  in the world, dragged only through its root. A fast move drags the hair along: the share kept
+  in the world is capped at what a turn of ``INERTIA_TURN_SPEED`` (240 deg/s) or a root speed of
+  ``INERTIA_SPEED`` chain lengths per second gives, so a 600 deg/s snap (real Live2D motions
+  have them) swings hair about as far as a brisk turn instead of flinging it over the head;
+  slower moves are untouched.
 * Shape matching: each particle is pulled toward its rest position carried by the root frame,
   stiffer at the root and softer at the tip. Each particle has its own spring, so a swing is
   not amplified down the chain. Gravity (image y down) and wind (+x, with deterministic gusts)
@@ -70,6 +74,9 @@ _PARAM_LIMIT = 1e6               # sanity bound on every ChainParams value
 # root frame, and the largest change of a segment's angle to its parent from the rest bend. Set
 # a little inside the shake test's budgets (120 and 90 degrees): the rig's root transforms are
 # affine, the springs follow their best-fit similarity, and drawn frames blend two sub-steps.
+INERTIA_TURN_SPEED = math.radians(240.0)   # rad/s of root turn fully kept as inertia
+_MAX_TURN_PER_SUBSTEP = INERTIA_TURN_SPEED * SUBSTEP
+INERTIA_SPEED = 5.0                        # chain lengths/s of root travel fully kept as inertia
 SWING_LIMIT = math.radians(110.0)
 BEND_LIMIT = math.radians(80.0)
 _COS_SWING = math.cos(SWING_LIMIT)
@@ -453,8 +460,19 @@ def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
     # Inertia: a fraction `inertia` of each stored state keeps its canvas position while the
     # frame moves (the rest follows the root rigidly): in local coordinates segments turn by
     # beta and the root moves by gamma.
-    scaled = chains._inertia / m[1:]
-    beta = (chains._follow + m[:-1] * scaled)[:, :, None]
+    # Hair is dragged along by a fast move: the share of the frame's motion a particle keeps in
+    # the world is capped at what a turn of INERTIA_TURN_SPEED, or a root speed of
+    # INERTIA_SPEED chain lengths per second, gives. A 600 deg/s snap then swings the hair about
+    # as far as a brisk turn does instead of flinging it over the head; slower moves are
+    # untouched, bit for bit.
+    turn = np.abs(np.angle(m[:-1] / m[1:]))
+    travel = np.abs(r[:-1] - r[1:])
+    reach = (INERTIA_SPEED * SUBSTEP) * chains._rest_len.sum(axis=1)
+    cap = np.minimum(1.0, np.minimum(_MAX_TURN_PER_SUBSTEP / np.maximum(turn, 1e-12),
+                                     reach / np.maximum(travel, 1e-12)))
+    inertia = chains._inertia * cap
+    scaled = inertia / m[1:]
+    beta = ((1.0 - inertia) + m[:-1] * scaled)[:, :, None]
     gamma = ((r[:-1] - r[1:]) * scaled)[:, :, None]
     # Forces in local coordinates; in segment form they act on the first segment only.
     force = chains._steady_force

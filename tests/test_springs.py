@@ -716,3 +716,42 @@ def test_step_rejects_a_bad_bias(bias):
     chains = build_chains([strand(), curl()], ["g", "g"], {"g": ChainParams()})
     with pytest.raises(ValueError, match="bias"):
         step(chains, tiled(affine(), 2), 1 / 60, bias=bias)
+
+
+def snap_swing(peak_deg_s: float, monkeypatch=None, uncapped: bool = False) -> float:
+    """Largest root-to-tip swing (deg) of a soft strand hanging from a head that snaps 30
+    degrees over (a roll about a neck pivot 150 px below the root) at the given peak speed and
+    holds there."""
+    import rig.springs as sp
+    if uncapped:
+        monkeypatch.setattr(sp, "_MAX_TURN_PER_SUBSTEP", 1e9)
+        monkeypatch.setattr(sp, "INERTIA_SPEED", 1e9)
+    chains = build_chains([strand(n=8, seg=15.0)], ["soft"], {"soft": PRESETS["soft"]},
+                          rest_is_equilibrium=True, limit_folds=False)
+    amp = math.radians(30.0)
+    span = 1.5 * 30.0 / peak_deg_s                 # a smoothstep's peak speed: 1.5 amp / span
+    pivot = (ROOT[0], ROOT[1] + 150.0)
+    worst = 0.0
+    for k in range(int(2.0 * 240)):
+        u = min(max((k / 240 - 0.1) / span, 0.0), 1.0)
+        theta = amp * u * u * (3.0 - 2.0 * u)
+        a = affine(theta, pivot=pivot)[None]
+        pos = step(chains, a, 0.0 if k == 0 else 1 / 240)
+        worst = max(worst, abs(math.degrees(chain_swing(chains, pos, a)[0])))
+    return worst
+
+
+def test_a_snap_drags_the_hair_along_instead_of_flinging_it(monkeypatch):
+    # Slower than the caps (120 deg/s here; the cap is 240 deg/s and 5 chain lengths/s): the
+    # cap changes nothing.
+    assert snap_swing(120.0) == snap_swing(120.0, monkeypatch, uncapped=True)
+    monkeypatch.undo()
+    # A 600 deg/s snap: uncapped, the strand keeps its world position through the turn and is
+    # flung right over (178 degrees); capped, it swings about as far as a brisk 240 deg/s turn
+    # does (47 against 71 degrees).
+    flung = snap_swing(600.0, monkeypatch, uncapped=True)
+    monkeypatch.undo()
+    fast, brisk = snap_swing(600.0), snap_swing(240.0)
+    assert fast < 0.7 * flung, (fast, flung)
+    assert fast < 1.35 * brisk, (fast, brisk)
+    assert fast > 0.5 * brisk          # still a swing, not a rigid strand
