@@ -74,7 +74,25 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                    help="a folder of Live2D .exp3.json expressions (at most 10, sorted by name): "
                         "keys 1..9 and 0 in the window toggle them, each fading in and out "
                         "over its own FadeInTime/FadeOutTime")
+    p.add_argument("--log-params", metavar="FILE.jsonl",
+                   help="write one line per rendered frame: every parameter and which input "
+                        "drove it (tracking, idle, an extra input such as mic or vmc, "
+                        "expression)")
     p.set_defaults(func=run)
+
+
+def open_inputs(args: argparse.Namespace) -> list:
+    """The extra parameter inputs the options ask for (runtime.drivers.inputs), in the order
+    they are laid over the tracked or idle parameters. Each is started by the session."""
+    inputs: list = []
+    return inputs
+
+
+def face_from_another_app(args: argparse.Namespace) -> bool:
+    """The face comes from a tracker another app runs (VMC, iFacialMocap): no camera is opened
+    unless one is named."""
+    return bool(getattr(args, "vmc", None) is not None
+                or getattr(args, "ifacialmocap", None) is not None)
 
 
 def resolve_background(background: str, virtualcam: bool, record: str | None) -> str:
@@ -126,11 +144,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: --expressions: the number keys that toggle them need the "
               "window; add --window (without it the expressions stay off)", file=sys.stderr)
     outputs: list = []
-    source = driver = None
+    inputs: list = []
+    source = driver = log = None
+    log_path = getattr(args, "log_params", None)
+    # Without tracking there is nothing to look at: no camera is opened unless one was named
+    # (a file then paces the session and ends it).
+    no_camera = args.camera is None and (args.idle_only or face_from_another_app(args))
     try:
-        # Without tracking there is nothing to look at: no camera is opened unless one was
-        # named (a file then paces the session and ends it).
-        source = ClockSource(args.fps) if args.idle_only and args.camera is None else \
+        inputs = open_inputs(args)
+        source = ClockSource(args.fps) if no_camera else \
             open_source("0" if args.camera is None else args.camera, loop=args.loop)
         if args.virtualcam:
             outputs.extend(_open_virtualcam(size, args.fps, rgb, fallback=window or args.record))
@@ -140,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
                                      background_is_transparent=background == "transparent",
                                      background=rgb))
         idle = IdleParamDriver(IdleDriver(seed=args.seed))
-        if args.idle_only:
+        if args.idle_only or no_camera:
             driver, idle = idle, None
         else:
             from runtime.drivers.tracking_driver import TrackingDriver
@@ -156,19 +178,65 @@ def run(args: argparse.Namespace) -> int:
         print(f"live: {where} -> {', '.join(shown)}, {size[0]}x{size[1]} at {args.fps:g} fps")
         if args.calibrate and not args.idle_only:
             print("calibrating: look straight at the camera with a neutral face")
+        if log_path:
+            log = _ParamsLog(log_path)
         session = LiveSession(rig, source, driver, idle=idle, outputs=outputs, options=options,
-                              expressions=expressions)
+                              expressions=expressions, inputs=inputs,
+                              params_log=log.file if log else None)
     except BaseException:
         for output in outputs:
             getattr(output, "abort", output.close)()
-        for closer in (driver, source):
+        for closer in (driver, source, *inputs):
             if closer is not None:
                 closer.close()
+        if log is not None:
+            log.abort()
         raise
-    session.run()   # closes the source, the driver and the outputs
+    try:
+        session.run()   # closes the source, the driver, the inputs and the outputs
+    except BaseException:
+        if log is not None:
+            log.abort()
+        raise
+    if log is not None:
+        log.commit()
+        print(f"{log_path}: {session.stats.rendered} frames of parameters")
     if args.record:
         print(f"{args.record}: recorded")
     return 0
+
+
+class _ParamsLog:
+    """``--log-params``: written under a temporary name, renamed when the session ends well."""
+
+    def __init__(self, path: str) -> None:
+        from pathlib import Path
+
+        from seethrough_core.outputs import prepare_target, temp_path, write_error
+        self.path = Path(path)
+        prepare_target(self.path)
+        self.temp = temp_path(self.path)
+        try:
+            self.file = open(self.temp, "w", encoding="utf-8")
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+
+    def commit(self) -> None:
+        from seethrough_core.outputs import commit, write_error
+        try:
+            self.file.close()
+        except OSError as exc:
+            self.abort()
+            raise write_error(self.path, exc) from None
+        commit(self.temp, self.path)
+
+    def abort(self) -> None:
+        from seethrough_core.outputs import remove
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        remove(self.temp)
 
 
 def _load_expressions(folder: str, rig) -> list:

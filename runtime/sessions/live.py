@@ -38,6 +38,7 @@ from rig.params import STANDARD_PARAMS
 
 from runtime.drivers.capture import CapturedFrame, FrameSource
 from runtime.drivers.expressions import ExpressionToggles, key_help
+from runtime.drivers.inputs import ParamInput, overlay
 
 SWITCH_EASE = 0.4            # seconds to blend from one parameter source to the other
 MAX_POSE_DT = 0.25           # springs never see a longer step (a stall is not a fling)
@@ -210,6 +211,8 @@ class LiveSummary:
     track_ms_median: float | None
     render_ms_median: float | None
     stopped_by: str = "end"
+    # Per extra input (mic, vmc ...): its data-to-output latency, median and p95, in ms.
+    inputs: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -227,6 +230,12 @@ class LiveSummary:
                f"ticks"]
         if self.face_found_share is not None:
             out.append(f"  face found in {100 * self.face_found_share:.0f}% of tracked frames")
+        for name, figures in (self.inputs or {}).items():
+            lat = ("no data" if figures["latency_ms_median"] is None else
+                   f"{figures['latency_ms_median']:.1f} ms median, "
+                   f"{figures['latency_ms_p95']:.1f} ms p95")
+            out.append(f"  {name}: data->output latency {lat}, drove "
+                       f"{figures['frames']} frames")
         return out
 
 
@@ -250,6 +259,17 @@ class LiveStats:
         self.latencies_ms: list[float] = []
         self.track_ms: list[float] = []
         self.render_ms: list[float] = []
+        self.input_latency_ms: dict[str, list[float]] = {}
+        self.input_frames: dict[str, int] = {}
+
+    def on_input(self, name: str, drove: bool, latency_ms: float | None) -> None:
+        """Once per rendered frame per extra input: whether it drove the frame and, for fresh
+        data, how long it took from capture to output."""
+        with self._lock:
+            self.input_frames[name] = self.input_frames.get(name, 0) + int(drove)
+            samples = self.input_latency_ms.setdefault(name, [])
+            if latency_ms is not None:
+                samples.append(latency_ms)
 
     def on_capture(self, dropped: bool) -> None:
         with self._lock:
@@ -294,7 +314,11 @@ class LiveStats:
                 capture_fps=self.captured / span,
                 face_found_share=(self.faces / self.face_frames) if self.face_frames else None,
                 track_ms_median=percentile(self.track_ms, 50),
-                render_ms_median=percentile(self.render_ms, 50), stopped_by=stopped_by)
+                render_ms_median=percentile(self.render_ms, 50), stopped_by=stopped_by,
+                inputs={name: {"latency_ms_median": percentile(v, 50),
+                               "latency_ms_p95": percentile(v, 95),
+                               "frames": self.input_frames.get(name, 0)}
+                        for name, v in self.input_latency_ms.items()} or None)
 
 
 # ------------------------------------------------------------------------------ the session
@@ -323,14 +347,20 @@ class LiveSession:
     tracker runs on). ``outputs`` receive every frame at ``options.size``. ``on_frame(session,
     frame_number)`` is called after each output frame on the render thread (overlays, tests).
     ``expressions`` (loaded .exp3.json files, at most ten) start off; the number keys or
-    ``toggle_expression`` switch them.
+    ``toggle_expression`` switch them. ``inputs`` (runtime.drivers.inputs: microphone
+    lip-sync, VMC, iFacialMocap ...) are started with the session and laid over the tracked or
+    idle parameters every frame, in order; a lost input eases back to what lies under it.
+    ``params_log`` receives one JSON line per rendered frame: ``frame``, ``t`` (s since the
+    start), ``params`` (every parameter the rig was posed with) and ``sources`` (which input
+    drove each id: ``tracking``, ``idle``, an input's name, or ``expression``).
     """
 
     def __init__(self, rig, source: FrameSource, driver: ParamDriver, *,
                  idle: ParamDriver | None = None, outputs: list[FrameOutput] | tuple = (),
                  options: LiveOptions | None = None, log: TextIO | None = None,
                  on_frame: Callable[["LiveSession", int], None] | None = None,
-                 expressions: Sequence = ()) -> None:
+                 expressions: Sequence = (), inputs: Sequence[ParamInput] = (),
+                 params_log: TextIO | None = None) -> None:
         self.rig = rig
         self.source = source
         self.driver = driver
@@ -351,6 +381,9 @@ class LiveSession:
         self._results = Mailbox()
         self._t0 = 0.0
         self.expressions = ExpressionToggles(expressions)
+        self.inputs = list(inputs)
+        self.params_log = params_log
+        self._last_captured: dict[str, float] = {}
         specs = getattr(getattr(rig, "spec", None), "params", STANDARD_PARAMS)
         self._defaults = {p.id: float(p.default) for p in specs}
         if self.options.calibrate_at_start:
@@ -469,6 +502,8 @@ class LiveSession:
                 self._say(key_help_line(self.expressions.expressions) if opts.window
                           else "press Ctrl-C to stop")
                 self.rig.reset()
+                for inp in self.inputs:
+                    inp.start()
                 self._t0 = time.perf_counter()
                 for thread in threads:
                     thread.start()
@@ -532,10 +567,24 @@ class LiveSession:
                         blend_from = None
             self.stats.late_ticks += advance - 1    # counted when a frame stands in for them
             start = time.perf_counter()
+            sources = None
+            if self.params_log is not None:
+                base = "tracking" if current is not None and current.tracking and \
+                    current.tracks_faces else "idle"
+                sources = {pid: base for pid in params}
+            readings = [(inp.name, inp.read(now)) for inp in self.inputs]
+            if readings:
+                params_in = overlay(params, readings, sources, self._defaults)
+            else:
+                params_in = params
             # Expressions go over the blended parameters, never into them: a tracking/idle
             # switch must not blend an expression in twice.
-            shown = self.expressions.apply(params, now, self._defaults) if \
-                len(self.expressions) else params
+            shown = self.expressions.apply(params_in, now, self._defaults) if \
+                len(self.expressions) else params_in
+            if sources is not None and shown is not params_in:
+                for pid, value in shown.items():
+                    if params_in.get(pid) != value:
+                        sources[pid] = "expression"
             pose = self.rig.pose(shown, min(advance * period, MAX_POSE_DT) if tick else 0.0)
             if need_pixels:
                 pixels = renderer.render(pose, out=_reusable(pixels, renderer.size))
@@ -547,6 +596,15 @@ class LiveSession:
             done = time.perf_counter()
             self.stats.on_rendered(1000.0 * (done - start),
                                    1000.0 * (done - result.t_captured) if fresh else None)
+            for name, reading in readings:
+                drove = reading is not None and reading.weight > 0.0
+                captured = reading.captured if drove else None
+                new = captured is not None and captured != self._last_captured.get(name)
+                if new:
+                    self._last_captured[name] = captured
+                self.stats.on_input(name, drove, 1000.0 * (done - captured) if new else None)
+            if self.params_log is not None:
+                self._log_params(done, sources)
             if self.on_frame is not None:
                 self.on_frame(self, self.stats.rendered)
             if done >= next_report:
@@ -564,6 +622,14 @@ class LiveSession:
                 due = self._t0 + tick * period
             if due > now:
                 self._stop.wait(due - now)
+
+    def _log_params(self, now: float, sources: dict[str, str]) -> None:
+        import json
+        values = self.rig.params.as_dict()
+        self.params_log.write(json.dumps({
+            "frame": self.stats.rendered - 1, "t": round(now - self._t0, 6),
+            "params": {k: round(v, 6) for k, v in values.items()},
+            "sources": {pid: sources.get(pid, "default") for pid in values}}) + "\n")
 
     @staticmethod
     def _write(output: FrameOutput, frame: np.ndarray, ticks: int) -> None:
@@ -613,7 +679,7 @@ class LiveSession:
                     output.close()
             except BaseException as exc:
                 self._errors.append(exc)
-        for closer in (self.driver, self.idle, self.source):
+        for closer in (self.driver, self.idle, self.source, *self.inputs):
             if closer is None:
                 continue
             try:
