@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Pins torch to the CPU build the build machines carry; GPU users override (see README).
 CONSTRAINTS ?= constraints.txt
-EXTRAS ?= model,dev
+# ray: `batch --ray` and its tests (tests/test_batch_ray.py, about a minute, marked slow).
+EXTRAS ?= model,dev,ray
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_DIR ?= demo-out

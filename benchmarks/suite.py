@@ -12,10 +12,18 @@ why budgets are checked here and never in unit tests.
   (`build char.png`, timed; budget < 30 s at 1280x1280), and that puppet posed against the
   puppet of the true layers (`eval-motion`: head PSNR per pose, cracks, closed eyes) with the
   documented targets passed or missed.
+- browser source: frames a headless chromium page draws from `live --browser-source` and the
+  latency from the frame handed to the output to the page's "drawn" answer, at 720x720 (see
+  benchmarks/browser_source_bench.py; skipped with a note without chromium).
 - arap: every layer mesh of the rig solved for a bend of its handles (the chain particles and
   pins of chain layers; spread-out vertices elsewhere), ours against libigl's 2D ARAP
   (igl.arap_precomputation / igl.arap_solve, 10 iterations) on the same mesh and handle vertices,
   with the rigidity error of both.
+- batch: items per minute of `batch` (small drawn characters: decompose, build, pose sheet) on
+  the local worker pool and on a local Ray instance, and Ray's overhead per item.
+- lipsync: processing time per 20 ms hop of the audio lip-sync (median, p95; budget < 50 ms)
+  at 16 and 48 kHz, its share of real time on one core, and the audio-to-parameter latency
+  (hop + window delay + processing; and measured: a vowel's onset to half the opening).
 """
 from __future__ import annotations
 
@@ -215,6 +223,28 @@ def main(argv: list[str] | None = None) -> int:
         report["tracking"] = benchmark_tracking(None)
         report["mediapipe_ms_median"] = report["tracking"]["mediapipe_ms_median"]
         report["tracking_overhead_ms_median"] = report["tracking"]["overhead_ms_median"]
+    # Lip-sync from audio: cost per 20 ms hop against its budget, and latency.
+    from benchmarks.lipsync_bench import benchmark_lipsync
+    report["lipsync"] = benchmark_lipsync()
+    report["lipsync_hop_ms_median"] = report["lipsync"]["hop_ms_median"]
+    report["lipsync_hop_ms_p95"] = report["lipsync"]["hop_ms_p95"]
+    report["lipsync_latency_ms"] = report["lipsync"]["latency_ms"]
+    # `live --browser-source`: frames drawn by a headless chromium page and write->drawn
+    # latency at 720x720 (skipped, with the reason, without chromium or Playwright).
+    from benchmarks.browser_source_bench import benchmark_browser_source
+    report["browser_source"] = benchmark_browser_source((720, 720))
+    if "isolated" in report["browser_source"]:
+        isolated = report["browser_source"]["isolated"]
+        report["browser_source_fps"] = isolated["delivered_fps"]
+        report["browser_source_latency_ms_median"] = isolated["latency_ms_median"]
+    # `batch`: items per minute on the local pool and on local Ray, Ray's cost per item
+    # (the Ray figures are null, with a note, when Ray is not installed).
+    from benchmarks.batch_bench import benchmark_batch
+    report["batch"] = benchmark_batch()
+    report["batch_pool_items_per_min"] = report["batch"]["pool"]["items_per_min"]
+    if report["batch"]["ray"] is not None:
+        report["batch_ray_items_per_min"] = report["batch"]["ray"]["items_per_min"]
+        report["batch_ray_overhead_s_per_item"] = report["batch"]["ray_overhead_s_per_item"]
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

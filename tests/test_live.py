@@ -298,6 +298,94 @@ def test_missing_virtual_camera_is_one_line_with_the_fix(no_virtualcam):
     assert isinstance(err.value, InputError)
 
 
+class AlphaBackend(RecordingBackend):
+    """Unity Capture's shape: takes RGBA (fourcc 'ABGR', pyvirtualcam's PixelFormat.RGBA) as
+    well as RGB, and keeps what it is sent."""
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        from pyvirtualcam.util import encode_fourcc
+        if fourcc not in (encode_fourcc("raw "), encode_fourcc("ABGR")):
+            raise RuntimeError("RGB or RGBA only")
+        self.channels = 4 if fourcc == encode_fourcc("ABGR") else 3
+        self.width, self.height, self.fps = width, height, fps
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        RecordingBackend.instances.append(self)
+
+    def send(self, frame):
+        self.frames.append(frame.reshape(self.height, self.width, self.channels).copy())
+
+
+@pytest.fixture()
+def alpha_virtualcam(monkeypatch):
+    """A failing backend, then one that keeps alpha under Unity Capture's name."""
+    import pyvirtualcam.camera
+    RecordingBackend.instances = []
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS",
+                        {"broken": BrokenBackend, "unitycapture": AlphaBackend})
+    return RecordingBackend.instances
+
+
+def test_camera_attempts_ask_rgba_only_of_backends_that_keep_it():
+    from runtime.outputs.virtualcam import camera_attempts
+    assert camera_attempts(["obs", "unitycapture"], alpha=True) == \
+        [("obs", "RGB"), ("unitycapture", "RGBA")]
+    assert camera_attempts(["obs", "unitycapture"], alpha=False) == \
+        [("obs", "RGB"), ("unitycapture", "RGB")]
+    assert camera_attempts(["v4l2loopback"], alpha=True) == [("v4l2loopback", "RGB")]
+
+
+def test_unity_capture_gets_the_alpha_when_asked(alpha_virtualcam):
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[5:10, 5:10] = (200, 100, 50, 128)
+    with VirtualCamera((30, 20), 30, background=GREEN, alpha=True) as cam:
+        assert cam.keeps_alpha and cam.name == "unitycapture test camera"
+        cam.write(rgba)
+    with VirtualCamera((30, 20), 30, background=GREEN) as cam:    # not asked: green as ever
+        assert not cam.keeps_alpha
+        cam.write(rgba)
+    with_alpha, without = alpha_virtualcam
+    assert with_alpha.channels == 4 and np.array_equal(with_alpha.frames[0], rgba)
+    assert without.channels == 3 and tuple(without.frames[0][0, 0]) == GREEN
+    assert tuple(without.frames[0][7, 7]) == (100, 177, 25)        # half over green
+
+
+def test_asking_for_alpha_keeps_the_backend_order(monkeypatch, fake_virtualcam):
+    import pyvirtualcam.camera
+    # An RGB-only camera that opens first stays the camera; alpha does not move the frames.
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS",
+                        {"obs": RecordingBackend, "unitycapture": AlphaBackend})
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    with VirtualCamera((30, 20), 30, background=GREEN, alpha=True) as cam:
+        assert not cam.keeps_alpha and cam.name.startswith("obs ")
+        cam.write(rgba)
+    assert len(fake_virtualcam) == 1 and tuple(fake_virtualcam[0].frames[0][0, 0]) == GREEN
+
+
+def test_cli_virtualcam_on_unity_capture_is_see_through(rig_path, clip, capsys,
+                                                        alpha_virtualcam, monkeypatch):
+    code, stdout, stderr = cli(["live", str(rig_path), "--camera", str(clip), "--loop",
+                                "--idle-only", "--virtualcam", "--size", "64x48",
+                                "--duration", "0.5", "--report-every", "0"], capsys)
+    assert code == 0, stderr
+    frames = alpha_virtualcam[0].frames
+    assert frames and frames[0].shape == (48, 64, 4)
+    assert tuple(frames[0][0, 0]) == (0, 0, 0, 0) and frames[0][..., 3].max() == 255
+    # --background transparent needs such a camera: on Windows it is looked for ...
+    monkeypatch.setattr("platform.system", lambda: "Windows")
+    code, _, stderr = cli(["live", str(rig_path), "--camera", str(clip), "--idle-only",
+                           "--virtualcam", "--background", "transparent", "--size", "64x48",
+                           "--duration", "0.3", "--report-every", "0"], capsys)
+    assert code == 0, stderr
+    # ... and a camera without alpha is refused in one line.
+    import pyvirtualcam.camera
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"obs": RecordingBackend})
+    code, _, stderr = cli(["live", str(rig_path), "--camera", str(clip), "--idle-only",
+                           "--virtualcam", "--background", "transparent"], capsys)
+    assert code == 2 and stderr.count("\n") == 1 and "carries no alpha" in stderr
+    assert RecordingBackend.instances[-1].closed
+
+
 # ------------------------------------------------------------------------------ the session
 
 def test_session_from_a_file_into_virtualcam_and_recording(example_rig, clip, tmp_path,

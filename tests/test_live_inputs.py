@@ -79,7 +79,9 @@ def test_a_session_lays_inputs_over_the_idle_and_logs_the_sources(example_rig):
     for r in early:
         assert r["params"]["ParamMouthOpenY"] == pytest.approx(1.0)
         assert r["sources"]["ParamMouthOpenY"] == "script"
-        assert r["sources"]["ParamAngleX"] == "idle"
+        # Before the first idle result arrives a frame may stand at the defaults.
+        assert r["sources"]["ParamAngleX"] in ("idle", "default")
+    assert sum(r["sources"]["ParamAngleX"] == "idle" for r in early) >= len(early) - 2
     for r in late:     # lost: eased back to the idle animation's mouth (closed: its default)
         assert r["params"]["ParamMouthOpenY"] < 0.05
         assert r["sources"]["ParamMouthOpenY"] in ("idle", "default")

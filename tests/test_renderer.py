@@ -430,6 +430,32 @@ def test_window_presents_the_frame_and_follows_resizes(three_rig, display):
         assert r.screenshot().shape == (60, 160, 4)
 
 
+def test_read_over_a_background_is_the_frame_drawn_over_it(three_rig):
+    """One transparent draw, read twice: as it is (for an output that keeps alpha) and laid over
+    a colour on the GPU (for the others), which is what drawing over that colour gives."""
+    pose = three_rig.pose({}, 0.0)
+    with Renderer(three_rig, size=(128, 96), background="#336699") as r:
+        drawn_over = r.render(pose)
+    with Renderer(three_rig, size=(128, 96), background="transparent") as r:
+        r.draw(pose)
+        clear = r.read()
+        over = r.read(background="#336699")
+        assert np.array_equal(r.read(), clear)            # the second read changed nothing
+    assert clear[0, 0, 3] == 0 and clear[..., 3].max() == 255
+    assert np.all(over[..., 3] == 255) and tuple(over[0, 0, :3]) == (0x33, 0x66, 0x99)
+    assert np.abs(over.astype(int) - drawn_over).max() <= 1
+
+
+def test_window_background_shows_under_a_transparent_frame(three_rig, display):
+    with Renderer(three_rig, size=(128, 96), window=True, background="transparent",
+                  window_background="#336699", margin=0.0) as r:
+        r.draw(three_rig.pose({}, 0.0))
+        shot, frame = r.screenshot(), r.read()
+    assert frame[0, 0, 3] == 0                            # the frame keeps its alpha ...
+    assert tuple(shot[0, 0, :3]) == (0x33, 0x66, 0x99)    # ... the window shows the colour
+    assert tuple(shot[24, 20, :3]) == (230, 20, 10)
+
+
 # ------------------------------------------------------------------------------ real character
 
 @pytest.fixture(scope="module")

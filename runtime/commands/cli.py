@@ -45,6 +45,8 @@ examples:
   seethrough-rig eval-motion char.psd --sheet sheet.png
                                              how a single-picture puppet holds up in motion
   seethrough-rig physics char.rig            tune how hair, ribbons and skirts swing
+  seethrough-rig batch chars/ -o out/        many characters: layers, rig and pose sheet
+                                             each (resumable; --ray for a cluster)
 
 Run `seethrough-rig COMMAND --help` for a command's options. Bad input is one line on stderr
 and exit code 2; --verbose (anywhere) also shows native libraries' log lines and tracebacks.
@@ -336,9 +338,14 @@ def _register_physics(sub: argparse._SubParsersAction) -> None:
     register(sub, _formatter)
 
 
+def _register_batch(sub: argparse._SubParsersAction) -> None:
+    from runtime.commands.batch import register
+    register(sub, _formatter)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_inspect, _register_decompose, _register_build, _register_info, _register_render,
-    _register_eval_motion, _register_live, _register_physics, _register_bench]
+    _register_eval_motion, _register_live, _register_physics, _register_bench, _register_batch]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

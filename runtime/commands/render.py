@@ -6,7 +6,7 @@ import sys
 
 from seethrough_core.character import InputError
 
-from runtime.commands.options import seed
+from runtime.commands.options import number, seed
 from runtime.commands.process import show_progress
 
 PROG = "seethrough-rig"
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "  seethrough-rig render char.rig --motion wave.motion3.json -o wave.mp4 --size 1080x1080\n"
                "  seethrough-rig render char.rig --motion tap.motion3.json "
                "--model3 char.model3.json --expression smile.exp3.json -o tap.webm\n"
+               "  seethrough-rig render char.rig --audio speech.wav -o talk.mp4\n"
                "  seethrough-rig render char.rig --rest -o rest.png\n"
                "  seethrough-rig render char.rig --pose-sheet sheet.png\n"
                "  seethrough-rig render char.rig --driver performance.mp4 -o puppet.mp4 "
@@ -41,7 +42,8 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                "Expressions (--expression, Live2D .exp3.json) are laid over any source at full "
                "weight from the first frame: no fade-in in a render.")
     p.add_argument("rig", metavar="CHAR.rig")
-    src = p.add_mutually_exclusive_group(required=True)
+    # Not required: --audio alone is a talking idle (checked in run).
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--idle", type=float, metavar="SECONDS",
                      help="a living idle: breathing, blinking, small head drift, swinging hair")
     src.add_argument("--motion", metavar="FILE",
@@ -56,6 +58,15 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                           "until the hair settles")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file (by extension) or folder (not with --pose-sheet)")
+    p.add_argument("--audio", metavar="SOUND",
+                   help="lip-sync: a sound file (wav, mp3, m4a, ogg, flac or a video's sound) "
+                        "drives the mouth, vowel-aware, and is muxed into the output (mp4, webm, "
+                        "mov); the render lasts as long as the sound. On its own the rest idles "
+                        "(as --idle); with --motion or --rest the sound's mouth goes over theirs; "
+                        "--idle SECONDS sets another length")
+    p.add_argument("--lip-sync-gain", type=number(0.01, 100.0), default=None, metavar="X",
+                   help="lip-sync sensitivity (--audio, --lip-sync audio|both): a factor on the "
+                        "sound (2 = +6 dB opens the mouth wider for a quiet voice; default: 1)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="output size (default: the canvas size); the character is fitted "
                         "with a margin, whatever the aspect")
@@ -98,6 +109,10 @@ def register(sub: argparse._SubParsersAction, formatter) -> None:
                        help="a saved neutral pose (from the live command's calibration)")
     video.add_argument("--calibrate", action="store_true",
                        help="use the video's first face as the neutral pose")
+    video.add_argument("--lip-sync", choices=("face", "audio", "both"), default=None,
+                       help="what drives the mouth: the tracked face (default), the video's own "
+                            "sound (vowel-aware lip-sync), or both (the larger opening of the "
+                            "two, the form from the sound's vowel)")
     p.set_defaults(func=run)
 
 
@@ -115,9 +130,15 @@ def run(args: argparse.Namespace) -> int:
         ("--face-model", getattr(args, "face_model", None)),
         ("--body", getattr(args, "body", False)),
         ("--calibration", getattr(args, "calibration", None)),
-        ("--calibrate", getattr(args, "calibrate", False))) if on]
+        ("--calibrate", getattr(args, "calibrate", False)),
+        ("--lip-sync", getattr(args, "lip_sync", None))) if on]
+    audio = getattr(args, "audio", None)
     if getattr(args, "pose_sheet", None):
         return _run_pose_sheet(args, video_options)
+    if not any((args.idle is not None, args.motion, args.rest, getattr(args, "driver", None),
+                audio)):
+        raise InputError("nothing to render: give --idle SECONDS, --motion FILE, --rest, "
+                         "--driver VIDEO, --pose-sheet SHEET.png or --audio SOUND")
     if not args.output:
         raise InputError("-o/--output: give the file or folder to write")
     if getattr(args, "model3", None) and not getattr(args, "motion", None):
@@ -127,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
     if log_params and Path(log_params).resolve() == Path(args.output).resolve():
         raise InputError("--log-params: give a different file than the output video")
     if getattr(args, "driver", None):
+        if audio:
+            raise InputError("--audio: a video-driven render takes the sound of its video; "
+                             "use --lip-sync audio (or both) instead")
         if args.fps is not None:
             raise InputError("--fps: a video-driven render runs at the video's frame rate; "
                              "leave --fps out")
@@ -134,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
     if video_options:
         raise InputError(f"{video_options[0]}: only for video-driven renders; add "
                          "--driver VIDEO")
+    if getattr(args, "lip_sync_gain", None) is not None and not audio:
+        raise InputError("--lip-sync-gain: only with --audio SOUND or --driver VIDEO "
+                         "--lip-sync audio|both")
     if args.fps is not None and not (1 <= args.fps <= 240):
         raise InputError(f"--fps {args.fps:g}: must be between 1 and 240")
     if not (0 <= args.margin < 0.5):
@@ -143,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
     defaults = {p.id: float(p.default) for p in rig.spec.params}
     expressions = _load_expressions(args, rig)
     fps = args.fps
+    track = None
+    if audio:
+        from runtime.drivers.audio import load_audio
+        from runtime.drivers.lipsync import RATE, analyze
+        samples = load_audio(audio, "--audio")
+        track = analyze(samples, RATE, args.lip_sync_gain or 1.0)
     if args.idle is not None:
         if not (0 < args.idle <= 3600):
             raise InputError(f"--idle {args.idle:g}: give a duration in seconds (0 < s <= 3600)")
@@ -154,8 +187,16 @@ def run(args: argparse.Namespace) -> int:
         if fps is None:
             fps = _motion_fps(motion, args.motion)
         driver, duration = MotionDriver(motion, defaults), motion.duration
-    else:
+    elif args.rest:
         driver, duration = RestDriver(), 0.0
+    else:   # --audio alone: a talking idle
+        from runtime.drivers.idle import IdleDriver
+        driver, duration = IdleDriver(seed=args.seed), 0.0
+    if track is not None:
+        from runtime.drivers.lipsync import WithLipSync
+        driver = WithLipSync(driver, track, "audio")
+        if args.idle is None:   # as long as the sound, unless --idle says otherwise
+            duration = track.duration
     if fps is None:
         fps = 30.0
     if expressions:
@@ -163,8 +204,16 @@ def run(args: argparse.Namespace) -> int:
         driver = WithExpressions(driver, expressions, defaults)
     job = RenderJob(output=Path(args.output), size=size, fps=fps, duration=duration,
                     background=args.background, quality=args.quality, margin=args.margin,
-                    preroll=0.0 if args.rest else 1.0)
+                    preroll=0.0 if args.rest and track is None else 1.0)
     job.resolved_background()   # refuse impossible combinations before any work
+    audio_from = None
+    if audio:
+        from runtime.outputs.sinks import VIDEO_EXTENSIONS
+        if job.output.suffix.lower() in VIDEO_EXTENSIONS:
+            audio_from = audio
+        else:
+            _warn(f"{job.output.suffix or 'a PNG sequence'} cannot carry sound; the sound of "
+                  f"{Path(audio).name} was left out (write .mp4, .mov or .webm to keep it)")
 
     def on_event(t: float, text: str) -> None:
         tqdm.write(f"{PROG}: motion event at {t:.2f} s: {text}", file=sys.stderr)
@@ -173,10 +222,11 @@ def run(args: argparse.Namespace) -> int:
               disable=not show_progress(args.quiet),
               leave=False) as bar:
         frames = render_to_file(rig, driver, job, progress=bar.update, log_path=log_params,
-                                on_event=on_event, warn=_warn)
+                                on_event=on_event, warn=_warn, audio_from=audio_from)
     if not args.quiet:
+        sound = ", with sound" if audio_from else ""
         print(f"{job.output}: {frames} frame{'s' if frames != 1 else ''}, {size[0]}x{size[1]}, "
-              f"{fps:g} fps")
+              f"{fps:g} fps{sound}")
     return 0
 
 
@@ -253,7 +303,8 @@ def _run_pose_sheet(args: argparse.Namespace, video_options: list[str]) -> int:
         ("-o/--output", args.output), ("--size", args.size), ("--fps", args.fps),
         ("--log-params", getattr(args, "log_params", None)),
         ("--expression", getattr(args, "expression", None)),
-        ("--model3", getattr(args, "model3", None))) if on]
+        ("--model3", getattr(args, "model3", None)), ("--audio", getattr(args, "audio", None)),
+        ("--lip-sync-gain", getattr(args, "lip_sync_gain", None))) if on]
     if ignored:
         raise InputError(f"{ignored[0]}: not used with --pose-sheet (it writes SHEET.png at "
                          "the head's own scale)")
@@ -294,15 +345,31 @@ def _run_driven(args: argparse.Namespace) -> int:
                     background=args.background, quality=args.quality, margin=args.margin)
     job.resolved_background()   # refuse impossible combinations before any work
     expressions = _load_expressions(args, rig)
+    mode = getattr(args, "lip_sync", None) or "face"
+    gain = getattr(args, "lip_sync_gain", None)
+    if gain is not None and mode == "face":
+        raise InputError("--lip-sync-gain: only with --lip-sync audio or both (the face drives "
+                         "the mouth otherwise)")
+    track = None
+    if mode != "face":
+        if not video.has_audio:
+            raise InputError(f"--lip-sync {mode}: {video.path} has no sound; leave --lip-sync "
+                             "out (the face drives the mouth) or give a video with sound")
+        from runtime.drivers.audio import load_audio
+        from runtime.drivers.lipsync import RATE, analyze
+        track = analyze(load_audio(video.path, "--driver"), RATE, gain or 1.0)
     with TrackingDriver(face_model=args.face_model, with_pose=args.body,
                         calibration=calibration, mirror=args.mirror,
                         idle=IdleDriver(seed=args.seed)) as tracker:
         if args.calibrate:
             tracker.calibrate()
         driver = tracker
+        if track is not None:
+            from runtime.drivers.lipsync import WithLipSync
+            driver = WithLipSync(tracker, track, mode)
         if expressions:
             from runtime.drivers.expressions import WithExpressions
-            driver = WithExpressions(tracker, expressions,
+            driver = WithExpressions(driver, expressions,
                                      {p.id: float(p.default) for p in rig.spec.params})
         with tqdm(total=video.frames, unit="frame", desc="tracking + rendering",
                   disable=not show_progress(args.quiet), leave=False) as bar:

@@ -295,14 +295,19 @@ class Renderer:
     supersampling with MSAA where 8x is not available); ``fit`` 'canvas' (the whole canvas) or
     'character' (the union box of the layers visible at rest), with ``margin`` the fraction of the
     output left free on each side. With ``window=True`` frames are also shown in a window whose
-    resizes change the output size.
+    resizes change the output size; ``window_background`` (an opaque colour) is what the window
+    shows under a transparent ``background`` (default: the background itself), so frames can
+    keep their alpha for one output while the window looks like the others.
     """
 
     def __init__(self, rig, size: tuple[int, int] = (1024, 1024), background: str = "transparent",
                  quality: str = "normal", fit: str = "canvas", margin: float = 0.05,
-                 window: bool = False, *, title: str = "seethrough-rig", vsync: bool = False):
+                 window: bool = False, *, title: str = "seethrough-rig", vsync: bool = False,
+                 window_background: str | None = None):
         self._size = _check_size(size)
         self._clear_color = parse_background(background)
+        self._window_backdrop = (0.0, 0.0, 0.0, 0.0) if window_background is None else \
+            parse_background(window_background)
         if quality not in QUALITIES:
             raise InputError(f"quality {quality!r} is not one of {', '.join(QUALITIES)}")
         if fit not in FITS:
@@ -616,17 +621,21 @@ class Renderer:
             self._resolve()
             self._present()
 
-    def read(self, out: np.ndarray | None = None) -> np.ndarray:
+    def read(self, out: np.ndarray | None = None,
+             background: str | None = None) -> np.ndarray:
         """The last frame as (h, w, 4) uint8 straight-alpha RGBA, top row first (into ``out``
-        when given: a C-contiguous array of that shape, reused to avoid an allocation)."""
+        when given: a C-contiguous array of that shape, reused to avoid an allocation).
+        ``background`` ('green', '#RRGGBB'): the frame laid over that colour on the GPU, opaque;
+        the same frame as if it had been drawn over it, read a second time for another output."""
         self._check_open()
         w, h = self._size
         if out is None:
             out = np.empty((h, w, 4), np.uint8)
         elif out.shape != (h, w, 4) or out.dtype != np.uint8 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous ({h}, {w}, 4) uint8 array")
+        backdrop = (0.0, 0.0, 0.0, 0.0) if background is None else parse_background(background)
         with self._gl():
-            self._output_pass(self._output_fbo, flip=True, unpremultiply=True)
+            self._output_pass(self._output_fbo, flip=True, unpremultiply=True, backdrop=backdrop)
             self._output_fbo.read_into(out, components=4)
         return out
 
@@ -749,12 +758,14 @@ class Renderer:
         if self._scene_fbo is not self._resolve_fbo:
             self.ctx.copy_framebuffer(self._resolve_fbo, self._scene_fbo)
 
-    def _output_pass(self, target, *, flip: bool, unpremultiply: bool) -> None:
+    def _output_pass(self, target, *, flip: bool, unpremultiply: bool,
+                     backdrop: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> None:
         target.use()
         self.ctx.disable(self._mgl.BLEND)
         self._resolved.use(0)
         self._output_prog["u_flip_y"].value = flip
         self._output_prog["u_unpremultiply"].value = unpremultiply
+        self._output_prog["u_backdrop"].value = backdrop
         self._fullscreen_vao.render(self._mgl.TRIANGLES, vertices=3)
 
     # ------------------------------------------------------------------------------ window
@@ -780,7 +791,7 @@ class Renderer:
     def _present_to_screen(self) -> None:
         screen = self.ctx.screen
         screen.viewport = (0, 0, *self._size)
-        self._output_pass(screen, flip=False, unpremultiply=False)
+        self._output_pass(screen, flip=False, unpremultiply=False, backdrop=self._window_backdrop)
 
     def screenshot(self) -> np.ndarray:
         """What the window shows: the last frame presented into the window's default framebuffer

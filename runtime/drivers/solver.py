@@ -32,6 +32,7 @@ import numpy as np
 from rig.params import spec
 from seethrough_core.character import InputError
 
+from runtime.drivers.arkit import BODY_FOLLOW, EYE_LINK, arkit_params
 from runtime.drivers.tracking import FaceObservation, PoseObservation
 
 # Canonical face (index: x, y, z) in units of the outer eye-corner distance; x toward the
@@ -88,10 +89,8 @@ MOUTH_OPEN_RANGE = 0.55           # inner-lip gap / mouth width when wide open
 MOUTH_OPEN_DEADZONE = 0.03        # lips that merely part stay closed
 MOUTH_FORM_RANGE = 0.10           # corner lift / mouth width for a full smile
 EYE_OPEN_SLACK = 0.85             # ratios down to 85 % of the calibrated open still read 1
-EYE_LINK = 0.25                   # eyes closer than this in openness move together
 PITCH_EYE_COMPENSATION = 0.35     # lids drop this share of their opening at 30 deg down
 GAZE_HOLD_BELOW = 0.35            # irises are unreliable behind nearly shut lids
-BODY_FOLLOW = 0.3                 # body share of the head's turn without Pose
 
 
 @dataclass
@@ -348,40 +347,10 @@ class FaceSolver:
         }
 
     def _from_blendshapes(self, b: dict[str, float]) -> dict[str, float]:
-        """The Tasks model's ARKit-style blendshapes; "Left" is the subject's left, which a
-        camera shows on the image's right: the character's left."""
-        g = b.get
-
-        def eye(side: str) -> float:   # blink scores rest near 0.1-0.3 and reach ~0.9 shut
-            return min(max((0.75 - g(f"eyeBlink{side}", 0.0)) / 0.5, 0.0), 1.0)
-
-        eyes = [eye("Left"), eye("Right")]
-        if abs(eyes[0] - eyes[1]) < EYE_LINK:
-            eyes = [0.5 * (eyes[0] + eyes[1])] * 2
-        gaze_x = 0.5 * ((g("eyeLookOutLeft", 0.0) - g("eyeLookInLeft", 0.0))
-                        + (g("eyeLookInRight", 0.0) - g("eyeLookOutRight", 0.0)))
-        gaze_y = 0.5 * ((g("eyeLookUpLeft", 0.0) - g("eyeLookDownLeft", 0.0))
-                        + (g("eyeLookUpRight", 0.0) - g("eyeLookDownRight", 0.0)))
-        inner = g("browInnerUp", 0.0)
-        smile = 0.5 * (g("mouthSmileLeft", 0.0) + g("mouthSmileRight", 0.0))
-        frown = 0.5 * (g("mouthFrownLeft", 0.0) + g("mouthFrownRight", 0.0))
-        return {
-            "ParamEyeLOpen": eyes[0], "ParamEyeROpen": eyes[1],
-            "ParamEyeBallX": _clip("ParamEyeBallX", 2.0 * gaze_x),
-            "ParamEyeBallY": _clip("ParamEyeBallY", 2.0 * gaze_y),
-            "ParamBrowLY": _clip("ParamBrowLY", 0.5 * inner + g("browOuterUpLeft", 0.0)
-                                 - g("browDownLeft", 0.0)),
-            "ParamBrowRY": _clip("ParamBrowRY", 0.5 * inner + g("browOuterUpRight", 0.0)
-                                 - g("browDownRight", 0.0)),
-            "ParamMouthOpenY": _clip("ParamMouthOpenY", 1.2 * g("jawOpen", 0.0)),
-            "ParamMouthForm": _clip("ParamMouthForm", 1.5 * (smile - frown)),
-            # Squint scores rest near 0.1-0.2; the inner brow rising reads as a worried angle
-            # (+), the brow pulled down as an angry one (-).
-            "ParamEyeLSmile": _clip("ParamEyeLSmile", (g("eyeSquintLeft", 0.0) - 0.15) / 0.5),
-            "ParamEyeRSmile": _clip("ParamEyeRSmile", (g("eyeSquintRight", 0.0) - 0.15) / 0.5),
-            "ParamBrowLAngle": _clip("ParamBrowLAngle", inner - g("browDownLeft", 0.0)),
-            "ParamBrowRAngle": _clip("ParamBrowRAngle", inner - g("browDownRight", 0.0)),
-        }
+        """The Tasks model's ARKit-style blendshapes, through the mapping every blendshape
+        tracker shares (runtime.drivers.arkit). "Left" is the subject's left, which a camera
+        shows on the image's right: the character's left. The model gives all 52 names."""
+        return arkit_params(b, complete=True)
 
     def _body(self, f: FaceFeatures, angle_x: float, angle_y: float,
               angle_z: float) -> dict[str, float]:

@@ -63,7 +63,11 @@ class ParamDriver(Protocol):
 
 
 class FrameOutput(Protocol):
-    """A sink for rendered (h, w, 4) straight-alpha RGBA frames: a video file, a virtual camera."""
+    """A sink for rendered (h, w, 4) straight-alpha RGBA frames: a video file, a virtual camera.
+
+    An output with ``keeps_alpha = True`` (the browser source, an alpha-capable virtual camera)
+    gets the puppet over transparency whatever the background; the others get it over the
+    background (see `LiveSession.run`)."""
 
     def write(self, frame: np.ndarray) -> None: ...
 
@@ -350,6 +354,7 @@ class LiveSession:
     ``toggle_expression`` switch them. ``inputs`` (runtime.drivers.inputs: microphone
     lip-sync, VMC, iFacialMocap ...) are started with the session and laid over the tracked or
     idle parameters every frame, in order; a lost input eases back to what lies under it.
+    Recalibrating (C, ``calibrate_at_start``) also calls an input's ``calibrate()`` if it has one.
     ``params_log`` receives one JSON line per rendered frame: ``frame``, ``t`` (s since the
     start), ``params`` (every parameter the rig was posed with) and ``sources`` (which input
     drove each id: ``tracking``, ``idle``, an input's name, or ``expression``).
@@ -388,6 +393,7 @@ class LiveSession:
         self._defaults = {p.id: float(p.default) for p in specs}
         if self.options.calibrate_at_start:
             self._calibrate.set()
+            self._calibrate_inputs()
 
     # ---------------------------------------------------------------------------- controls
 
@@ -399,7 +405,15 @@ class LiveSession:
 
     def recalibrate(self) -> None:
         self._calibrate.set()
+        self._calibrate_inputs()
         self._say("calibrating: the next face seen is the neutral pose")
+
+    def _calibrate_inputs(self) -> None:
+        """Inputs that track a face themselves (iFacialMocap) take the next one as neutral."""
+        for inp in self.inputs:
+            calibrate = getattr(inp, "calibrate", None)
+            if calibrate is not None:
+                calibrate()
 
     def toggle_tracking(self) -> None:
         if self.idle is None:
@@ -487,6 +501,17 @@ class LiveSession:
         clear = parse_background(opts.background)
         self._fill = tuple(int(round(255 * c / clear[3])) if clear[3] else 0
                            for c in clear[:3]) + (int(round(255 * clear[3])),)
+        # An output that keeps alpha (a browser source) gets the frame drawn over transparency;
+        # the others (window, virtual camera, recording) get it laid over the background on the
+        # GPU, a second readback, so they see what they would have without it.
+        keeps = [o for o in self.outputs if getattr(o, "keeps_alpha", False)]
+        split = bool(keeps) and clear[3] > 0
+        if split:
+            opaque = [o for o in self.outputs if o not in keeps]
+            self._groups = [(keeps, None, (0, 0, 0, 0))] + \
+                ([(opaque, opts.background, self._fill)] if opaque else [])
+        else:
+            self._groups = [(self.outputs, None, self._fill)]
         self._tracking_done = threading.Event()
         threads = [threading.Thread(target=self._capture_loop, name="live-capture", daemon=True),
                    threading.Thread(target=self._tracking_loop, name="live-tracking",
@@ -494,9 +519,11 @@ class LiveSession:
         previous_sigint = self._catch_ctrl_c()
         outputs_ok = False
         try:
-            with Renderer(self.rig, size=opts.size, background=opts.background,
+            with Renderer(self.rig, size=opts.size,
+                          background="transparent" if split else opts.background,
                           quality=opts.quality, fit=opts.fit, margin=opts.margin,
-                          window=opts.window, title="seethrough-rig live") as renderer:
+                          window=opts.window, title="seethrough-rig live",
+                          window_background=opts.background if split else None) as renderer:
                 self.renderer = renderer
                 renderer.on_key(self.handle_key)
                 self._say(key_help_line(self.expressions.expressions) if opts.window
@@ -532,7 +559,7 @@ class LiveSession:
         period = 1.0 / opts.fps
         out_size = tuple(opts.size)
         need_pixels = bool(self.outputs)
-        pixels = None
+        pixels: list[np.ndarray | None] = [None] * len(self._groups)
         current: Tracked | None = None
         params: dict[str, float] = {}
         blend_from: dict[str, float] | None = None
@@ -587,10 +614,13 @@ class LiveSession:
                         sources[pid] = "expression"
             pose = self.rig.pose(shown, min(advance * period, MAX_POSE_DT) if tick else 0.0)
             if need_pixels:
-                pixels = renderer.render(pose, out=_reusable(pixels, renderer.size))
-                frame = fit_frame(pixels, out_size, self._fill)
-                for output in self.outputs:
-                    self._write(output, frame, advance)
+                renderer.draw(pose)
+                for k, (group, over, fill) in enumerate(self._groups):
+                    pixels[k] = renderer.read(out=_reusable(pixels[k], renderer.size),
+                                              background=over)
+                    frame = fit_frame(pixels[k], out_size, fill)
+                    for output in group:
+                        self._write(output, frame, advance)
             else:
                 renderer.draw(pose)
             done = time.perf_counter()

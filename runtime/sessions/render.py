@@ -103,13 +103,16 @@ def render_to_file(rig, driver: Driver, job: RenderJob,
                    progress: Callable[[int], None] | None = None, *,
                    log_path: str | os.PathLike | None = None,
                    on_event: Callable[[float, str], None] | None = None,
-                   warn: Callable[[str], None] | None = None) -> int:
+                   warn: Callable[[str], None] | None = None,
+                   audio_from: str | os.PathLike | None = None) -> int:
     """Render ``job.frames`` frames of ``driver`` through ``rig`` into ``job.output``.
 
     ``log_path``: one JSON line per frame, ``{"frame", "t", "params" (every parameter as
     rendered, after the rig's clamping), "events"}``, written only when the render succeeds.
     ``on_event(t, text)``: each motion event as playback passes it. ``warn(line)``: each
     parameter a driver pushed outside its range, once, after the last frame.
+    ``audio_from``: a sound (or video) file whose first audio stream is muxed into the output
+    (mp4, webm, mov), from its start, cut at the last frame (``render --audio``).
     """
     import contextlib
 
@@ -124,7 +127,7 @@ def render_to_file(rig, driver: Driver, job: RenderJob,
                 log = stack.enter_context(open(temp, "w", encoding="utf-8"))
             except OSError as exc:
                 raise write_error(log_path, exc) from None
-        _render_frames(rig, driver, job, progress, log, on_event, watch)
+        _render_frames(rig, driver, job, progress, log, on_event, watch, audio_from)
     if warn is not None:
         for line in watch.lines():
             warn(line)
@@ -132,7 +135,7 @@ def render_to_file(rig, driver: Driver, job: RenderJob,
 
 
 def _render_frames(rig, driver: Driver, job: RenderJob, progress, log, on_event,
-                   watch: RangeWatch) -> None:
+                   watch: RangeWatch, audio_from=None) -> None:
     from runtime.drawing.renderer import Renderer
     from runtime.outputs.sinks import open_sink
 
@@ -148,7 +151,7 @@ def _render_frames(rig, driver: Driver, job: RenderJob, progress, log, on_event,
                   fit=job.fit, margin=job.margin) as renderer:
         frame = None
         with open_sink(job.output, size=job.size, fps=job.fps,
-                       background_is_transparent=transparent) as sink:
+                       background_is_transparent=transparent, audio_from=audio_from) as sink:
             for i in range(job.frames):
                 t = i / job.fps
                 params = driver.sample(t)

@@ -72,6 +72,20 @@ def decompose_parts(image_rgba: np.ndarray, *, model: str = PUBLISHED_LAYERDIFF,
                           attention_slicing=attention_slicing, progress=report)
 
 
+def preload(*, model: str = PUBLISHED_LAYERDIFF, depth_model: str = PUBLISHED_DEPTH,
+            dtype: str = "fp32") -> None:
+    """Load both models into this process's cache now (a batch worker that serves many
+    pictures loads them once, before the first one); :func:`decompose_parts` with the same
+    ``model``, ``depth_model`` and ``dtype`` then reuses them. Raises InputError as it does."""
+    try:
+        from ..models.loading import load_depth, load_layerdiff
+    except ModuleNotFoundError as exc:
+        raise InputError(f"the seethrough backend needs {exc.name} (the [model] extra): "
+                         f"pip install 'seethrough-rig[model]', or use --backend heuristic") from None
+    _cached(("layerdiff", model, dtype), lambda: load_layerdiff(model, dtype=dtype))
+    _cached(("depth", depth_model, dtype), lambda: load_depth(depth_model, dtype=dtype))
+
+
 def decompose_with(image: np.ndarray, layers_model, depth, *, device, seed: int = 0,
                    steps: int | None = None, resolution: int | None = None,
                    offload: bool = False, attention_slicing: bool = False,
