@@ -1,9 +1,12 @@
 """Browser source benchmark (`live --browser-source`): frames delivered to a real page and the
-latency the output adds, at 720x720, in headless Debian chromium driven by Playwright.
+latency the output adds, at 720x720, in Debian's chromium, headless.
 
-Latency runs from the frame handed to the output (`BrowserSource.write`) to the page's answer
-that it drew it (after ``putImageData``), received back in Python: it includes the answer's
-trip back, so it is an upper bound of write-to-drawn. Two runs:
+Chromium is started directly on the page's URL, as OBS's browser does, not through Playwright:
+Playwright's DevTools connection copies every WebSocket frame to its driver, which here tripled
+the browser's CPU use and nearly doubled the latency. The figures come from the page itself:
+it answers every frame it drew, and the latency runs from the frame handed to the output
+(`BrowserSource.write`) to that answer arriving back in Python (so it includes the answer's
+trip back: an upper bound of write-to-drawn). Two runs:
 
 - ``isolated``: frames of the character rendered beforehand, written at 30 fps from a thread:
   the output alone (packing, the server thread, the socket, the page);
@@ -12,7 +15,8 @@ trip back, so it is an upper bound of write-to-drawn. Two runs:
   session's render rate into an output that drops the frames (``render_fps_without_page``):
   without a GPU, rendering (llvmpipe) and the page share the same cores.
 
-Without chromium or Playwright the section says why and measures nothing.
+``browser_cores``: CPU the browser's processes used, in cores (Linux, from /proc). Without
+chromium the section says why and measures nothing.
 
     python -m benchmarks.browser_source_bench [--size 720] [--seconds 6]
 """
@@ -22,10 +26,14 @@ import argparse
 import io
 import json
 import math
+import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -42,30 +50,20 @@ def benchmark_browser_source(size: tuple[int, int] = (720, 720), seconds: float 
     path = chromium_path()
     if path is None:
         return {"skipped": "no chromium on PATH (apt-get install -y chromium)"}
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return {"skipped": "playwright is not installed (pip install playwright)"}
-    from runtime.outputs.browser_source import BrowserSource, pack_frame
+    from runtime.outputs.browser_source import pack_frame
 
     if rig is None:
         from examples.character import draw_example_character
         from rig.autorig import autorig
         rig = autorig(draw_example_character())
     frames = _frames(rig, size)
-    report: dict = {"size": list(size), "target_fps": TARGET_FPS, "transport":
-                    "raw RGBA cropped to the visible box, putImageData",
-                    "bytes_per_frame_median": int(np.median([len(pack_frame(f, 0))
-                                                             for f in frames]))}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, headless=True)
-        report["chromium"] = browser.version
-        try:
-            report["isolated"] = _isolated(browser, frames, size, seconds, BrowserSource)
-            report["live_session"] = _live(browser, rig, size, seconds, BrowserSource)
-        finally:
-            browser.close()
-    return report
+    version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    return {"size": list(size), "target_fps": TARGET_FPS,
+            "transport": "raw RGBA cropped to the visible box, putImageData",
+            "chromium": version.stdout.strip() or None,
+            "bytes_per_frame_median": int(np.median([len(pack_frame(f, 0)) for f in frames])),
+            "isolated": _isolated(path, frames, size, seconds),
+            "live_session": _live(path, rig, size, seconds)}
 
 
 def _frames(rig, size: tuple[int, int], n: int = 30) -> list[np.ndarray]:
@@ -82,29 +80,78 @@ def _frames(rig, size: tuple[int, int], n: int = 30) -> list[np.ndarray]:
     return out
 
 
-def _open_page(browser, source, size):
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = context.new_page()
-    page.goto(source.url)
-    deadline = time.monotonic() + 15
-    while source.clients < 1:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the page did not connect to the browser source")
-        time.sleep(0.01)
-    return context
+class _Page:
+    """Headless chromium on the browser source's page (its own throw-away profile)."""
+
+    def __init__(self, chromium: str, source, size: tuple[int, int]) -> None:
+        self._profile = tempfile.TemporaryDirectory(prefix="bench-chromium-")
+        args = [chromium, "--headless", f"--user-data-dir={self._profile.name}",
+                "--no-first-run", "--mute-audio", f"--window-size={size[0]},{size[1]}",
+                "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--no-sandbox")          # chromium refuses to run as root otherwise
+        self.proc = subprocess.Popen(args + [source.url], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while source.clients < 1:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("chromium did not open the browser source page")
+            time.sleep(0.02)
+
+    def cpu_seconds(self) -> float | None:
+        return _tree_cpu_seconds(self.proc.pid)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._profile.cleanup()
 
 
-def _figures(delivery: dict, span: float) -> dict:
+def _tree_cpu_seconds(root: int) -> float | None:
+    """User + system CPU seconds of ``root`` and its descendants, from /proc (Linux)."""
+    proc = Path("/proc")
+    if not (proc / str(root) / "stat").is_file():
+        return None
+    parents, times = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue                                  # gone meanwhile
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in times:
+        p = pid
+        while p > 1 and p != root:
+            p = parents.get(p, 0)
+        if p == root:
+            total += times[pid]
+    return total
+
+
+def _figures(delivery: dict, span: float, cpu: float | None) -> dict:
     return {"delivered_fps": round(delivery["frames_drawn"] / span, 2),
             "latency_ms_median": _round(delivery["latency_ms_median"]),
             "latency_ms_p95": _round(delivery["latency_ms_p95"]),
             "page_draw_ms_median": _round(delivery["page_draw_ms_median"]),
-            "frames_drawn": delivery["frames_drawn"]}
+            "frames_drawn": delivery["frames_drawn"],
+            "browser_cores": None if cpu is None else round(cpu / span, 3)}
 
 
-def _isolated(browser, frames, size, seconds, BrowserSource) -> dict:
+def _isolated(chromium: str, frames, size, seconds) -> dict:
+    from runtime.outputs.browser_source import BrowserSource
+
     with BrowserSource(size, TARGET_FPS, port=0) as source:
-        context = _open_page(browser, source, size)
+        page = _Page(chromium, source, size)
         stop = threading.Event()
 
         def feed():
@@ -119,55 +166,62 @@ def _isolated(browser, frames, size, seconds, BrowserSource) -> dict:
         try:
             time.sleep(WARMUP_S)
             source.reset_delivery()
-            written0, t0 = source.frames_written, time.perf_counter()
+            written0, cpu0, t0 = source.frames_written, page.cpu_seconds(), time.perf_counter()
             time.sleep(seconds)
-            span = time.perf_counter() - t0
-            figures = _figures(source.delivery(), span)
+            span, cpu1 = time.perf_counter() - t0, page.cpu_seconds()
+            figures = _figures(source.delivery(), span,
+                               None if cpu0 is None or cpu1 is None else cpu1 - cpu0)
             figures["written_fps"] = round((source.frames_written - written0) / span, 2)
         finally:
             stop.set()
             thread.join()
-            context.close()
+            page.close()
     return figures
 
 
-def _live(browser, rig, size, seconds, BrowserSource) -> dict:
+def _live(chromium: str, rig, size, seconds) -> dict:
     from runtime.drivers.capture import ClockSource
     from runtime.drivers.idle import IdleDriver
+    from runtime.outputs.browser_source import BrowserSource
     from runtime.sessions.live import IdleParamDriver, LiveOptions, LiveSession
+
+    def session(outputs, duration, on_frame=None):
+        return LiveSession(rig, ClockSource(TARGET_FPS), IdleParamDriver(IdleDriver(seed=0)),
+                           outputs=outputs, options=LiveOptions(
+                               size=size, fps=TARGET_FPS, background="transparent",
+                               duration=duration, report_every=0),
+                           log=io.StringIO(), on_frame=on_frame)
 
     source = BrowserSource(size, TARGET_FPS, port=0)
     try:
-        context = _open_page(browser, source, size)
+        page = _Page(chromium, source, size)
     except BaseException:
         source.close()
         raise
     marks: dict = {}
 
-    def on_frame(session, n):
-        if "t0" not in marks and time.perf_counter() - session._t0 >= WARMUP_S:
+    def on_frame(live, n):
+        now = time.perf_counter()
+        if "t0" not in marks and now - live._t0 >= WARMUP_S:
             source.reset_delivery()
-            marks["t0"], marks["n0"] = time.perf_counter(), n
+            marks.update(t0=now, n0=n, cpu0=page.cpu_seconds())
+        elif "t0" in marks and now - marks["t0"] >= seconds:
+            # Measured up to here: the session's own shutdown is not part of it.
+            marks.update(t1=now, n1=n, cpu1=page.cpu_seconds(), delivery=source.delivery())
+            live.stop("measured")
 
-    session = LiveSession(rig, ClockSource(TARGET_FPS), IdleParamDriver(IdleDriver(seed=0)),
-                          outputs=[source], options=LiveOptions(
-                              size=size, fps=TARGET_FPS, background="transparent",
-                              duration=WARMUP_S + seconds, report_every=0),
-                          log=io.StringIO(), on_frame=on_frame)
     try:
-        summary = session.run()          # closes the source at the end
-        span = time.perf_counter() - marks["t0"]
+        summary = session([source], WARMUP_S + 2 * seconds, on_frame).run()  # closes the source
     finally:
         source.close()
-        context.close()
-    figures = _figures(source.delivery(), span)
-    figures["render_fps"] = round((summary.rendered - marks["n0"]) / span, 2)
+        page.close()
+    span = marks["t1"] - marks["t0"]
+    cpu0, cpu1 = marks["cpu0"], marks["cpu1"]
+    figures = _figures(marks["delivery"], span,
+                       None if cpu0 is None or cpu1 is None else cpu1 - cpu0)
+    figures["render_fps"] = round((marks["n1"] - marks["n0"]) / span, 2)
     figures["render_ms_median"] = _round(summary.render_ms_median)
-    alone = LiveSession(rig, ClockSource(TARGET_FPS), IdleParamDriver(IdleDriver(seed=0)),
-                        outputs=[_Dropped()], options=LiveOptions(
-                            size=size, fps=TARGET_FPS, background="transparent",
-                            duration=seconds, report_every=0), log=io.StringIO()).run()
-    figures["render_fps_without_page"] = round(alone.render_fps, 2)
+    figures["render_fps_without_page"] = round(session([_Dropped()], seconds).run().render_fps, 2)
     return figures
 
 

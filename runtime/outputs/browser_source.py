@@ -49,6 +49,7 @@ DEFAULT_PORT = 8790
 HOST = "127.0.0.1"
 MAX_CLIENTS = 4
 ACK_TIMEOUT = 0.5            # s; a page that never answers still gets frames, just slowly
+OPEN_TIMEOUT = 2.0           # s for a WebSocket handshake; also bounds close()
 HEADER = struct.Struct("<IHHHHHH")
 WS_PATH = "/ws"
 _LOG = logging.getLogger("seethrough.browser_source")
@@ -224,9 +225,11 @@ class BrowserSource:
 
         self._stop = asyncio.Event()
         try:
+            # open_timeout: chromium opens a spare connection ahead of time and may never use
+            # it; closing the server waits for it until then (a real handshake takes ms).
             server = await serve(self._handle, HOST, port, process_request=self._request,
                                  compression=None, max_size=4096, logger=_LOG,
-                                 ping_interval=20, ping_timeout=20)
+                                 open_timeout=OPEN_TIMEOUT, ping_interval=20, ping_timeout=20)
         except OSError as exc:
             started.set_exception(exc)
             return
