@@ -72,6 +72,14 @@ def rig_path(tmp_path_factory, example_rig_spec):
     return path
 
 
+@pytest.fixture()
+def fresh_rig_path(tmp_path, rig_path):
+    """A copy of the example rig that a test may overwrite."""
+    path = tmp_path / "char.rig"
+    shutil.copy(rig_path, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_character(sample_psd):
     from seethrough_core.loading import load_character

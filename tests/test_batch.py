@@ -264,7 +264,7 @@ def test_a_bad_manifest_line_is_one_error_naming_the_line_and_nothing_runs(tmp_p
     result = _batch(manifest, "-o", out, timeout=60)
     assert result.returncode == 2
     err = result.stderr.strip()
-    assert len(err.splitlines()) == 1 and f"list.jsonl:2: " in err and message in err, err
+    assert len(err.splitlines()) == 1 and "list.jsonl:2: " in err and message in err, err
     assert not (out / "results.jsonl").exists()
 
 

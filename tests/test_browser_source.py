@@ -13,7 +13,6 @@ import io
 import json
 import shutil
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_helpers import run_registered
 from runtime.outputs.browser_source import BrowserSource, pack_frame, unpack_frame
 from runtime.outputs.sinks import over_background
 from seethrough_core.character import InputError
@@ -522,11 +522,4 @@ def test_cli_serves_the_page_and_reports_what_it_drew(rig_path, browser, capsys)
 def _cli_no_capture(argv) -> int:
     from runtime.commands.cli import _Parser, _formatter
     from runtime.commands.live import register
-    parser = _Parser(prog="seethrough-rig")
-    register(parser.add_subparsers(dest="command"), _formatter)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"seethrough-rig: error: {exc}", file=sys.stderr)
-        return 2
+    return run_registered(register, argv, None, _Parser, _formatter)

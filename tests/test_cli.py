@@ -5,13 +5,10 @@ import sys
 
 import pytest
 
+from cli_helpers import run_cli as run
 from runtime.commands.cli import main
 
 
-def run(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_lists_commands(capsys):

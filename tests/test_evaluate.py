@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seethrough_core.character import Character, Layer
-from seethrough_core.evaluate import (compare, dice_score, evaluate_character, evaluate_psd,
+from seethrough_core.evaluate import (compare, dice_score, evaluate_character,
                                       order_accuracy, psnr, ssim)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
+from cli_helpers import fake_tracking_driver, run_cli, write_sound
 from runtime.drivers.lipsync import (FLOOR_WINDOW_S, HOP_S, LipSync, RATE, analyze, formants,
                                      mix_mouth, vowel_weights, VOWEL_NAMES)
 
@@ -454,13 +455,6 @@ def test_live_gain_without_a_microphone_is_an_error(rig_path, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ render
 
-def run_cli(args, capsys):
-    from runtime.commands.cli import main
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def talk(tmp_path_factory):
     """Two phrases with a 0.8 s pause: a wav file, its samples and the spans of speech."""
@@ -518,18 +512,7 @@ def test_render_audio_over_a_motion_keeps_its_body_and_takes_its_mouth(rig_path,
                                                                        capsys, talk):
     path, x, rate, spans = talk
     # The sound as AAC in .m4a (decoded by PyAV like any other file).
-    m4a = tmp_path / "talk.m4a"
-    with av.open(str(m4a), "w") as c:
-        stream = c.add_stream("aac", rate=rate, layout="mono")
-        samples = (np.clip(x, -1, 1) * 32767).astype(np.int16)
-        for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, i:i + 1024], format="s16",
-                                               layout="mono")
-            frame.rate = rate
-            for packet in stream.encode(frame):
-                c.mux(packet)
-        for packet in stream.encode(None):
-            c.mux(packet)
+    m4a = write_sound(tmp_path / "talk.m4a", x, rate)
     motion = {"Version": 3, "Meta": {"Duration": 1.0, "Fps": 20.0, "Loop": False,
                                      "AreBeziersRestricted": True, "FadeInTime": 0.0,
                                      "FadeOutTime": 0.0, "CurveCount": 2,
@@ -566,18 +549,7 @@ def test_render_audio_over_a_motion_keeps_its_body_and_takes_its_mouth(rig_path,
 def test_render_audio_from_an_mp3_into_a_webm_over_the_rest_pose(rig_path, tmp_path, capsys,
                                                                   talk):
     path, x, rate, spans = talk
-    mp3 = tmp_path / "talk.mp3"
-    with av.open(str(mp3), "w") as c:
-        stream = c.add_stream("libmp3lame", rate=rate, layout="mono")
-        samples = (np.clip(x, -1, 1) * 32767).astype(np.int16)
-        for i in range(0, len(samples), 1152):
-            frame = av.AudioFrame.from_ndarray(samples[None, i:i + 1152], format="s16p",
-                                               layout="mono")
-            frame.rate = rate
-            for packet in stream.encode(frame):
-                c.mux(packet)
-        for packet in stream.encode(None):
-            c.mux(packet)
+    mp3 = write_sound(tmp_path / "talk.mp3", x, rate)
     out, log = tmp_path / "talk.webm", tmp_path / "p.jsonl"
     code, _, err = run_cli(["render", str(rig_path), "--rest", "--audio", str(mp3), "-o",
                             str(out), "--size", "32x32", "--quality", "draft", "--fps", "10",
@@ -625,31 +597,8 @@ def _video_with_sound(path, sound: np.ndarray | None, rate: int, fps: int = 10) 
 
 @pytest.fixture()
 def fake_tracker(monkeypatch):
-    import runtime.drivers.tracking_driver as tracking
-
-    class FakeTracker:
-        face_found = True
-        timings = {"track_ms": 1.0, "solve_ms": 0.1}
-
-        def __init__(self, **kw):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, rgb, t):
-            return {"ParamAngleX": 5.0, "ParamMouthOpenY": 0.2, "ParamMouthForm": -0.5}
-
-        def calibrate(self):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(tracking, "TrackingDriver", FakeTracker)
+    fake_tracking_driver(monkeypatch, {"ParamAngleX": 5.0, "ParamMouthOpenY": 0.2,
+                                       "ParamMouthForm": -0.5})
 
 
 @pytest.mark.parametrize("mode", ["face", "audio", "both"])

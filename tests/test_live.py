@@ -10,13 +10,13 @@ import argparse
 import io
 import os
 import signal
-import sys
 import threading
 
 import av
 import numpy as np
 import pytest
 
+from cli_helpers import run_registered
 from runtime.drivers.capture import VideoFileSource, camera_missing_message, open_source
 from runtime.drivers.idle import IdleDriver
 from runtime.sessions.live import (IdleParamDriver, LiveOptions, LiveSession, Mailbox, blend_params,
@@ -167,19 +167,11 @@ class FakeTracker:
         self.closed = True
 
 
-def cli(argv, capsys):
+def cli(argv, capsys=None):
+    """`seethrough-rig live ...` through live's own parser (without capsys: the exit code)."""
     from runtime.commands.cli import _Parser, _formatter
     from runtime.commands.live import register
-    parser = _Parser(prog="seethrough-rig")
-    register(parser.add_subparsers(dest="command"), _formatter)
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-    except InputError as exc:
-        print(f"seethrough-rig: error: {exc}", file=sys.stderr)
-        code = 2
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_registered(register, argv, capsys, _Parser, _formatter)
 
 
 # ------------------------------------------------------------------------------ pure pieces

@@ -2,15 +2,14 @@
 tuner window under Xvfb (character and panel on screen, scripted clicks, head drag)."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import shutil
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from cli_helpers import run_registered
 from rig.rigfile import load_rig, save_rig
 from benchmarks.shake import (BUDGETS, METRIC_KEYS, HeldMotion, ShakeMotion, chain_state,
                               shake_test)
@@ -24,23 +23,7 @@ from seethrough_core.character import InputError
 
 def physics(argv: list[str], capsys) -> tuple[int, str, str]:
     """Run `physics ARGV` through its own parser, as runtime.commands.cli.main would."""
-    parser = argparse.ArgumentParser(prog="seethrough-rig")
-    register(parser.add_subparsers(), argparse.HelpFormatter)
-    args = parser.parse_args(["physics", *argv])
-    try:
-        code = args.func(args)
-    except InputError as exc:
-        print(f"seethrough-rig: error: {exc}", file=__import__("sys").stderr)
-        code = 2
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture()
-def fresh_rig_path(tmp_path, rig_path):
-    path = tmp_path / "char.rig"
-    shutil.copy(rig_path, path)
-    return path
+    return run_registered(register, ["physics", *argv], capsys)
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,16 @@ The physics3.json files here are written from the public format description, not
 any model."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
-import sys
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli_helpers import run_registered
 from rig.physics3 import (BUST, DAMPING_FLOOR, GRAVITY_PX, ROOT_PROFILE, Vertex, group_for,
                           import_physics3, parse_physics3, pendulum_params, physics3_document)
 from rig.physics_file import MAX_PHYSICS_BYTES, read_physics
@@ -444,23 +443,7 @@ def test_export_says_what_physics3_cannot_hold():
 def physics(argv: list[str], capsys) -> tuple[int, str, str]:
     """Run `physics ARGV` through its own parser, as runtime.commands.cli.main would."""
     from runtime.commands.physics import register
-    parser = argparse.ArgumentParser(prog="seethrough-rig")
-    register(parser.add_subparsers(), argparse.HelpFormatter)
-    args = parser.parse_args(["physics", *argv])
-    try:
-        code = args.func(args)
-    except InputError as exc:
-        print(f"seethrough-rig: error: {exc}", file=sys.stderr)
-        code = 2
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture()
-def fresh_rig_path(tmp_path, rig_path):
-    path = tmp_path / "char.rig"
-    shutil.copy(rig_path, path)
-    return path
+    return run_registered(register, ["physics", *argv], capsys)
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from runtime.commands.cli import main
-
-
-def run(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_helpers import fake_tracking_driver
+from cli_helpers import run_cli as run
 
 
 def decode(path, fmt="rgba", codec=None):
@@ -364,31 +359,7 @@ def test_expressions_go_over_a_motion_and_the_idle_in_order(rig_path, tmp_path, 
 def test_an_expression_over_a_driver_video(rig_path, tmp_path, capsys, monkeypatch):
     import av
 
-    import runtime.drivers.tracking_driver as tracking
-
-    class FakeTracker:
-        face_found = True
-        timings = {"track_ms": 1.0, "solve_ms": 0.1}
-
-        def __init__(self, **kw):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, rgb, t):
-            return {"ParamAngleX": 5.0, "ParamMouthOpenY": 0.2}
-
-        def calibrate(self):
-            pass
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(tracking, "TrackingDriver", FakeTracker)
+    fake_tracking_driver(monkeypatch, {"ParamAngleX": 5.0, "ParamMouthOpenY": 0.2})
     video = tmp_path / "face.mp4"
     with av.open(str(video), "w") as container:
         stream = container.add_stream("libx264", rate=10)

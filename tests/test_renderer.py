@@ -7,7 +7,6 @@ transparent pixels, which straight alpha cannot pin down, does not count.
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np

@@ -5,9 +5,9 @@ import av
 import numpy as np
 import pytest
 
+from cli_helpers import run_cli as run
 from face_videos import covered, load_photo, photo_landmarks, transformed, write_video
 from rig.params import PARAM_IDS
-from runtime.commands.cli import main
 
 SIZE = 320
 FPS = 15
@@ -36,10 +36,6 @@ def silent_video(frames, tmp_path_factory):
     return write_video(tmp_path_factory.mktemp("in") / "silent.mp4", frames[:10], FPS)
 
 
-def run(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def probe(path):
