@@ -8,15 +8,14 @@ assigned to the nearer eye and reads that eye's parameters.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from .anchors import Anchors
 from .deform import eye_close_fade, mouth_open_fade, smoothstep
 
-# Parameter slots the deformers read; filled by the Rig from its ParamVector each frame.
-EYE_OPEN = ("ParamEyeROpen", "ParamEyeLOpen")   # index 0 = character's right, 1 = left
-BROW_Y = ("ParamBrowRY", "ParamBrowLY")
-SIDES = ("r", "l")
+SIDES = ("r", "l")   # index 0 = character's right, 1 = left, in every per-side value
 
 SMILE_LIFT = 0.6          # share of the eye's height the lower lid rises at EyeSmile 1 (middle)
 IRIS_FORM_SCALE = 0.22    # iris grows/shrinks by this share at EyeBallForm +-1
@@ -52,11 +51,43 @@ class FrameParams:
         self.close_weight = np.zeros(2)   # eye_close art weight per eye
         self.open_weight = 0.0            # mouth_open art weight
 
+    def read(self, values: np.ndarray, slots: ParamSlots) -> None:
+        """Take this frame's values from the rig's parameter vector."""
+        for name, i in slots.scalars:
+            setattr(self, name, values[i])
+        for name, (right, left) in slots.pairs:
+            pair = getattr(self, name)
+            pair[0] = values[right]
+            pair[1] = values[left]
+
     def derive(self) -> None:
         """Cross-fade weights, once per frame after the raw values are set."""
         self.close_weight[0] = eye_close_fade(self.eye_open[0])
         self.close_weight[1] = eye_close_fade(self.eye_open[1])
         self.open_weight = mouth_open_fade(self.mouth_open)
+
+
+# Where each FrameParams value comes from: one id, or a (character's right, left) pair of ids.
+FRAME_SCALARS = {"gaze_x": "ParamEyeBallX", "gaze_y": "ParamEyeBallY",
+                 "iris_form": "ParamEyeBallForm", "mouth_open": "ParamMouthOpenY",
+                 "mouth_form": "ParamMouthForm", "cheek": "ParamCheek",
+                 "shoulder": "ParamShoulderY"}
+FRAME_PAIRS = {"eye_open": ("ParamEyeROpen", "ParamEyeLOpen"),
+               "eye_smile": ("ParamEyeRSmile", "ParamEyeLSmile"),
+               "brow": ("ParamBrowRY", "ParamBrowLY"),
+               "brow_x": ("ParamBrowRX", "ParamBrowLX"),
+               "brow_angle": ("ParamBrowRAngle", "ParamBrowLAngle"),
+               "brow_form": ("ParamBrowRForm", "ParamBrowLForm"),
+               "arm_a": ("ParamArmRA", "ParamArmLA"),
+               "arm_b": ("ParamArmRB", "ParamArmLB")}
+
+
+class ParamSlots:
+    """FRAME_SCALARS / FRAME_PAIRS resolved once to positions in a rig's parameter vector."""
+
+    def __init__(self, index: Mapping[str, int]) -> None:
+        self.scalars = tuple((name, index[pid]) for name, pid in FRAME_SCALARS.items())
+        self.pairs = tuple((name, (index[r], index[l])) for name, (r, l) in FRAME_PAIRS.items())
 
 
 def assign_eyes(vertices: np.ndarray, anchors: Anchors, side: str | None) -> np.ndarray:

@@ -29,7 +29,7 @@ from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, glob
                      local_affine)
 from .features import (BlushDeformer, BodyDeformer, BrowDeformer, Deformer, EyeCloseDeformer,
                        EyelashDeformer, EyewhiteDeformer, FrameParams, IrisDeformer,
-                       MouthDeformer)
+                       MouthDeformer, ParamSlots)
 from .embed import barycentric_embedding
 from .stitch import find_borders, stitch
 from .mesh import Mesh, mesh_from_alpha
@@ -124,6 +124,7 @@ class Rig:
         self.deformers = [self._make_deformer(i, l) for i, l in enumerate(layers)]
         self._param_index = {p.id: self.params.index(p.id) for p in spec.params}
         self._fp = FrameParams()
+        self._slots = ParamSlots(self._param_index)
 
         # Buffers reused every frame.
         n = len(self.rest)
@@ -282,29 +283,7 @@ class Rig:
                          v[ix["ParamBodyAngleZ"]], v[ix["ParamBreath"]], self.breath_amplitude)
         self._frame = fs
         fp = self._fp
-        fp.eye_open[0] = v[ix["ParamEyeROpen"]]
-        fp.eye_open[1] = v[ix["ParamEyeLOpen"]]
-        fp.gaze_x = v[ix["ParamEyeBallX"]]
-        fp.gaze_y = v[ix["ParamEyeBallY"]]
-        fp.brow[0] = v[ix["ParamBrowRY"]]
-        fp.brow[1] = v[ix["ParamBrowLY"]]
-        fp.mouth_open = v[ix["ParamMouthOpenY"]]
-        fp.mouth_form = v[ix["ParamMouthForm"]]
-        fp.eye_smile[0] = v[ix["ParamEyeRSmile"]]
-        fp.eye_smile[1] = v[ix["ParamEyeLSmile"]]
-        fp.iris_form = v[ix["ParamEyeBallForm"]]
-        fp.brow_x[0] = v[ix["ParamBrowRX"]]
-        fp.brow_x[1] = v[ix["ParamBrowLX"]]
-        fp.brow_angle[0] = v[ix["ParamBrowRAngle"]]
-        fp.brow_angle[1] = v[ix["ParamBrowLAngle"]]
-        fp.brow_form[0] = v[ix["ParamBrowRForm"]]
-        fp.brow_form[1] = v[ix["ParamBrowLForm"]]
-        fp.cheek = v[ix["ParamCheek"]]
-        fp.arm_a[0] = v[ix["ParamArmRA"]]
-        fp.arm_a[1] = v[ix["ParamArmLA"]]
-        fp.arm_b[0] = v[ix["ParamArmRB"]]
-        fp.arm_b[1] = v[ix["ParamArmLB"]]
-        fp.shoulder = v[ix["ParamShoulderY"]]
+        fp.read(v, self._slots)
         fp.derive()
 
         local = self._local

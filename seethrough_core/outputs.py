@@ -238,6 +238,22 @@ def _commit_group(temps: list[Path], paths: list[Path]) -> None:
 
 # ---------------------------------------------------------------------------------- stdout
 
+def fsync_paths(paths: list[str | os.PathLike]) -> None:
+    """Flush files or folders (a folder's entries: names created or renamed in it) to disk; best
+    effort, since some file systems refuse to fsync a folder."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def write_stdout(text: str) -> None:
     """Print to standard output and flush now, so a full disk or closed pipe is one line here
     rather than a traceback at exit."""

@@ -70,22 +70,27 @@ def fake_tracking_driver(monkeypatch, params: dict[str, float]) -> None:
     monkeypatch.setattr(tracking, "TrackingDriver", FakeTrackingDriver)
 
 
-# (codec, sample format, samples per frame) for the sound files the tests write.
-AUDIO_CODECS = {".m4a": ("aac", "s16", 1024), ".mp3": ("libmp3lame", "s16p", 1152)}
+# (sample format, samples per frame) of the audio codecs the tests write.
+AUDIO_CODECS = {"aac": ("s16", 1024), "libmp3lame": ("s16p", 1152)}
+CODEC_OF_SUFFIX = {".m4a": "aac", ".mp3": "libmp3lame"}
+
+
+def mux_sound(container, x: np.ndarray, rate: int, codec: str = "aac") -> None:
+    """Mono float samples ``x`` in [-1, 1] as a new audio stream of an open output container."""
+    fmt, size = AUDIO_CODECS[codec]
+    stream = container.add_stream(codec, rate=rate, layout="mono")
+    samples = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    for i in range(0, len(samples), size):
+        frame = av.AudioFrame.from_ndarray(samples[None, i:i + size], format=fmt, layout="mono")
+        frame.rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
 
 
 def write_sound(path: Path, x: np.ndarray, rate: int) -> Path:
-    """Mono float samples ``x`` in [-1, 1] as a compressed sound file (codec by suffix)."""
-    codec, fmt, size = AUDIO_CODECS[path.suffix]
-    samples = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    """A compressed sound file of ``x`` (codec by suffix: .m4a or .mp3)."""
     with av.open(str(path), "w") as c:
-        stream = c.add_stream(codec, rate=rate, layout="mono")
-        for i in range(0, len(samples), size):
-            frame = av.AudioFrame.from_ndarray(samples[None, i:i + size], format=fmt,
-                                               layout="mono")
-            frame.rate = rate
-            for packet in stream.encode(frame):
-                c.mux(packet)
-        for packet in stream.encode(None):
-            c.mux(packet)
+        mux_sound(c, x, rate, CODEC_OF_SUFFIX[path.suffix])
     return path

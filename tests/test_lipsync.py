@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from cli_helpers import fake_tracking_driver, run_cli, write_sound
+from cli_helpers import fake_tracking_driver, mux_sound, run_cli, write_sound
 from runtime.drivers.lipsync import (FLOOR_WINDOW_S, HOP_S, LipSync, RATE, analyze, formants,
                                      mix_mouth, vowel_weights, VOWEL_NAMES)
 
@@ -572,9 +572,8 @@ def _video_with_sound(path, sound: np.ndarray | None, rate: int, fps: int = 10) 
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        a = None
         if sound is not None:
-            a = c.add_stream("aac", rate=rate, layout="mono")
+            mux_sound(c, sound, rate)       # both streams exist before the first packet
         for i in range(count):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 128, np.uint8), "rgb24")
             frame.pts = i
@@ -582,16 +581,6 @@ def _video_with_sound(path, sound: np.ndarray | None, rate: int, fps: int = 10) 
                 c.mux(packet)
         for packet in v.encode(None):
             c.mux(packet)
-        if a is not None:
-            samples = (np.clip(sound, -1, 1) * 32767).astype(np.int16)
-            for i in range(0, len(samples), 1024):
-                frame = av.AudioFrame.from_ndarray(samples[None, i:i + 1024], format="s16",
-                                                   layout="mono")
-                frame.rate = rate
-                for packet in a.encode(frame):
-                    c.mux(packet)
-            for packet in a.encode(None):
-                c.mux(packet)
     return count
 
 

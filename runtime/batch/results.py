@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from seethrough_core.outputs import write_error
+from seethrough_core.outputs import fsync_paths, write_error
 
 RESULTS_NAME = "results.jsonl"
 
@@ -30,7 +30,7 @@ class ResultsLog:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
             _cut_torn_tail(self._fd)
             if created:
-                _fsync_folder(self.path.parent)
+                fsync_paths([self.path.parent])
         except OSError as exc:
             self.close()
             raise write_error(self.path, exc) from None
@@ -77,19 +77,6 @@ def _cut_torn_tail(fd: int) -> None:
         end = start
     os.ftruncate(fd, 0)
     os.fsync(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def iter_results(path: str | os.PathLike) -> Iterator[dict]:

@@ -135,7 +135,7 @@ def failed_record(task: dict, line: str, timings: dict | None = None) -> dict:
 
 def run_item(task: dict) -> dict:
     """Run an item's steps into its folder; its record (``status`` ok or failed)."""
-    from seethrough_core.outputs import atomic_output
+    from seethrough_core.outputs import atomic_output, fsync_paths
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -178,8 +178,9 @@ def run_item(task: dict) -> dict:
                       "outputs": outputs, "warnings": warnings}
             (tmp / ITEM_RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=1),
                                            encoding="utf-8")
-            _fsync_folder(tmp)       # on disk before the rename: a power cut cannot tear it
-        _fsync_folder(out_dir, files=False)
+            # On disk before the rename: a power cut cannot tear it.
+            fsync_paths([*(p for p in tmp.iterdir() if p.is_file()), tmp])
+        fsync_paths([out_dir])
         return record
     except StepFailed as exc:
         line = f"{exc.step}: {exc.line}"
@@ -187,22 +188,6 @@ def run_item(task: dict) -> dict:
         line = f"writing: {exc}"
     timings["total"] = round(time.perf_counter() - started, 3)
     return failed_record(task, line, timings)
-
-
-def _fsync_folder(folder: Path, *, files: bool = True) -> None:
-    """Flush a folder's files (and the folder's own entries) to disk; best effort."""
-    paths = [p for p in folder.iterdir() if p.is_file()] if files else []
-    for path in [*paths, folder]:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
 
 def _output_key(name: str, file_name: str) -> str:
