@@ -1,5 +1,6 @@
 """`seethrough-rig batch --ray` on a small local Ray instance: CPU steps as tasks, the diffusion
-backend (tiny random weights) through Ray Data actors on CPUs, and a killed Ray worker."""
+backend (tiny random weights) through Ray Data actors on CPUs, a killed Ray worker and an
+interrupted Ray batch resumed."""
 from __future__ import annotations
 
 import json
@@ -206,3 +207,50 @@ def test_a_killed_ray_worker_is_retried_and_the_batch_finishes(local_ray, tmp_pa
     assert len(list((tmp_path / "m2").iterdir())) == 2           # max_retries=1: two tries
     assert {n for n, r in records.items() if r["status"] == "ok"} == {"c1", "c2"}
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+def test_an_interrupted_ray_batch_resumes_without_redoing_finished_items(tmp_path, psd_folder):
+    import signal
+    import time
+
+    from runtime.batch.results import iter_results
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "runtime", "batch", str(psd_folder), "-o", str(out),
+               "--steps", "build", "--ray", "local", "--workers", "1"]
+    hook = json.dumps({"sleep": 1.5, "at": "build"})     # slow enough to stop it midway
+    proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, HOOK_ENV: hook},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not list(iter_results(out / "results.jsonl")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err
+    records = latest_results(out / "results.jsonl")
+    finished = {n for n, r in records.items() if r["status"] == "ok"}
+    assert 1 <= len(finished) < 3
+    # Nothing half-written: every item folder under its real name is complete.
+    deadline = time.monotonic() + 30
+    while [p for p in out.iterdir() if p.name.endswith(".part")] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    folders = {p.name for p in out.iterdir() if p.is_dir()}
+    assert finished <= folders
+    for name in folders:
+        assert (out / name / "item.json").is_file() and (out / name / f"{name}.rig").is_file()
+    before = {n: (out / n / f"{n}.rig").stat().st_mtime_ns for n in folders}
+
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    records = latest_results(out / "results.jsonl")
+    assert {n for n, r in records.items() if r["status"] == "skipped"} == folders
+    assert {n for n, r in records.items() if r["status"] == "ok"} == {"c1", "c2", "c3"} - folders
+    assert all(r["engine"] == "ray" for n, r in records.items() if r["status"] == "ok")
+    assert {n: (out / n / f"{n}.rig").stat().st_mtime_ns for n in folders} == before
