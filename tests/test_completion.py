@@ -169,3 +169,28 @@ def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():
     after = Character((w, h), layers).composite()
     assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
     assert visible_owner(layers)[5, 20] == 1
+
+
+def test_a_glasses_frame_goes_on_under_a_strand_as_a_stroke_of_its_own_width_and_ink():
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    rho = np.hypot((xx - 80) / 40.0, (yy - 60) / 28.0)
+    rim = np.abs(rho - 1.0) < 0.06                       # an elliptic rim ~2-3 px wide
+    strand = (np.abs(xx - 0.3 * yy - 45) < 5) & (yy < 60)  # a lock crossing the rim's top-left
+    skin = (rho < 1.6) & ~rim
+    frame = rim & ~strand
+    layers = [_layer("face", skin | rim | strand, (250, 220, 200)),
+              _layer("eyewear", frame, (30, 30, 35)),
+              _layer("front hair", strand, (20, 18, 20))]
+    before = layers[1].alpha.copy()
+    complete_hidden(layers, seam=3)
+    eyewear = layers[1]
+    added = (eyewear.alpha > 0) & ~(before > 0)
+    under = rim & strand
+    # The gap under the strand is bridged (most of the rim it hides)...
+    assert (added & under).sum() >= 0.6 * under.sum()
+    # ...as a stroke, not a blob: nothing far from the rim's line is painted...
+    assert not (added & (np.abs(rho - 1.0) > 0.2)).any()
+    assert added.sum() <= 2.0 * under.sum()
+    # ...in the frame's own ink, not the skin's.
+    assert np.abs(eyewear.rgba[added, :3].astype(int) - (30, 30, 35)).max() <= 2

@@ -257,3 +257,76 @@ def test_illustration_yields_both_eyes_from_the_picture(shared_data):
     # Two separate eyes inside the head, the character's left on the image's right.
     assert left.bbox[0] > right.bbox[2] - 2             # bbox is (x0, y0, x1, y1)
     assert all(l.bbox[1] < 0.2 * c.size[1] for l in eyes)
+
+
+# ------------------------------------------------------------------------------ eye parts
+
+def _eye_labels(h=60, w=80):
+    from seethrough_core.decompose.parts import LABEL
+    yy, xx = np.mgrid[0:h, 0:w]
+    eye = ((xx - 40) / 24.0) ** 2 + ((yy - 30) / 12.0) ** 2 <= 1
+    iris = ((xx - 40) / 9.0) ** 2 + ((yy - 30) / 11.0) ** 2 <= 1
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    labels[eye] = LABEL["eyewhite"]
+    labels[eye & iris] = LABEL["irides"]
+    return labels, eye, iris, yy, xx
+
+
+def test_an_iris_highlight_is_the_iris_and_the_white_around_it_stays_white():
+    from seethrough_core.decompose.parts import LABEL, _highlights_to_iris
+    labels, eye, iris, yy, xx = _eye_labels()
+    highlight = ((xx - 37) ** 2 + (yy - 26) ** 2) <= 5
+    labels[highlight] = LABEL["eyewhite"]
+    whites = labels == LABEL["eyewhite"]
+    _highlights_to_iris(labels, whites)
+    assert (labels[highlight] == LABEL["irides"]).all()
+    assert (labels[eye & ~iris] == LABEL["eyewhite"]).all()
+
+
+def test_an_iris_loses_its_thin_wing_but_keeps_its_body():
+    from seethrough_core.decompose.parts import _iris_body
+    _, eye, iris, yy, xx = _eye_labels()
+    wing = (np.abs(yy - 36) <= 1) & (xx > 45) & (xx < 62)   # a 3 px shaded corner
+    body = _iris_body(iris | wing)
+    assert (body & iris).sum() >= 0.95 * iris.sum()
+    # Its first few pixels stay (the opening grows back that far); the rest goes.
+    assert not (body & wing & (xx > 49 + 5)).any()
+
+
+def test_iris_and_lash_pixels_a_rim_cut_off_the_eye_join_it_and_skin_stays_face():
+    from seethrough_core.decompose.parts import LABEL, _eye_fringe, to_lab
+    labels, eye, iris, yy, xx = _eye_labels()
+    rgb = np.full(labels.shape + (3,), (250, 222, 205), np.uint8)      # skin
+    rgb[eye] = (250, 250, 250)
+    rgb[eye & iris] = (70, 120, 200)
+    # Beyond the mask's lower edge: more of the iris (cut off by a rim), then skin.
+    spill = (((xx - 40) / 9.0) ** 2 + ((yy - 36) / 11.0) ** 2 <= 1) & ~eye
+    rgb[spill] = (72, 118, 198)
+    lash = (np.abs(yy - 30) <= 1) & (xx >= 65) & (xx < 71)            # a lash tail beyond
+    rgb[lash] = (25, 20, 25)
+    labels[(labels == LABEL["irides"]) & (yy < 21)] = LABEL["eyelash"]
+    face_skin = labels == LABEL["face"]
+    face_skin &= ~spill & ~lash
+    face_hull = np.ones_like(eye)
+    _eye_fringe(labels, eye, to_lab(rgb), face_skin, face_hull)
+    assert (labels[spill] == LABEL["irides"]).all()
+    assert (labels[lash] == LABEL["eyelash"]).all()
+    assert (labels[face_skin] == LABEL["face"]).all()
+
+
+def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
+    from seethrough_core.decompose.parts import LABEL, Head, _label_ears
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    face = ((xx - 120) / 50.0) ** 2 + ((yy - 100) / 60.0) ** 2 <= 1
+    # An ear 12 px beyond the face's side, a lock of hair between them.
+    ear = ((xx - 58) / 6.0) ** 2 + ((yy - 100) / 12.0) ** 2 <= 1
+    labels = np.zeros((h, w), np.uint8)
+    labels[face] = LABEL["face"]
+    lock = (xx > 64) & (xx < 72) & (np.abs(yy - 100) < 40)
+    labels[lock & ~face] = LABEL["back hair"]
+    head = Head(cx=120.0, eye_y=90.0, eye_dist=30.0, chin_y=160.0,
+                eyes=((140.0, 90.0), (100.0, 90.0)), nose=(120.0, 110.0), mouth=(120.0, 130.0))
+    body = np.ones((h, w), bool)
+    _label_ears(labels, ear, face, body, head, xx, yy)
+    assert (labels[ear] == LABEL["ears"]).mean() > 0.9

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from .. import taxonomy
 from ..character import Layer
@@ -34,6 +35,9 @@ from .inpaint import directional_fill, orientation_field, push_pull_fill
 
 SKIN_TAGS = frozenset({"face", "neck", "ears", "nose"})
 STRAND_TAGS = taxonomy.HAIR_TAGS | {"tail"}
+# Parts drawn as thin lines of one colour (a glasses frame): they continue under what crosses
+# them as the same lines, never as filled areas.
+LINE_TAGS = frozenset({"eyewear"})
 DOWN = (0.0, 1.0)
 
 
@@ -106,7 +110,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
             mask = layer.alpha > 127
             if mask.any() and covered.any():
                 shape = completion_shape(layer, mask, geo, covered)
-                shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
+                if layer.tag not in LINE_TAGS:      # a frame's strokes keep their width
+                    shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
                     paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
@@ -279,7 +284,69 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         return convex_fill(mask | iris)
     if tag == "irides":
         return convex_fill(mask)
+    if tag in LINE_TAGS:
+        return stroke_bridges(mask)
     return _closed(mask)
+
+
+def stroke_bridges(mask: np.ndarray) -> np.ndarray:
+    """A part drawn in thin strokes, with the gaps where something crosses it bridged by strokes
+    of its own width: each loose end of its centre lines is joined by a straight stroke to the
+    nearest loose end across the gap, when that is at most 0.4 of the part's size away
+    (a lock of hair across a glasses rim). A closing cannot do this: on lines as thin as a
+    frame's it bridges nothing, and on wider gaps it fills corners with solid blobs."""
+    if not mask.any():
+        return mask.copy()
+    skeleton = cv2.ximgproc.thinning(mask.astype(np.uint8) * 255) > 0
+    neighbours = cv2.filter2D(skeleton.astype(np.uint8), -1, np.ones((3, 3), np.float32),
+                              borderType=cv2.BORDER_CONSTANT) - skeleton
+    ends_y, ends_x = np.nonzero(skeleton & (neighbours == 1))
+    if len(ends_x) < 2:
+        return mask.copy()
+    pieces, _ = ndimage.label(skeleton, structure=np.ones((3, 3)))
+    piece = pieces[ends_y, ends_x]
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    width = max(1, int(round(2 * float(np.median(inside[skeleton])))))
+    ys, xs = np.nonzero(mask)
+    reach = 0.4 * np.sqrt((np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+    ends = np.stack([ends_x, ends_y], 1).astype(np.float64)
+    dist = np.linalg.norm(ends[:, None] - ends[None], axis=-1)
+    # Only across a gap: ends of one piece count when the way round along it is much longer
+    # (a rim broken once), not when they are the two ends of one short stroke.
+    along = _along_skeleton(skeleton, ends_y, ends_x)
+    dist[(piece[:, None] == piece[None]) & (along < 3 * dist)] = np.inf
+    np.fill_diagonal(dist, np.inf)
+    out = mask.astype(np.uint8)
+    nearest = np.argmin(dist, axis=1)
+    for a, b in enumerate(nearest):
+        if dist[a, b] <= reach and nearest[b] == a and a < b:     # mutual nearest ends
+            cv2.line(out, (int(ends_x[a]), int(ends_y[a])), (int(ends_x[b]), int(ends_y[b])),
+                     1, thickness=width)
+    return out > 0
+
+
+def _along_skeleton(skeleton: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(N, N) path lengths between the given skeleton pixels along the skeleton (inf where
+    apart)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+    index = -np.ones(skeleton.shape, np.int64)
+    py, px = np.nonzero(skeleton)
+    index[py, px] = np.arange(len(py))
+    rows, cols, weights = [], [], []
+    h, w = skeleton.shape
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ny, nx = py + dy, px + dx
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        ok[ok] = skeleton[ny[ok], nx[ok]]
+        rows.append(index[py[ok], px[ok]])
+        cols.append(index[ny[ok], nx[ok]])
+        weights.append(np.full(int(ok.sum()), np.hypot(dy, dx)))
+    n = len(py)
+    graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
+                       shape=(n, n)).tocsr()
+    sources = index[ys, xs]
+    return dijkstra(graph, directed=False, indices=sources)[:, sources]
 
 
 def face_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
@@ -370,7 +437,11 @@ def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
     win = (slice(y0, y1), slice(x0, x1))
     rgb = layer.rgba[win][..., :3].astype(np.float32)
     known, todo = src[win], new[win]
-    if layer.tag in SKIN_TAGS or layer.tag in ("eyewhite", "irides", "eyes", "mouth"):
+    if layer.tag in LINE_TAGS:
+        # A frame is drawn in one ink: bridges take its median colour, not a blend that
+        # would pick up the skin it lies on.
+        painted = np.broadcast_to(np.median(rgb[known], axis=0), rgb.shape)
+    elif layer.tag in SKIN_TAGS or layer.tag in ("eyewhite", "irides", "eyes", "mouth"):
         painted = push_pull_fill(rgb, known)
     else:
         gray = cv2.cvtColor(layer.rgba[win][..., :3], cv2.COLOR_RGB2GRAY).astype(np.float32)

@@ -51,10 +51,12 @@ def _nearest(lab_w: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: float,
               eye_y: float, eye_dist: float, chin_y: float, top: int,
-              skin: np.ndarray | None = None) -> np.ndarray:
+              skin: np.ndarray | None = None,
+              eyes: tuple[tuple[float, float], ...] | None = None) -> np.ndarray:
     """Bool (H, W) hair pixels of the figure. ``face_skin``: the face's skin found so far;
     ``skin``: every skin-coloured pixel (kept out of the hair samples unless the hair itself is
-    skin-coloured, as light blonde hair can be)."""
+    skin-coloured, as light blonde hair can be); ``eyes``: the eyes' centres where the picture
+    shows them (they place the ears better than ``eye_dist`` from pose landmarks)."""
     h, w = solid.shape
     ed = eye_dist
     yy, xx = np.mgrid[0:h, 0:w]
@@ -108,6 +110,14 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     # Ears sit beside the face between the brows and the mouth.
     ear_zone = (np.abs(xx - cx) > 0.5 * ed) & (np.abs(xx - cx) < 1.6 * ed) & \
         (yy > eye_y - 0.5 * ed) & (yy < eye_y + 1.0 * ed)
+    if eyes is not None and len(eyes) == 2:
+        # Beside each eye, outward, about as far out as the eyes are apart.
+        (lx, ly), (rx, ry) = sorted(eyes)
+        gap = max(rx - lx, 1.0)
+        mid_y = 0.5 * (ly + ry)
+        rows = (yy > mid_y - 0.4 * gap) & (yy < mid_y + 0.8 * gap)
+        ear_zone |= rows & (((xx < lx - 0.3 * gap) & (xx > lx - 1.2 * gap)) |
+                            ((xx > rx + 0.3 * gap) & (xx < rx + 1.2 * gap)))
     near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
         (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core, ear_zone)
     grown = core.copy()
@@ -120,6 +130,8 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     # Small enclosed gaps (highlights, a stray pixel of line art) belong to the hair.
     holes = ndimage.binary_fill_holes(grown) & ~grown & solid
     small = _small_components(holes, max(16, int(0.02 * ed * ed)))
+    # ...but not an ear's skin, cut into small pieces by its own line art where hair frames it.
+    small &= ~(ear_zone & _skin_hued(lab, skin_core, ear_zone))
     return grown | small
 
 

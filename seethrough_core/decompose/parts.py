@@ -73,12 +73,13 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Hair: colour models of hair and of skin and clothes, learnt from this picture.
     first_face = _components_touching(skin & (yy <= head.chin_y),
                                       (head.cx, head.eye_y + 0.4 * ed), 0.9 * ed, xx, yy)
-    hair = hair_mask(lab, solid, first_face, cx=head.cx, eye_y=head.eye_y, eye_dist=ed,
-                     chin_y=head.chin_y, top=int(top), skin=skin)
-    # Eyes are never hair, even where white or silver hair is as light as an eyewhite.
     first_eyes = _eyes_from_whites(_eye_white(lab, first_face), _dark(L, first_face), first_face,
                                    convex_fill(first_face) & solid, L, head, xx, yy) \
         if first_face.any() else None
+    hair = hair_mask(lab, solid, first_face, cx=head.cx, eye_y=head.eye_y, eye_dist=ed,
+                     chin_y=head.chin_y, top=int(top), skin=skin,
+                     eyes=first_eyes[0] if first_eyes is not None else None)
+    # Eyes are never hair, even where white or silver hair is as light as an eyewhite.
     if first_eyes is not None:
         for eye in first_eyes[1]:
             hair &= ~eye
@@ -189,6 +190,9 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     _thin_strokes_to_hair(labels, ed)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
+    # Last, once specks of hair among the face's features have joined the face.
+    for eye in eye_masks if found is not None else ():
+        _eye_fringe(labels, eye, lab, face_skin, face_hull)
     labels[~fg] = 0
     return labels, head
 
@@ -426,10 +430,15 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
     lash = eye & ~whites & dark & ((yy < col_top + 1) | ((col_top < 0) & (yy < centre_y)))
     lower = eye & ~whites & dark & (yy > col_bot) & (col_top >= 0)
     iris = eye & ~whites & ~lash & (L < skin_med - 8)
+    iris = _iris_body(iris)
     labels[eye & ~face_skin & ~whites & ~lash & ~iris & (yy < centre_y)] = LABEL["eyelash"]
+    # Shaded white at the corners, cut off the iris's body: the eyewhite's, not the iris's.
+    labels[eye & ~whites & ~lash & ~iris & (L >= skin_med - 40) & (yy >= centre_y)] = \
+        LABEL["eyewhite"]
     labels[iris | (lower & ~iris)] = LABEL["irides"]
     labels[lash] = LABEL["eyelash"]
     labels[whites] = LABEL["eyewhite"]
+    _highlights_to_iris(labels, whites)
     eye_top = float(ys.min())
     xs = np.nonzero(eye)[1]
     half = 0.5 * (float(np.ptp(xs)) + 1)
@@ -438,6 +447,73 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
         (yy > eye_top - 0.8 * ed) & ~eye
     brow = brow_zone & feats & (L < skin_med - 12)
     labels[_drop_small(brow, 0.1) & (labels == LABEL["face"])] = LABEL["eyebrow"]
+
+
+def _iris_body(iris: np.ndarray) -> np.ndarray:
+    """The iris without thin wings (shaded white in an eye's corner, a lash's shadow) that
+    would slide with the gaze: the pixels an opening a third of the iris's height keeps,
+    grown back to their reach, in the largest piece."""
+    if iris.sum() < 16:
+        return iris
+    ys, xs = np.nonzero(iris)
+    r = max(1, int(round(np.ptp(ys) / 6)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    core = cv2.morphologyEx(iris.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    if core.sum() < 0.3 * iris.sum():
+        return iris
+    comps, n = ndimage.label(core)
+    sizes = np.bincount(comps.ravel())
+    sizes[0] = 0
+    core = comps == int(np.argmax(sizes))
+    return iris & (cv2.dilate(core.astype(np.uint8), kernel) > 0)
+
+
+def _highlights_to_iris(labels: np.ndarray, whites: np.ndarray) -> None:
+    """An iris's highlight is as white as the eyewhite: a white piece mostly ringed by the iris
+    is the iris's own, so it moves with the gaze and closes with the eye (in place)."""
+    comps, n = ndimage.label(whites)
+    ring = np.ones((3, 3), np.uint8)
+    for i, box in enumerate(ndimage.find_objects(comps), start=1):
+        ys, xs = box
+        y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
+        x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
+        piece = comps[y0:y1, x0:x1] == i
+        border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece
+        around = labels[y0:y1, x0:x1][border]
+        if around.size and (around == LABEL["irides"]).mean() >= 0.6:
+            labels[y0:y1, x0:x1][piece] = LABEL["irides"]
+
+
+def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin: np.ndarray,
+                face_hull: np.ndarray) -> None:
+    """Iris and lash pixels outside an eye's mask (its hull misses a corner that a lid or a
+    glasses rim cut off) would stay on the face when the eye closes. Face pixels that are not
+    skin and connect to the eye within a fifth of its width join the iris when of its colour,
+    the lashes when as dark (the face's own outline excepted; in place)."""
+    iris = eye & (labels == LABEL["irides"])
+    if iris.sum() < 8 or not face_skin.any():
+        return
+    iris_ref = np.median(lab[iris], axis=0)
+    spread = float(np.percentile(np.linalg.norm(lab[iris] - iris_ref, axis=-1), 75))
+    skin_L = float(np.median(lab[face_skin][:, 0]))
+    near_iris = np.linalg.norm(lab - iris_ref, axis=-1) < max(12.0, 1.5 * spread)
+    outline = face_hull & ~(cv2.erode(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    dark = (lab[..., 0] < skin_L - 35) & ~outline
+    free = (labels == LABEL["face"]) & ~face_skin & (near_iris | dark)
+    # The growth crosses a glasses rim (that stays the rim's) to what it cut off.
+    rim = labels == LABEL["eyewear"]
+    ys, xs = np.nonzero(eye)
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    grown = eye.copy()
+    for _ in range(max(1, int(round(0.2 * (np.ptp(xs) + 1))))):
+        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & (eye | free | rim)
+        if (nxt == grown).all():
+            break
+        grown = nxt
+    fringe = grown & free
+    labels[fringe & near_iris] = LABEL["irides"]
+    if (eye & (labels == LABEL["eyelash"])).any():
+        labels[fringe & ~near_iris] = LABEL["eyelash"]
 
 
 def _without_slivers(mask: np.ndarray, centre: Point, radius: float, width: float, xx,
@@ -552,9 +628,17 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
     ed = head.eye_dist
     if not face_hull.any():
         return
-    near = cv2.dilate(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8),
-                      iterations=max(1, int(0.03 * ed))) > 0
-    comps, n = ndimage.label(side_skin & (labels == 0))
+    # A lock of hair may run between the face and its ear: "touching" reaches across a lock
+    # up to a quarter of the eyes' spacing wide.
+    gap = abs(head.eyes[0][0] - head.eyes[1][0]) if len(head.eyes) == 2 else 0.0
+    reach = max(2 * max(1, int(0.03 * ed)), int(0.25 * gap))
+    near = cv2.dilate(face_hull.astype(np.uint8), cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
+    free = side_skin & (labels == 0)
+    # The ear's own line art cuts it into pieces: pieces a stroke apart are one ear.
+    joined = cv2.morphologyEx(free.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    comps, n = ndimage.label(joined > 0)
+    comps[~free] = 0
     if not n:
         return
     touching = np.unique(comps[near & (comps > 0)])
