@@ -330,3 +330,22 @@ def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
     body = np.ones((h, w), bool)
     _label_ears(labels, ear, face, body, head, xx, yy)
     assert (labels[ear] == LABEL["ears"]).mean() > 0.9
+
+
+def test_a_blush_the_eye_hull_reaches_over_stays_on_the_face_and_a_brown_iris_is_iris():
+    from seethrough_core.decompose.parts import (LABEL, _dark, _eye_white, _label_eye,
+                                                 _skin_tinted, to_lab)
+    labels, eye, iris, yy, xx = _eye_labels()
+    rgb = np.full(labels.shape + (3,), (250, 225, 212), np.uint8)          # skin
+    rgb[eye] = (250, 250, 250)
+    rgb[eye & iris] = (120, 85, 60)                                       # a brown iris
+    blush = eye & (yy > 33) & (xx > 44) & (xx < 62)        # the hull's corner, by the iris
+    rgb[blush] = (225, 170, 165)                                          # shaded, flushed
+    lab = to_lab(rgb)
+    face_skin = ~eye
+    labels[:] = LABEL["face"]
+    L = lab[..., 0]
+    _label_eye(labels, eye, _eye_white(lab, face_skin), _dark(L, face_skin), L, face_skin,
+               eye & ~face_skin, 40.0, 30.0, xx, yy, _skin_tinted(lab, face_skin))
+    assert not (labels[blush] == LABEL["irides"]).any()
+    assert (labels[iris & eye & ~blush] == LABEL["irides"]).mean() > 0.9

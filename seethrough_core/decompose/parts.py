@@ -110,8 +110,10 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     if found is not None:
         eyes_found, eye_masks = found
         head = replace(head, eyes=eyes_found, eye_y=(eyes_found[0][1] + eyes_found[1][1]) / 2)
+        blush = _skin_tinted(lab, face_skin)
         for eye, (ex, ey) in zip(eye_masks, eyes_found):
-            _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy)
+            _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy,
+                       blush)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -418,8 +420,18 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
     return ((pair[0][1], pair[0][2]), (pair[1][1], pair[1][2])), masks
 
 
+def _skin_tinted(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
+    """Skin a little shaded or flushed (a blush, a lid's shadow): the skin's hue, nearly its
+    lightness. Never an iris, however far the eye's hull reaches over the cheek."""
+    if not face_skin.any():
+        return np.zeros(lab.shape[:2], bool)
+    ref = np.median(lab[face_skin], axis=0)
+    return (lab[..., 0] > ref[0] - 25) & \
+        (np.hypot(lab[..., 1] - ref[1], lab[..., 2] - ref[2]) < 18)
+
+
 def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: float, xx,
-               yy) -> None:
+               yy, skin_tinted: np.ndarray | None = None) -> None:
     """Eyewhite, irides, eyelash and the eyebrow above, inside one eye mask."""
     whites = eye & white
     skin_med = float(np.median(L[face_skin])) if face_skin.any() else 80.0
@@ -430,6 +442,8 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
     lash = eye & ~whites & dark & ((yy < col_top + 1) | ((col_top < 0) & (yy < centre_y)))
     lower = eye & ~whites & dark & (yy > col_bot) & (col_top >= 0)
     iris = eye & ~whites & ~lash & (L < skin_med - 8)
+    if skin_tinted is not None:
+        iris &= ~skin_tinted
     iris = _iris_body(iris)
     labels[eye & ~face_skin & ~whites & ~lash & ~iris & (yy < centre_y)] = LABEL["eyelash"]
     # Shaded white at the corners, cut off the iris's body: the eyewhite's, not the iris's.
