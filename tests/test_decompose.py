@@ -332,7 +332,9 @@ def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
     assert (labels[ear] == LABEL["ears"]).mean() > 0.9
 
 
-def test_a_blush_the_eye_hull_reaches_over_stays_on_the_face_and_a_brown_iris_is_iris():
+@pytest.mark.parametrize("blush_rgb", [(225, 170, 165), (245, 175, 170)],
+                         ids=["shaded", "strong blush"])
+def test_a_blush_the_eye_hull_reaches_over_stays_on_the_face_and_a_brown_iris_is_iris(blush_rgb):
     from seethrough_core.decompose.parts import (LABEL, _dark, _eye_white, _label_eye,
                                                  _skin_tinted, to_lab)
     labels, eye, iris, yy, xx = _eye_labels()
@@ -340,7 +342,7 @@ def test_a_blush_the_eye_hull_reaches_over_stays_on_the_face_and_a_brown_iris_is
     rgb[eye] = (250, 250, 250)
     rgb[eye & iris] = (120, 85, 60)                                       # a brown iris
     blush = eye & (yy > 33) & (xx > 44) & (xx < 62)        # the hull's corner, by the iris
-    rgb[blush] = (225, 170, 165)                                          # shaded, flushed
+    rgb[blush] = blush_rgb
     lab = to_lab(rgb)
     face_skin = ~eye
     labels[:] = LABEL["face"]

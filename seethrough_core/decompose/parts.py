@@ -426,8 +426,12 @@ def _skin_tinted(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
     if not face_skin.any():
         return np.zeros(lab.shape[:2], bool)
     ref = np.median(lab[face_skin], axis=0)
-    return (lab[..., 0] > ref[0] - 25) & \
-        (np.hypot(lab[..., 1] - ref[1], lab[..., 2] - ref[2]) < 18)
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    shaded = (L > ref[0] - 25) & (np.hypot(A - ref[1], B - ref[2]) < 18)
+    # A strong blush is redder than the skin, nearly as light; an iris as light as the skin
+    # (light brown) is not redder than it.
+    flushed = (L > ref[0] - 15) & (A > ref[1] + 4) & (np.abs(B - ref[2]) < 12)
+    return shaded | flushed
 
 
 def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: float, xx,
@@ -513,7 +517,8 @@ def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin:
     near_iris = np.linalg.norm(lab - iris_ref, axis=-1) < max(12.0, 1.5 * spread)
     outline = face_hull & ~(cv2.erode(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
     dark = (lab[..., 0] < skin_L - 35) & ~outline
-    free = (labels == LABEL["face"]) & ~face_skin & (near_iris | dark)
+    free = (labels == LABEL["face"]) & ~face_skin & (near_iris | dark) & \
+        ~_skin_tinted(lab, face_skin)
     # The growth crosses a glasses rim (that stays the rim's) to what it cut off.
     rim = labels == LABEL["eyewear"]
     ys, xs = np.nonzero(eye)
