@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -65,26 +66,38 @@ def temp_path(target: str | os.PathLike, kind: str = "part") -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}")
 
 
-def sweep_stale(target: str | os.PathLike) -> list[Path]:
-    """Remove the temporaries of ``target`` left by processes that no longer run."""
-    target = Path(target)
-    removed = []
+def sweep_stale(target: str | os.PathLike, wait: float = 0.0) -> list[Path]:
+    """Remove the temporaries of ``target`` left by processes that no longer run. ``wait``:
+    seconds to give a writer that is still exiting (killed a moment ago: its sockets are
+    closed, so its parent knows, before the kernel lets it die) to be gone."""
+    deadline = time.monotonic() + wait
+    removed = _sweep_once(Path(target))
+    while time.monotonic() < deadline and _temporaries(Path(target)):
+        time.sleep(0.05)
+        removed += _sweep_once(Path(target))
+    return removed
+
+
+def _temporaries(target: Path) -> list[tuple[Path, int]]:
+    """(path, writer's pid) of the temporaries of ``target`` by other processes."""
     try:
         entries = list(os.scandir(target.parent if str(target.parent) else "."))
     except OSError:
-        return removed
-    prefix = f".{target.name}."
+        return []
+    found = []
     for entry in entries:
-        if not entry.name.startswith(prefix):
-            continue
-        m = _TEMP_RE.match(entry.name)
-        if not m or m["name"] != target.name:
-            continue
-        pid = int(m["pid"])
-        if pid == os.getpid() or _alive(pid):
-            continue
-        remove(Path(entry.path))
-        removed.append(Path(entry.path))
+        m = _TEMP_RE.match(entry.name) if entry.name.startswith(f".{target.name}.") else None
+        if m and m["name"] == target.name and int(m["pid"]) != os.getpid():
+            found.append((Path(entry.path), int(m["pid"])))
+    return found
+
+
+def _sweep_once(target: Path) -> list[Path]:
+    removed = []
+    for path, pid in _temporaries(target):
+        if not _alive(pid):
+            remove(path)
+            removed.append(path)
     return removed
 
 

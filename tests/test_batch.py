@@ -409,6 +409,31 @@ def test_the_runtime_never_imports_ray_and_a_missing_ray_is_one_line(tmp_path):
                                      "'seethrough-rig[ray]'")
 
 
+def test_the_last_sweep_waits_for_a_writer_that_is_still_exiting(tmp_path):
+    """A worker's parent learns of its death (its sockets close) a moment before the kernel
+    lets it die: the batch's last sweep gives it that moment; a writer that lives on keeps its
+    temporary folder."""
+    from seethrough_core.outputs import sweep_stale
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.4)"])
+    try:
+        temp = tmp_path / f".x.{proc.pid}-0123abcd.part"
+        temp.mkdir()
+        assert sweep_stale(tmp_path / "x") == []                 # still running
+        started = time.monotonic()
+        assert sweep_stale(tmp_path / "x", wait=10.0) == [temp]
+        assert time.monotonic() - started < 5.0 and not temp.exists()
+    finally:
+        proc.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        temp = tmp_path / f".y.{alive.pid}-0123abcd.part"
+        temp.mkdir()
+        assert sweep_stale(tmp_path / "y", wait=0.3) == [] and temp.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
     """A SIGKILLed worker stays a zombie until its parent (a pool, a raylet) reaps it; its
     temporary folder is stale all the same."""

@@ -126,10 +126,10 @@ def run_batch(config: BatchConfig) -> Summary:
         finally:
             bar.close()
             # A worker killed on an item's last attempt (or stopped with the batch) may leave
-            # its hidden temporary folder behind.
+            # its hidden temporary folder behind; one killed a moment ago may still be exiting.
             from seethrough_core.outputs import sweep_stale
             for task in tasks:
-                sweep_stale(out_dir / task["name"])
+                sweep_stale(out_dir / task["name"], wait=2.0)
     summary.seconds = time.perf_counter() - started
     return summary
 
