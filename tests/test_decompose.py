@@ -351,3 +351,51 @@ def test_a_blush_the_eye_hull_reaches_over_stays_on_the_face_and_a_brown_iris_is
                eye & ~face_skin, 40.0, 30.0, xx, yy, _skin_tinted(lab, face_skin))
     assert not (labels[blush] == LABEL["irides"]).any()
     assert (labels[iris & eye & ~blush] == LABEL["irides"]).mean() > 0.9
+
+
+def _head_with_points(tips):
+    """Labels of a round head of hair around a face, with a triangle standing up at each tip
+    x (all drawn in the hair)."""
+    import cv2
+
+    from seethrough_core.decompose.parts import LABEL, Head
+    h, w = 300, 300
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    hair = ((xx - 150) / 95.0) ** 2 + ((yy - 170) / 100.0) ** 2 <= 1
+    face = ((xx - 150) / 60.0) ** 2 + ((yy - 200) / 70.0) ** 2 <= 1
+    labels[hair] = LABEL["back hair"]
+    points = np.zeros((h, w), np.uint8)
+    for x in tips:
+        cv2.fillPoly(points, [np.array([(x - 28, 95), (x, 10), (x + 28, 95)], np.int32)], 1)
+    labels[(points > 0) & ~hair] = LABEL["back hair"]
+    labels[face] = LABEL["front hair"]
+    labels[face & (yy > 160)] = LABEL["face"]
+    head = Head(cx=150.0, eye_y=200.0, eye_dist=40.0, chin_y=265.0,
+                eyes=((175.0, 200.0), (125.0, 200.0)), nose=(150.0, 220.0),
+                mouth=(150.0, 240.0))
+    return labels, labels > 0, head, xx, yy, points > 0
+
+
+def test_a_pair_of_animal_ears_on_the_head_are_ears_not_hair():
+    from seethrough_core.decompose.parts import LABEL, _label_animal_ears
+    labels, figure, head, xx, yy, points = _head_with_points([90, 210])
+    _label_animal_ears(labels, figure, head, xx, yy)
+    ears = labels == LABEL["ears"]
+    above = points & (yy < 70)                      # what stands clear of the head
+    assert ears[above].mean() > 0.9
+    for x in (90, 210):                             # each ear, most of it down to its base
+        one = points & (np.abs(xx - x) < 30)
+        assert ears[one].mean() > 0.7
+        assert ears[88:95, x - 6:x + 6].all()
+    assert not ears[yy > 170].any()                 # nothing down the sides of the head
+
+
+@pytest.mark.parametrize("tips", [[150], [90, 150, 210], [100, 120]],
+                         ids=["one strand", "a row of spikes", "both on one side"])
+def test_a_standing_strand_or_spikes_stay_hair(tips):
+    from seethrough_core.decompose.parts import LABEL, _label_animal_ears
+    labels, figure, head, xx, yy, _ = _head_with_points(tips)
+    before = labels.copy()
+    _label_animal_ears(labels, figure, head, xx, yy)
+    assert not (labels == LABEL["ears"]).any() and (labels == before).all()

@@ -192,6 +192,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     _thin_strokes_to_hair(labels, ed)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
+    _label_animal_ears(labels, fg, head, xx, yy)
     # Last, once specks of hair among the face's features have joined the face.
     for eye in eye_masks if found is not None else ():
         _eye_fringe(labels, eye, lab, face_skin, face_hull)
@@ -678,6 +679,67 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
             continue
         ear = convex_fill(blob) & body & ~face_hull & (labels == 0)
         labels[ear] = LABEL["ears"]
+
+
+def _label_animal_ears(labels: np.ndarray, figure: np.ndarray, head: Head, xx, yy) -> None:
+    """Animal ears: a pair of points standing up from the top of the head, one each side of
+    its centre, alike in size and height. They are drawn in the hair's colour and were taken
+    for hair; as `ears` they move with the head instead of swinging like strands. A single
+    standing strand (an ahoge) or a row of spikes is not a pair and stays hair."""
+    face = labels == LABEL["face"]
+    if not face.any():
+        return
+    fx = np.nonzero(face)[1]
+    face_w = float(np.ptp(fx)) + 1
+    hair = np.isin(labels, [LABEL["front hair"], LABEL["back hair"]])
+    head_mask = (hair | face) & figure
+    r = max(2, int(round(0.1 * face_w)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    opened = cv2.morphologyEx(head_mask.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
+    points = hair & ~opened & (yy < head.eye_y - 0.6 * face_w)
+    comps, n = ndimage.label(points)
+    found = []
+    for i, box in enumerate(ndimage.find_objects(comps), start=1):
+        piece = comps[box] == i
+        ys, xs = np.nonzero(piece)
+        height = float(np.ptp(ys)) + 1
+        if piece.sum() < 0.01 * face_w * face_w or height < 0.12 * face_w:
+            continue
+        found.append((i, box, float(xs.mean() + box[1].start), float(ys.mean() + box[0].start),
+                      float(piece.sum())))
+    if len(found) != 2:
+        return
+    (ia, ba, xa, ya, aa), (ib, bb, xb, yb, ab) = sorted(found, key=lambda f: f[2])
+    if not (xa < head.cx < xb and xb - xa > 0.3 * face_w and abs(ya - yb) < 0.15 * face_w
+            and min(aa, ab) > 0.4 * max(aa, ab)):
+        return
+    # The ear stands on the skull: the round top a wider opening leaves (no ear survives it).
+    big = max(3, int(round(0.25 * face_w)))
+    skull = cv2.morphologyEx(head_mask.astype(np.uint8), cv2.MORPH_OPEN,
+                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                       (2 * big + 1, 2 * big + 1))) > 0
+    h, w = labels.shape
+    for i, box in ((ia, ba), (ib, bb)):
+        ear = comps == i
+        # Its hull down to its base, half its width again on each side (the base is wider
+        # than what stands out).
+        x0, x1 = box[1].start, box[1].stop
+        pad = (x1 - x0) // 2
+        base = np.zeros_like(ear)
+        # Drawn over the hair, it reaches well below what stands out (the opening keeps its
+        # base where that is wider than the disc) and at least onto the skull, never far
+        # down the side of the head.
+        reach, limit = box[0].stop + int(3.5 * r), min(h - 1, box[0].stop + 6 * r)
+        for x in range(max(0, x0 - pad), min(w, x1 + pad)):
+            rows = np.flatnonzero(skull[:, x])
+            if not rows.size:
+                continue
+            # Under what stands out: down to its base, at least onto the skull; beside it: only
+            # as low as what stands out (the hair down the side of the head stays hair).
+            row = max(int(rows[0]) + r, reach) if x0 <= x < x1 else box[0].stop
+            base[min(row, limit), x] = True
+        hull = convex_fill(ear | base)
+        labels[hull & hair] = LABEL["ears"]
 
 
 def _mouth_point(layout: Layout, nose: Point, ed: float) -> Point:
