@@ -399,3 +399,22 @@ def test_a_standing_strand_or_spikes_stay_hair(tips):
     before = labels.copy()
     _label_animal_ears(labels, figure, head, xx, yy)
     assert not (labels == LABEL["ears"]).any() and (labels == before).all()
+
+
+def test_the_jaw_line_is_the_face_s_and_a_lock_crossing_under_the_chin_stays_hair():
+    from seethrough_core.decompose.parts import LABEL, Head, _jaw_line_to_face
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    hull = ((xx - 120) / 70.0) ** 2 + ((yy - 100) / 90.0) ** 2 <= 1
+    ring = ((xx - 120) / 73.0) ** 2 + ((yy - 100) / 93.0) ** 2 <= 1
+    outline = ring & ~hull & (yy > 150)                     # the jaw line, 3 px, below the eyes
+    lock = (np.abs(xx - 150) < 8) & (yy > 150)               # a lock hanging past the chin
+    labels = np.zeros((h, w), np.uint8)
+    labels[hull] = LABEL["face"]
+    labels[outline | (lock & ~hull)] = LABEL["back hair"]
+    head = Head(cx=120.0, eye_y=90.0, eye_dist=40.0, chin_y=190.0,
+                eyes=((145.0, 90.0), (95.0, 90.0)), nose=(120.0, 120.0), mouth=(120.0, 150.0))
+    _jaw_line_to_face(labels, hull, head, yy)
+    away = outline & (np.abs(xx - 150) > 12)
+    assert (labels[away] == LABEL["face"]).all()
+    assert (labels[lock & ~hull] == LABEL["back hair"]).all()

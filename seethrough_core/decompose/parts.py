@@ -190,6 +190,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
     _thin_strokes_to_hair(labels, ed)
+    _jaw_line_to_face(labels, face_hull, head, yy)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
     _label_animal_ears(labels, fg, head, xx, yy)
@@ -230,6 +231,28 @@ def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
             rim = (cv2.dilate(stroke.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~stroke
             if (rim & hair).sum() > (rim & own).sum():
                 labels[stroke] = LABEL["back hair"]
+
+
+def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy) -> None:
+    """The face's own outline below the eyes (the jaw line), dark as hair and touching the locks
+    beside it, was taken for hair: it stayed behind with the back hair when the chin lifted and
+    left the neck unpainted under it. Hair within an outline's width outside the face's hull,
+    below the eyes, with no hair further down, is the face's."""
+    if not face_hull.any():
+        return
+    ys, xs = np.nonzero(face_hull)
+    width = float(np.ptp(xs)) + 1
+    outline = max(2.0, 0.04 * width)          # a drawn outline is about this thick
+    hair = labels == LABEL["back hair"]
+    outside = cv2.distanceTransform((~face_hull).astype(np.uint8), cv2.DIST_L2, 3)
+    # A line, not a lock: two outline widths further down there is no more hair (a lock that
+    # hangs past the jaw or crosses under the chin goes on).
+    step = int(round(2 * outline)) + 1
+    hair_below = np.zeros_like(hair)
+    hair_below[:-step] = hair[step:]
+    jaw = hair & (outside <= outline) & ~hair_below & \
+        (yy > head.eye_y + 0.25 * (ys.max() - head.eye_y))
+    labels[jaw] = LABEL["face"]
 
 
 def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
