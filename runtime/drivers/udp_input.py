@@ -7,6 +7,7 @@ broken sender leaves the puppet easing back to what lies under it, never a crash
 """
 from __future__ import annotations
 
+import abc
 import errno
 import ipaddress
 import socket
@@ -61,7 +62,7 @@ def bind_udp(host: str, port: int, option: str) -> socket.socket:
     return sock
 
 
-class UdpInput:
+class UdpInput(abc.ABC):
     """Base of the UDP inputs: subclasses turn one datagram into parameters (``handle``; raise
     on anything unreadable) and may act between datagrams (``tick``)."""
 
@@ -81,8 +82,10 @@ class UdpInput:
 
     # ------------------------------------------------------------------ what subclasses give
 
+    @abc.abstractmethod
     def handle(self, data: bytes, sender: tuple, arrival: float) -> dict[str, float] | None:
-        raise NotImplementedError
+        """The parameters one datagram carries (None: nothing to apply); raises when it cannot
+        be read."""
 
     def tick(self, now: float) -> None:
         """Called at least every ``RECV_TIMEOUT`` seconds on the receiver thread."""

@@ -196,7 +196,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     _label_animal_ears(labels, fg, head, xx, yy)
     # Last, once specks of hair among the face's features have joined the face.
     for eye in eye_masks if found is not None else ():
-        _eye_fringe(labels, eye, lab, face_skin, face_hull)
+        _eye_fringe(labels, eye, lab, face_skin, face_hull, blush)
     labels[~fg] = 0
     return labels, head
 
@@ -527,7 +527,7 @@ def _highlights_to_iris(labels: np.ndarray, whites: np.ndarray) -> None:
 
 
 def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin: np.ndarray,
-                face_hull: np.ndarray) -> None:
+                face_hull: np.ndarray, skin_tinted: np.ndarray | None = None) -> None:
     """Iris and lash pixels outside an eye's mask (its hull misses a corner that a lid or a
     glasses rim cut off) would stay on the face when the eye closes. Face pixels that are not
     skin and connect to the eye within a fifth of its width join the iris when of its colour,
@@ -541,8 +541,9 @@ def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin:
     near_iris = np.linalg.norm(lab - iris_ref, axis=-1) < max(12.0, 1.5 * spread)
     outline = face_hull & ~(cv2.erode(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
     dark = (lab[..., 0] < skin_L - 35) & ~outline
-    free = (labels == LABEL["face"]) & ~face_skin & (near_iris | dark) & \
-        ~_skin_tinted(lab, face_skin)
+    if skin_tinted is None:
+        skin_tinted = _skin_tinted(lab, face_skin)
+    free = (labels == LABEL["face"]) & ~face_skin & (near_iris | dark) & ~skin_tinted
     # The growth crosses a glasses rim (that stays the rim's) to what it cut off.
     rim = labels == LABEL["eyewear"]
     ys, xs = np.nonzero(eye)
