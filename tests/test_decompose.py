@@ -241,6 +241,12 @@ def test_sample_psd_meets_the_decomposition_targets(sample_psd):
     assert m["dice"]["face"] > 0.75
 
 
+def test_the_example_character_wears_no_glasses(example_decomposed):
+    # Its jaw line and the locks beside its cheeks ring both eyes, as a frame would; nothing
+    # crosses its cheeks below the eyes, so it has no eyewear.
+    assert not any(l.tag == "eyewear" for l in example_decomposed.layers)
+
+
 @pytest.mark.slow
 def test_illustration_yields_both_eyes_from_the_picture(shared_data):
     # Pose landmarks put one eye between the eyes on this 3/4 view; the eyewhites find both.
@@ -314,6 +320,23 @@ def test_iris_and_lash_pixels_a_rim_cut_off_the_eye_join_it_and_skin_stays_face(
     assert (labels[face_skin] == LABEL["face"]).all()
 
 
+def test_a_crease_above_the_eye_or_a_corner_wedge_in_the_iris_colour_is_not_iris():
+    from seethrough_core.decompose.parts import LABEL, _eye_fringe, to_lab
+    labels, eye, iris, yy, xx = _eye_labels()
+    rgb = np.full(labels.shape + (3,), (250, 222, 205), np.uint8)      # skin
+    rgb[eye] = (250, 250, 250)
+    rgb[eye & iris] = (70, 120, 200)
+    # A lid's crease just above the eye and a wedge at its far corner, both of the iris's
+    # colour and touching the eye, but above the iris's top or far from it.
+    crease = (np.abs(yy - 16.5) <= 1) & (np.abs(xx - 40) < 14) & ~eye
+    wedge = (np.abs(yy - 36) <= 2) & (xx >= 62) & (xx < 68) & ~eye
+    rgb[crease | wedge] = (72, 118, 198)
+    labels[(labels == LABEL["irides"]) & (yy < 21)] = LABEL["eyelash"]
+    face_skin = (labels == LABEL["face"]) & ~crease & ~wedge
+    _eye_fringe(labels, eye, to_lab(rgb), face_skin, np.ones_like(eye))
+    assert not (labels[crease | wedge] == LABEL["irides"]).any()
+
+
 def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
     from seethrough_core.decompose.parts import LABEL, Head, _label_ears
     h, w = 200, 240
@@ -330,6 +353,89 @@ def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
     body = np.ones((h, w), bool)
     _label_ears(labels, ear, face, body, head, xx, yy)
     assert (labels[ear] == LABEL["ears"]).mean() > 0.9
+
+
+SKIN_RGB = (250, 222, 205)
+
+
+def _face_with_eyes(iris_shift=0.0, iris_rx=15.0, h=400, w=400):
+    """A face (skin) with two anime eyes: a black lash line along each eye's top, a brown iris
+    whose upper part is its dark lid shadow with a black pupil, a black lower-lash wedge in
+    the outer corner under the white. Returns (rgb, face, {side: masks})."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    face = ((xx - 200) / 120.0) ** 2 + ((yy - 210) / 140.0) ** 2 <= 1
+    rgb[face] = SKIN_RGB
+    parts = {}
+    for side, cx, out in (("r", 150, -1), ("l", 250, 1)):
+        cy, ix = 200, cx + iris_shift
+        eye = ((xx - cx) / 36.0) ** 2 + ((yy - cy) / 16.0) ** 2 <= 1
+        iris = eye & (((xx - ix) / iris_rx) ** 2 + ((yy - cy - 2) / 16.0) ** 2 <= 1)
+        top = np.full(w, 10 ** 6)
+        cols = np.flatnonzero(eye.any(0))
+        top[cols] = np.argmax(eye[:, cols], 0)
+        lash = (yy >= top[None, :] - 2) & (yy < top[None, :] + 4) & (np.abs(xx - cx) <= 38)
+        pupil = iris & (((xx - ix) / 5.0) ** 2 + ((yy - cy) / 7.0) ** 2 <= 1)
+        wedge = (np.abs(yy - (cy + 12)) <= 2) & (out * (xx - cx) > 20) & (out * (xx - cx) < 36)
+        rgb[eye] = (255, 255, 255)
+        rgb[iris] = (150, 95, 60)
+        rgb[iris & (yy < cy - 4)] = (70, 40, 25)
+        rgb[pupil] = (15, 10, 10)
+        rgb[lash | wedge] = (20, 15, 15)
+        parts[side] = dict(eye=eye, iris=iris & ~lash, pupil=pupil & ~lash, lash=lash,
+                           wedge=wedge & ~iris, white=eye & ~iris & ~lash & ~wedge)
+    return rgb, face, parts
+
+
+def _eyes_and_labels(rgb, face):
+    from seethrough_core.decompose.parts import (LABEL, Head, _dark, _eye_white,
+                                                 _eyes_from_whites, _label_eye, _skin_tinted,
+                                                 to_lab)
+    h, w = face.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    lab = to_lab(rgb)
+    L = lab[..., 0]
+    face_skin = face & (np.abs(rgb.astype(int) - SKIN_RGB).max(-1) < 3)
+    head = Head(200.0, 200.0, 100.0, 340.0, ((250.0, 200.0), (150.0, 200.0)), (200.0, 240.0),
+                (200.0, 290.0))
+    white, dark = _eye_white(lab, face_skin), _dark(L, face_skin)
+    found = _eyes_from_whites(white, dark, face_skin, face, L, head, xx, yy)
+    assert found is not None
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    for eye, (ex, _) in zip(found[1], found[0]):
+        _label_eye(labels, eye, white, dark, L, face_skin, face & ~face_skin, ex, 100.0, xx, yy,
+                   _skin_tinted(lab, face_skin))
+    return found, labels
+
+
+@pytest.mark.parametrize("iris_shift,iris_rx", [(0.0, 24.0), (6.0, 24.0), (17.0, 19.0)],
+                         ids=["iris splits the white", "uneven split", "white on one side"])
+def test_each_eye_is_found_whole_when_its_iris_splits_or_hides_the_white(iris_shift, iris_rx):
+    # A wide iris splits the white in two, or reaches the corner so the white shows on one
+    # side only: each eye's mask still spans the whole eye, and two halves of one eye are
+    # never taken for the two eyes.
+    rgb, face, parts = _face_with_eyes(iris_shift, iris_rx)
+    (right_pt, left_pt), masks = _eyes_and_labels(rgb, face)[0]
+    assert abs(right_pt[0] - 250) < 4 and abs(left_pt[0] - 150) < 4
+    for side, mask in zip(("l", "r"), masks):       # image right (character's left) first
+        p = parts[side]
+        assert mask[p["iris"]].mean() > 0.98
+        assert mask[p["white"]].mean() > 0.95
+
+
+def test_the_iris_keeps_its_dark_top_and_pupil_and_the_lashes_stay_lashes():
+    from seethrough_core.decompose.parts import LABEL
+    rgb, face, parts = _face_with_eyes()
+    _, labels = _eyes_and_labels(rgb, face)
+    for p in parts.values():
+        # The iris's lid shadow and its pupil are as dark as the lash line but belong to the
+        # iris (they move with the gaze); the lash line and the lower lash's corner wedge
+        # are lashes (they stay when the gaze moves).
+        assert (labels[p["iris"]] == LABEL["irides"]).mean() > 0.95
+        assert (labels[p["pupil"]] == LABEL["irides"]).all()
+        assert (labels[p["lash"]] == LABEL["eyelash"]).mean() > 0.95
+        assert (labels[p["wedge"]] == LABEL["eyelash"]).all()
+        assert (labels[p["white"]] == LABEL["eyewhite"]).mean() > 0.95
 
 
 @pytest.mark.parametrize("blush_rgb", [(225, 170, 165), (245, 175, 170)],

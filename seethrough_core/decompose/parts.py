@@ -417,7 +417,8 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
         for b in range(a + 1, len(candidates)):
             ca, cb = candidates[a], candidates[b]
             if abs(ca[1] - cb[1]) > 0.2 * face_w and abs(ca[2] - cb[2]) < 0.25 * height and \
-                    min(ca[0], cb[0]) > 0.15 * max(ca[0], cb[0]):
+                    min(ca[0], cb[0]) > 0.15 * max(ca[0], cb[0]) and \
+                    _skin_between(ca[3], cb[3], face_skin) >= 0.25:
                 pair = (ca, cb)
                 break
         if pair:
@@ -425,15 +426,20 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
     if pair is None:
         return None
     pair = sorted(pair, key=lambda c: -c[1])           # image right = character's left first
+    pair = _with_sibling_whites(pair, whites, face_skin, face_w)
     masks = []
     for _, cx, cy, own in pair:
         ys, xs = np.nonzero(own)
-        bw, bh = float(np.ptp(xs)) + 1, float(np.ptp(ys)) + 1
-        rx = max(0.75 * bw, 0.12 * face_w) + 2
+        bh = float(np.ptp(ys)) + 1
+        # The white may show on one side of the iris only: the eye spans the iris beside it.
+        left, right = _iris_beside(own, white | face_skin, int(round(0.15 * face_w)))
+        x_lo, x_hi = float(xs.min()) - left, float(xs.max()) + right
+        bw = x_hi - x_lo + 1
+        rx = max(0.75 * bw if left + right < 0.3 * bh else 0.6 * bw, 0.12 * face_w) + 2
         ry_up = 0.5 * bh + max(3.0, 0.08 * face_w)
         ry_dn = 0.5 * bh + max(2.0, 0.03 * face_w)
         my = (ys.min() + ys.max()) / 2
-        mx = (xs.min() + xs.max()) / 2
+        mx = (x_lo + x_hi) / 2
         ry = np.where(yy < my, ry_up, ry_dn)
         zone = ((xx - mx) / rx) ** 2 + ((yy - my) / ry) ** 2 <= 1.0
         near = zone & face_hull & (~face_skin | own) & ((L < float(np.median(L[face_skin])) - 8)
@@ -441,7 +447,89 @@ def _eyes_from_whites(white, dark, face_skin, face_hull, L, head: Head, xx, yy):
         near = _components_touching(near, (cx, cy), 0.5 * bh + 1, xx, yy)
         eye = convex_fill(near | own) & zone
         masks.append(eye)
-    return ((pair[0][1], pair[0][2]), (pair[1][1], pair[1][2])), masks
+    # Each eye's point: the middle of the whole eye (its white may show on one side only).
+    points = []
+    for (_, _, cy, _), eye in zip(pair, masks):
+        cols = np.flatnonzero(eye.any(0))
+        points.append((float(cols.min() + cols.max()) / 2, cy))
+    return (points[0], points[1]), masks
+
+
+def _skin_between(a: np.ndarray, b: np.ndarray, face_skin: np.ndarray) -> float:
+    """The share of skin between two white blobs, level with them: the bridge of the nose
+    between two eyes, none where a wide iris splits one eye's white in two."""
+    (ay, ax), (by, bx) = np.nonzero(a), np.nonzero(b)
+    if ax.mean() > bx.mean():
+        (ay, ax), (by, bx) = (by, bx), (ay, ax)
+    y0, y1 = max(ay.min(), by.min()), min(ay.max(), by.max())
+    if y1 < y0:
+        y0 = y1 = int(round((ay.mean() + by.mean()) / 2))
+    strip = face_skin[y0:y1 + 1, ax.max() + 1:bx.min()]
+    return float(strip.mean()) if strip.size else 0.0
+
+
+def _iris_beside(own: np.ndarray, stop: np.ndarray, max_run: int) -> tuple[float, float]:
+    """How far (px) the eye runs on left and right of its white: along the white's middle
+    rows, the run of pixels beside it that are neither white nor skin (the iris, or the lash
+    in the corner), at most ``max_run``; the median over those rows."""
+    ys, xs = np.nonzero(own)
+    y0, y1 = np.percentile(ys, [25, 75])
+    runs = ([], [])
+    w = own.shape[1]
+    for y in range(int(y0), int(y1) + 1):
+        row = np.flatnonzero(own[y])
+        if row.size == 0:
+            continue
+        for side, (start, step) in enumerate(((row.min() - 1, -1), (row.max() + 1, 1))):
+            n, x = 0, start
+            while 0 <= x < w and n < max_run and not stop[y, x]:
+                n, x = n + 1, x + step
+            runs[side].append(n)
+    return tuple(float(np.median(r)) if r else 0.0 for r in runs)
+
+
+def _with_sibling_whites(pair, whites: np.ndarray, face_skin: np.ndarray, face_w: float):
+    """Each eye's white with the white on the iris's other side joined to it.
+
+    A wide iris splits an eye's white in two, and the piece picked for the eye may be the
+    smaller corner: its hull would miss the rest of the eye (half the lash line and the other
+    corner would stay on the face when the eye closes). A white piece beside it, at its height,
+    across a gap that is not skin (the iris), is its own (the nearer eye's, if both)."""
+    comps, n = ndimage.label(whites)
+    if n < 3:
+        return pair
+    boxes = ndimage.find_objects(comps)
+    owns = [c[3] for c in pair]
+    taken = owns[0] | owns[1]
+    merged = [o.copy() for o in owns]
+    spans = []
+    for own in owns:
+        ys, xs = np.nonzero(own)
+        spans.append((xs.min(), xs.max(), ys.min(), ys.max()))
+    for i, (ys_, xs_) in enumerate(boxes, start=1):
+        piece = comps == i
+        if (piece & taken).any():
+            continue
+        px0, px1, py0, py1 = xs_.start, xs_.stop - 1, ys_.start, ys_.stop - 1
+        gaps = [max(sx0 - px1, px0 - sx1) - 1 for sx0, sx1, _, _ in spans]
+        # The nearer eye first; skin between them means the piece is not that eye's.
+        for k in np.argsort(gaps):
+            sx0, sx1, sy0, sy1 = spans[k]
+            gap = gaps[k]
+            overlap = min(py1, sy1) - max(py0, sy0) + 1
+            if not 0 < gap < 0.25 * face_w or \
+                    overlap < 0.3 * min(py1 - py0 + 1, sy1 - sy0 + 1):
+                continue
+            gx0, gx1 = (px1 + 1, sx0) if px1 < sx0 else (sx1 + 1, px0)
+            strip = face_skin[max(py0, sy0):min(py1, sy1) + 1, gx0:gx1]
+            if strip.size and strip.mean() < 0.4:
+                merged[k] |= piece
+                break
+    out = []
+    for (area, _, _, _), own in zip(pair, merged):
+        ys, xs = np.nonzero(own)
+        out.append((area, float((xs.min() + xs.max()) / 2), float(ys.mean()), own))
+    return out
 
 
 def _skin_tinted(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
@@ -467,9 +555,18 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
     col_top = _column_extreme(whites, top=True)[None, :]
     col_bot = _column_extreme(whites, top=False)[None, :]
     centre_y = float(np.median(np.nonzero(whites)[0])) if whites.any() else float(np.median(ys))
-    lash = eye & ~whites & dark & ((yy < col_top + 1) | ((col_top < 0) & (yy < centre_y)))
+    line = _lash_bottom(eye & dark, col_top[0], centre_y)
+    if line is None:
+        # No lash line drawn over a white: what is dark above the whites, or above the
+        # middle where there is no white, is the lash.
+        lash = eye & ~whites & dark & ((yy < col_top + 1) | ((col_top < 0) & (yy < centre_y)))
+        line = np.full(col_top.shape[1], -1.0, np.float32)
+    else:
+        lash = eye & ~whites & dark & (yy < np.where(col_top >= 0, np.minimum(col_top, line),
+                                                    line) + 1)
     lower = eye & ~whites & dark & (yy > col_bot) & (col_top >= 0)
-    iris = eye & ~whites & ~lash & (L < skin_med - 8)
+    # Nothing above the lash line is the iris (a lid's crease, a lash's tip).
+    iris = eye & ~whites & ~lash & (L < skin_med - 8) & (yy >= line[None, :])
     if skin_tinted is not None:
         iris &= ~skin_tinted
     iris = _iris_body(iris)
@@ -477,7 +574,15 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
     # Shaded white at the corners, cut off the iris's body: the eyewhite's, not the iris's.
     labels[eye & ~whites & ~lash & ~iris & (L >= skin_med - 40) & (yy >= centre_y)] = \
         LABEL["eyewhite"]
-    labels[iris | (lower & ~iris)] = LABEL["irides"]
+    # Dark pixels under the white are the iris's rim where it dips below the white beside it,
+    # the lower lash line elsewhere (a thick corner wedge must not slide with the gaze).
+    if iris.any():
+        ix = np.flatnonzero(iris.any(0))
+        in_iris = (xx >= ix.min()) & (xx <= ix.max())
+    else:
+        in_iris = np.zeros(eye.shape, bool)
+    labels[iris | (lower & in_iris & ~iris)] = LABEL["irides"]
+    labels[lower & ~in_iris & ~iris] = LABEL["eyelash"]
     labels[lash] = LABEL["eyelash"]
     labels[whites] = LABEL["eyewhite"]
     _highlights_to_iris(labels, whites)
@@ -489,6 +594,43 @@ def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: flo
         (yy > eye_top - 0.8 * ed) & ~eye
     brow = brow_zone & feats & (L < skin_med - 12)
     labels[_drop_small(brow, 0.1) & (labels == LABEL["face"])] = LABEL["eyebrow"]
+
+
+def _lash_bottom(dark_eye: np.ndarray, white_top: np.ndarray,
+                 centre_y: float) -> np.ndarray | None:
+    """Per column, the last row of the upper lash line; None where no lash line meets a white.
+
+    Where the white meets the lash line, the line ends where the white begins. Elsewhere (over
+    the iris, whose dark upper part is its lid shadow; or where the iris's rim runs between
+    the line and the white) the line is as thick as where it meets the white nearby: its
+    thickness is carried across under its own (spike-free) top edge, so the iris, its rim and
+    the pupil stay the iris's and move with the gaze."""
+    top = _column_extreme(dark_eye, top=True)
+    valid = top >= 0
+    out = np.full(white_top.shape, centre_y, np.float32)
+    if not valid.any():
+        return None
+    cols_v = np.flatnonzero(valid)
+    span = float(np.ptp(cols_v) + 1)
+    # Lash tips stand up from the line: the line's top edge is the running median.
+    k = max(3, int(round(0.1 * span)) | 1)
+    top_s = top.copy()
+    top_s[cols_v] = ndimage.median_filter(top[cols_v], size=k, mode="nearest")
+    known = valid & (white_top >= 0) & (top_s < white_top)
+    if not known.any():
+        return None
+    cols = np.flatnonzero(known)
+    thick = white_top[cols] - top_s[cols]
+    # Where the white begins lower (under the iris's rim, a highlight) the run is lash and
+    # iris: only columns about as thin as the thinnest nearby measure the line.
+    reach = max(1.0, 0.2 * span)
+    floor = np.array([thick[np.abs(cols - c) <= reach].min() for c in cols], np.float32)
+    good = thick <= floor + np.maximum(2.0, 0.3 * floor)
+    across = np.interp(np.arange(white_top.size), cols[good], thick[good]).astype(np.float32)
+    out[valid] = np.minimum(top_s[valid] + across[valid], centre_y)
+    exact = cols[good]
+    out[exact] = np.minimum(white_top[exact], centre_y)
+    return out
 
 
 def _iris_body(iris: np.ndarray) -> np.ndarray:
@@ -555,9 +697,18 @@ def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin:
             break
         grown = nxt
     fringe = grown & free
-    labels[fringe & near_iris] = LABEL["irides"]
+    # An iris never reaches above its own top (under the lash line): a lid's crease there
+    # may share its colour.
+    below_top = np.arange(labels.shape[0])[:, None] >= np.nonzero(iris)[0].min()
+    # ...and what a rim or a lid cut off runs on from it: a black lash wedge in the eye's
+    # corner, the colour of the pupil but cut off from the iris by the white, is not the iris.
+    joined = (fringe & near_iris & below_top) | rim | (labels == LABEL["irides"])
+    comps, _ = ndimage.label(joined, structure=np.ones((3, 3)))
+    touching = np.unique(comps[iris])
+    spill = fringe & near_iris & below_top & np.isin(comps, touching[touching > 0])
+    labels[spill] = LABEL["irides"]
     if (eye & (labels == LABEL["eyelash"])).any():
-        labels[fringe & ~near_iris] = LABEL["eyelash"]
+        labels[fringe & ~spill] = LABEL["eyelash"]
 
 
 def _without_slivers(mask: np.ndarray, centre: Point, radius: float, width: float, xx,
