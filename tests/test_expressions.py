@@ -137,3 +137,53 @@ def test_missing_parts_are_named_in_one_line_each():
     assert all("\n" not in line for line in lines)
     both = missing_parts(Character((200, 160), [_face_layers()[0]]))
     assert any("left eye" in line for line in both) and any("right eye" in line for line in both)
+
+
+def test_a_closed_lid_sags_even_when_the_opening_is_cut_off_in_a_frown():
+    # A glasses rim or a strand cuts the eye's opening off along an arch: the closed lid
+    # still sags in the middle (or runs straight), never arches like a frown.
+    layers = _face_layers()
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    for l in layers:
+        if l.tag in ("eyewhite", "irides"):
+            cx = 65 if l.side == "r" else 135
+            arch = yy > 66 + 8 * ((xx - cx) / 18.0) ** 2        # the cut: high in the middle
+            l.rgba[arch] = 0
+    art = {l.side: l for l in add_expression_art(layers) if l.variant == "eye_close"}
+    for side, cx in (("r", 65), ("l", 135)):
+        lid = (art[side].rgba[..., :3].max(axis=2) < 90) & (art[side].alpha > 128)
+        ys, xs = np.nonzero(lid)
+        middle = ys[np.abs(xs - cx) <= 2].mean()
+        ends = ys[np.abs(xs - cx) >= 12].mean()
+        assert middle >= ends - 0.5
+
+
+def test_a_frame_the_hair_mask_took_in_is_still_found_and_shaded_hair_is_not_frame():
+    # Pink hair whose outlines join the frame: the hair mask holds the whole frame, and shaded
+    # pink hair lies in the bands above the eyes. The frame is found (its rims cross the
+    # cheeks in an ink that is not the hair's colour), and the shaded hair is not part of it.
+    import cv2
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.full((h, w, 3), SKIN, np.uint8)
+    eyes = [(65.0, 70.0, 18.0), (135.0, 70.0, 18.0)]
+    taken = np.zeros((h, w), bool)
+    for cx, cy, r in eyes:
+        cv2.ellipse(img, (int(cx), int(cy)), (18, 9), 0, 0, 360, (255, 255, 255), -1)
+        taken |= cv2.ellipse(np.zeros((h, w), np.uint8), (int(cx), int(cy)), (18, 9), 0, 0, 360,
+                             1, -1) > 0
+    shaded = (yy < 50) & (np.abs(xx - 100) < 90)
+    img[shaded] = (150, 80, 105)                         # shaded pink hair over the brow
+    img[yy < 30] = (235, 160, 185)                       # the fringe's lit part
+    for cx, cy, r in eyes:
+        cv2.ellipse(img, (int(cx), int(cy + 2)), (27, 18), 0, 0, 360, (60, 40, 45), 3)
+    cv2.line(img, (92, 72), (108, 72), (60, 40, 45), 3)
+    frame_px = np.all(img == (60, 40, 45), axis=-1)
+    hair = (yy < 50) | frame_px
+    solid = np.ones((h, w), bool)
+    skin = np.all(img == SKIN, axis=-1)
+    frame = find_eyewear(_lab(img), solid, skin, taken, eyes, hair)
+    assert frame is not None
+    assert (frame & frame_px).sum() > 0.8 * frame_px.sum()
+    assert not (frame & shaded & ~frame_px).any()

@@ -141,6 +141,10 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     # A closed lid lies in the lower part of the opening, not on its very edge.
     edge = upper_edge + LID_HEIGHT * (edge - upper_edge)
     coef = np.polyfit(cols - cols.mean(), edge, 2) if cols.size >= 3 else [0, 0, edge.mean()]
+    if coef[0] > 0 and cols.size >= 2:
+        # A closed lid sags in the middle (image y grows downwards); an opening cut off at
+        # its bottom (by a rim, a strand) must not turn it into a frown: then it runs straight.
+        coef = [0.0, *np.polyfit(cols - cols.mean(), edge, 1)]
     lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
     a = lid[..., None]
     rgba[..., :3] = ink_colour * a + rgba[..., :3] * (1.0 - a)

@@ -38,15 +38,23 @@ def find_eyewear(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray,
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     bands = []
     eyes = [e if len(e) == 4 else (*e, 0.75 * e[2]) for e in eyes]
+    on_cheek = _on_the_face(lab, face_skin, hair, min(e[2] for e in eyes))
+    rims = np.zeros((h, w), bool)
 
     for ex, ey, er, eh in eyes:
         rho = np.hypot((xx - ex) / er, (yy - ey) / eh)
         band = (rho > INNER) & (rho < OUTER)
         ring = strokes & band
-        cheek = ring & ~hair if hair is not None else ring
+        cheek = ring & on_cheek
         if not _ringed(ring, ex, ey, cheek):
             return None
         bands.append(band)
+        rims |= cheek & (yy > ey)
+    # The frame is drawn in one ink: the rims crossing the cheeks show it; shaded hair and
+    # other strokes in the bands that are not of that ink are not the frame.
+    ink = np.median(lab[rims], axis=0)
+    off = np.linalg.norm(lab - ink, axis=-1)
+    strokes &= off < max(15.0, 2.0 * float(np.percentile(off[rims], 75)))
     (lx, ly, lr, _), (rx, ry, rr, _) = sorted(eyes)
     mid_y = 0.5 * (ly + ry)
     half = 0.45 * max(lr, rr)
@@ -64,6 +72,22 @@ def find_eyewear(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray,
         cv2.MORPH_ELLIPSE, (5, 5)), iterations=max(1, int(0.12 * min(lr, rr)))) > 0
     return frame & ~(cv2.dilate(thick.astype(np.uint8), np.ones((5, 5), np.uint8),
                                 iterations=max(1, int(0.12 * min(lr, rr)))) > 0)
+
+
+def _on_the_face(lab: np.ndarray, face_skin: np.ndarray, hair: np.ndarray | None,
+                 eye_half_width: float) -> np.ndarray:
+    """Where a frame's lower rim can be told from other strokes: inside the face, clear of its
+    outline (a jaw line curves round below the eyes too), and not on hair of the hair's own
+    colour (a lock beside the eye). A dark frame the hair mask took in (it joins the hair's
+    outlines) is not of the hair's colour, unless the hair is as dark as the frame."""
+    from .completion import convex_fill
+    hull = convex_fill(face_skin).astype(np.uint8)
+    r = max(2, int(round(0.15 * eye_half_width)))
+    inside = cv2.erode(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)) > 0
+    if hair is None or not hair.any():
+        return inside
+    ref = np.median(lab[hair], axis=0)
+    return inside & ~(hair & (np.linalg.norm(lab - ref, axis=-1) < 25))
 
 
 def _ringed(ring: np.ndarray, ex: float, ey: float, cheek: np.ndarray) -> bool:
