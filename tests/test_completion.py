@@ -194,3 +194,23 @@ def test_a_glasses_frame_goes_on_under_a_strand_as_a_stroke_of_its_own_width_and
     assert added.sum() <= 2.0 * under.sum()
     # ...in the frame's own ink, not the skin's.
     assert np.abs(eyewear.rgba[added, :3].astype(int) - (30, 30, 35)).max() <= 2
+
+
+def test_the_background_seen_between_strands_is_not_painted_on_behind_the_head():
+    # Dark hair with white slivers between its strands (the white page seen through): the
+    # back hair painted behind the face and the neck is hair-coloured, with no white streak.
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    rgb = np.array((45, 30, 30))
+    layer = _layer("back hair", hair, tuple(rgb), 0.9)
+    slivers = hair & (np.abs(((xx - 44) % 40) - 20) <= 1)               # white gaps
+    layer.rgba[slivers, :3] = 255
+    layers = [layer, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layers[0].alpha.copy()
+    complete_hidden(layers)
+    painted = (layers[0].alpha > 127) & ~(before > 127)
+    assert painted[face | neck].mean() > 0.5
+    colours = layers[0].rgba[painted & (face | neck), :3].astype(int)
+    assert (colours.max(axis=1) >= 120).mean() < 0.001           # no streak of white
+    assert np.abs(colours.mean(axis=0) - rgb).max() < 6          # nor a lighter, greyer blend

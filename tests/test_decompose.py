@@ -507,6 +507,32 @@ def test_a_standing_strand_or_spikes_stay_hair(tips):
     assert not (labels == LABEL["ears"]).any() and (labels == before).all()
 
 
+@pytest.mark.parametrize("under", ["back hair", "neck"])
+def test_a_thick_chin_line_is_the_face_s_whatever_took_it(under):
+    # The chin's line is drawn three times as thick as the jaw's; the hair (or, under the chin,
+    # the neck) took its lower part. All of it is the face's (else it stays behind when the
+    # chin lifts: a second chin line), and a lock beside the chin stays hair.
+    from seethrough_core.decompose.parts import LABEL, Head, _jaw_line_to_face
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    hull = ((xx - 120) / 70.0) ** 2 + ((yy - 100) / 90.0) ** 2 <= 1
+    thick = ((xx - 120) / 76.0) ** 2 + ((yy - 100) / 99.0) ** 2 <= 1
+    chin = thick & ~hull & (yy > 175) & (np.abs(xx - 120) < 40)    # 9 px at its lowest
+    lock = (np.abs(xx - 165) < 8) & (yy > 150) & ~hull
+    labels = np.zeros((h, w), np.uint8)
+    labels[hull] = LABEL["face"]
+    labels[chin] = LABEL[under]
+    labels[lock] = LABEL["back hair"]
+    labels[(yy > 195) & (np.abs(xx - 120) < 30) & (labels == 0)] = LABEL["neck"]
+    head = Head(cx=120.0, eye_y=90.0, eye_dist=40.0, chin_y=190.0,
+                eyes=((145.0, 90.0), (95.0, 90.0)), nose=(120.0, 120.0), mouth=(120.0, 150.0))
+    dark = chin | lock
+    _jaw_line_to_face(labels, hull, head, yy, dark)
+    assert (labels[chin & (np.abs(xx - 165) > 12)] == LABEL["face"]).all()
+    assert (labels[lock & (yy > 200)] == LABEL["back hair"]).all()
+    assert (labels[(yy > 205) & (np.abs(xx - 120) < 20)] == LABEL["neck"]).all()
+
+
 def test_the_jaw_line_is_the_face_s_and_a_lock_crossing_under_the_chin_stays_hair():
     from seethrough_core.decompose.parts import LABEL, Head, _jaw_line_to_face
     h, w = 240, 240

@@ -413,6 +413,15 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
             near |= np.linalg.norm(lab - c, axis=-1) < 12
         if (src & near).sum() < 0.3 * src.sum():
             src &= ~near
+    if layer.tag in STRAND_TAGS and src.sum() > 64:
+        # The background seen between strands (white on a white page) is no hair colour: far
+        # lighter than the hair and colourless, it would be drawn on as streaks.
+        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+        ref = np.median(lab[src], axis=0)
+        chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+        glare = (lab[..., 0] > ref[0] + 90) & (chroma < 8)
+        if (src & glare).sum() < 0.1 * src.sum():
+            src &= ~glare
     if layer.tag in SKIN_TAGS and src.sum() > 64:
         lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
         med = np.median(lab[src], axis=0)

@@ -190,7 +190,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
     _thin_strokes_to_hair(labels, ed)
-    _jaw_line_to_face(labels, face_hull, head, yy)
+    _jaw_line_to_face(labels, face_hull, head, yy, dark)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
     _label_animal_ears(labels, fg, head, xx, yy)
@@ -233,11 +233,14 @@ def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
                 labels[stroke] = LABEL["back hair"]
 
 
-def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy) -> None:
+def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
+                     dark: np.ndarray | None = None) -> None:
     """The face's own outline below the eyes (the jaw line), dark as hair and touching the locks
-    beside it, was taken for hair: it stayed behind with the back hair when the chin lifted and
-    left the neck unpainted under it. Hair within an outline's width outside the face's hull,
-    below the eyes, with no hair further down, is the face's."""
+    beside it, was taken for hair (or, under the chin, for the neck): it stayed behind when the
+    chin lifted, a second chin line, and left the neck unpainted under it. Hair within an
+    outline's width outside the face's hull, below the eyes, with no hair further down, is the
+    face's; so is the dark line running on from the face's edge up to three outline widths
+    (the chin's line is often drawn thicker), where no hair hangs on below it."""
     if not face_hull.any():
         return
     ys, xs = np.nonzero(face_hull)
@@ -245,13 +248,24 @@ def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy)
     outline = max(2.0, 0.04 * width)          # a drawn outline is about this thick
     hair = labels == LABEL["back hair"]
     outside = cv2.distanceTransform((~face_hull).astype(np.uint8), cv2.DIST_L2, 3)
-    # A line, not a lock: two outline widths further down there is no more hair (a lock that
-    # hangs past the jaw or crosses under the chin goes on).
+    low = yy > head.eye_y + 0.25 * (ys.max() - head.eye_y)
+    # A line, not a lock: further down there is no more hair (a lock that hangs past the jaw
+    # or crosses under the chin goes on).
     step = int(round(2 * outline)) + 1
     hair_below = np.zeros_like(hair)
     hair_below[:-step] = hair[step:]
-    jaw = hair & (outside <= outline) & ~hair_below & \
-        (yy > head.eye_y + 0.25 * (ys.max() - head.eye_y))
+    jaw = hair & (outside <= outline) & ~hair_below & low
+    if dark is not None:
+        zone = outside <= 3 * outline
+        line = (hair | (labels == LABEL["neck"])) & dark & zone & low
+        far_hair = hair & ~zone
+        lock = np.zeros_like(hair)
+        for k in range(1, int(3 * outline) + step + 1):
+            lock[:-k] |= far_hair[k:]
+        line &= ~lock
+        face = face_hull | (labels == LABEL["face"]) | jaw
+        comps, _ = ndimage.label(line | face, structure=np.ones((3, 3)))
+        jaw |= line & np.isin(comps, np.unique(comps[face]))
     labels[jaw] = LABEL["face"]
 
 
