@@ -114,6 +114,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         for eye, (ex, ey) in zip(eye_masks, eyes_found):
             _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy,
                        blush)
+            _lash_under_hair(labels, eye, dark, face_skin)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -645,6 +646,44 @@ def _lash_bottom(dark_eye: np.ndarray, white_top: np.ndarray,
     exact = cols[good]
     out[exact] = np.minimum(white_top[exact], centre_y)
     return out
+
+
+def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
+                     face_skin: np.ndarray) -> None:
+    """The upper lash line where dark hair lies on it: as dark as the hair and joined to it,
+    it was taken for hair and stayed drawn when the eye closed. Where skin shows above the
+    line, its thickness is measured (from the eye's opening up to the skin); where hair lies on
+    it, the dark pixels that far above the opening are the lash's (in place)."""
+    h, w = labels.shape
+    opening = eye & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
+    lash = labels == LABEL["eyelash"]
+    # Hair, or not yet anything (the eye's own mask kept it out of the hair; it would join
+    # the nearest part, the hair, later).
+    hair = np.isin(labels, [0, LABEL["back hair"], LABEL["front hair"]])
+    skin = face_skin | ((labels == LABEL["face"]) & ~dark)
+    cols = np.flatnonzero(opening.any(0))
+    if cols.size < 4:
+        return
+    # The opening's top edge, without the steps where the iris and the white begin apart.
+    tops = ndimage.median_filter(np.argmax(opening[:, cols], axis=0), size=5, mode="nearest")
+    thick, covered = [], []
+    for x, top in zip(cols, tops):
+        y = top - 1
+        while y >= 0 and lash[y, x]:
+            y -= 1
+        if y < 0:
+            continue
+        if skin[y, x] and top - y - 1 >= 1:
+            thick.append(top - y - 1)          # the line ends under skin: its whole thickness
+        elif hair[y, x] and dark[y, x]:
+            covered.append((x, top))
+    if len(thick) < 3 or not covered:
+        return
+    t = int(round(1.1 * float(np.median(thick))))
+    for x, top in covered:
+        y0 = max(0, top - t)
+        run = slice(y0, top)
+        labels[run, x][hair[run, x] & dark[run, x]] = LABEL["eyelash"]
 
 
 def _iris_body(iris: np.ndarray) -> np.ndarray:
