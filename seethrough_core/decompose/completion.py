@@ -405,29 +405,35 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
     opaque = own & (layer.alpha == 255)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
     src = opaque & (dist > band)
+    # Colour tests look at the candidate pixels only (converting the whole canvas per layer
+    # cost a second on a big picture).
+    ys, xs = np.nonzero(src)
+    if ys.size == 0:
+        return opaque if opaque.sum() >= 4 else own
+    lab = cv2.cvtColor(layer.rgba[ys, xs, :3][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    keep = np.ones(len(ys), bool)
     if hair_colours is not None and len(hair_colours) and layer.tag not in STRAND_TAGS \
-            and src.sum() > 64:
-        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
-        near = np.zeros(src.shape, bool)
+            and keep.sum() > 64:
+        near = np.zeros(len(ys), bool)
         for c in hair_colours:
             near |= np.linalg.norm(lab - c, axis=-1) < 12
-        if (src & near).sum() < 0.3 * src.sum():
-            src &= ~near
-    if layer.tag in STRAND_TAGS and src.sum() > 64:
+        if near.sum() < 0.3 * keep.sum():
+            keep &= ~near
+    if layer.tag in STRAND_TAGS and keep.sum() > 64:
         # The background seen between strands (white on a white page) is no hair colour: far
         # lighter than the hair and colourless, it would be drawn on as streaks.
-        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
-        ref = np.median(lab[src], axis=0)
-        chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
-        glare = (lab[..., 0] > ref[0] + 90) & (chroma < 8)
-        if (src & glare).sum() < 0.1 * src.sum():
-            src &= ~glare
-    if layer.tag in SKIN_TAGS and src.sum() > 64:
-        lab = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
-        med = np.median(lab[src], axis=0)
+        ref = np.median(lab[keep], axis=0)
+        chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
+        glare = (lab[:, 0] > ref[0] + 90) & (chroma < 8)
+        if (keep & glare).sum() < 0.1 * keep.sum():
+            keep &= ~glare
+    if layer.tag in SKIN_TAGS and keep.sum() > 64:
+        med = np.median(lab[keep], axis=0)
         far = np.linalg.norm((lab - med) * np.array([0.5, 1.0, 1.0], np.float32), axis=-1)
-        spread = float(np.percentile(far[src], 90))
-        src &= far <= max(2.0 * spread, 12.0)
+        spread = float(np.percentile(far[keep], 90))
+        keep &= far <= max(2.0 * spread, 12.0)
+    src = np.zeros_like(src)
+    src[ys[keep], xs[keep]] = True
     if src.sum() < 16:
         src = opaque if opaque.sum() >= 4 else own
     return src
