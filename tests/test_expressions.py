@@ -98,17 +98,24 @@ def _lab(rgb):
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
+def _draw_two_eyes(img):
+    """Two white eyes drawn on ``img`` (in place): their (cx, cy, half width) and pixels."""
+    import cv2
+    eyes = [(65.0, 70.0, 18.0), (135.0, 70.0, 18.0)]
+    taken = np.zeros(img.shape[:2], bool)
+    for cx, cy, r in eyes:
+        cv2.ellipse(img, (int(cx), int(cy)), (18, 9), 0, 0, 360, (255, 255, 255), -1)
+        taken |= cv2.ellipse(np.zeros(img.shape[:2], np.uint8), (int(cx), int(cy)), (18, 9), 0,
+                             0, 360, 1, -1) > 0
+    return eyes, taken
+
+
 def test_glasses_are_found_as_rings_around_both_eyes():
     import cv2
     h, w = 160, 200
     img = np.zeros((h, w, 3), np.uint8)
     img[:] = SKIN
-    eyes = [(65.0, 70.0, 18.0), (135.0, 70.0, 18.0)]
-    taken = np.zeros((h, w), bool)
-    for cx, cy, r in eyes:
-        cv2.ellipse(img, (int(cx), int(cy)), (18, 9), 0, 0, 360, (255, 255, 255), -1)
-        taken |= cv2.ellipse(np.zeros((h, w), np.uint8), (int(cx), int(cy)), (18, 9), 0, 0, 360,
-                             1, -1) > 0
+    eyes, taken = _draw_two_eyes(img)
     glasses = img.copy()
     for cx, cy, r in eyes:
         cv2.ellipse(glasses, (int(cx), int(cy + 2)), (27, 18), 0, 0, 360, (40, 30, 30), 3)
@@ -167,12 +174,7 @@ def test_a_frame_the_hair_mask_took_in_is_still_found_and_shaded_hair_is_not_fra
     h, w = 160, 200
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.full((h, w, 3), SKIN, np.uint8)
-    eyes = [(65.0, 70.0, 18.0), (135.0, 70.0, 18.0)]
-    taken = np.zeros((h, w), bool)
-    for cx, cy, r in eyes:
-        cv2.ellipse(img, (int(cx), int(cy)), (18, 9), 0, 0, 360, (255, 255, 255), -1)
-        taken |= cv2.ellipse(np.zeros((h, w), np.uint8), (int(cx), int(cy)), (18, 9), 0, 0, 360,
-                             1, -1) > 0
+    eyes, taken = _draw_two_eyes(img)
     shaded = (yy < 50) & (np.abs(xx - 100) < 90)
     img[shaded] = (150, 80, 105)                         # shaded pink hair over the brow
     img[yy < 30] = (235, 160, 185)                       # the fringe's lit part
