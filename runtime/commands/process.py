@@ -194,6 +194,11 @@ def entry() -> None:
     previous = {sig: signal.signal(sig, remember) for sig in handled}
     try:
         from runtime.commands.cli import main
+        # numpy and OpenCV load native modules whose start-up turns an interrupt into an
+        # ImportError and prints its traceback; almost every command needs them, so they load
+        # here, where a signal waits until they are in.
+        import cv2  # noqa: F401
+        import numpy  # noqa: F401
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
