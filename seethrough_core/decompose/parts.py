@@ -529,15 +529,13 @@ def _with_sibling_whites(pair, whites: np.ndarray, face_skin: np.ndarray, face_w
         gaps = [max(sx0 - px1, px0 - sx1) - 1 for sx0, sx1, _, _ in spans]
         # The nearer eye first; skin between them means the piece is not that eye's.
         for k in np.argsort(gaps):
-            sx0, sx1, sy0, sy1 = spans[k]
+            _, _, sy0, sy1 = spans[k]
             gap = gaps[k]
             overlap = min(py1, sy1) - max(py0, sy0) + 1
             if not 0 < gap < 0.25 * face_w or \
                     overlap < 0.3 * min(py1 - py0 + 1, sy1 - sy0 + 1):
                 continue
-            gx0, gx1 = (px1 + 1, sx0) if px1 < sx0 else (sx1 + 1, px0)
-            strip = face_skin[max(py0, sy0):min(py1, sy1) + 1, gx0:gx1]
-            if strip.size and strip.mean() < 0.4:
+            if _skin_between(piece, owns[k], face_skin) < 0.4:
                 merged[k] |= piece
                 break
     out = []
