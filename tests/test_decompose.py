@@ -109,6 +109,17 @@ def test_split_sides_uses_the_characters_side():
     assert by_side["r"].alpha[2:8, 2:6].all() and not by_side["r"].alpha[:, 10:].any()
 
 
+def test_a_speck_across_the_axis_stays_with_its_side_and_no_pixel_is_lost():
+    # A brow whose few stray pixels cross the centre line: too few for a side of their own,
+    # they stay in the one layer (dropped, the picture would have holes there).
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    rgba[2:8, 2:8] = 255        # character's right
+    rgba[4:6, 12:14] = 255      # 4 px across the axis
+    (piece,) = split_sides(Layer("eyebrow", rgba, tag="eyebrow"), axis_x=10)
+    assert piece.side == "r" and piece.name == "eyebrow-r"
+    assert np.array_equal(piece.alpha, rgba[..., 3])
+
+
 def test_stratify_splits_by_depth_into_near_and_far():
     rgba = np.full((10, 20, 4), 255, np.uint8)
     depth = np.full((10, 20), 0.2, np.float32)
@@ -385,6 +396,72 @@ def _face_with_eyes(iris_shift=0.0, iris_rx=15.0, h=400, w=400):
         parts[side] = dict(eye=eye, iris=iris & ~lash, pupil=pupil & ~lash, lash=lash,
                            wedge=wedge & ~iris, white=eye & ~iris & ~lash & ~wedge)
     return rgb, face, parts
+
+
+def _head_without_landmarks(rgb):
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import _find_head, to_lab
+    solid = np.ones(rgb.shape[:2], bool)
+    yy, xx = np.mgrid[0:rgb.shape[0], 0:rgb.shape[1]].astype(np.float32)
+    return _find_head(to_lab(rgb), solid, Layout(), 0, float(rgb.shape[0]), xx, yy)[0]
+
+
+def test_without_landmarks_the_face_is_the_skin_with_eyes_not_a_larger_bare_chest():
+    # The pose model found nobody: a bare chest (or arm, or leg) is a larger skin blob than
+    # the face; the face is the blob with two eyes in it.
+    face_rgb, _, _ = _face_with_eyes()
+    h, w = 700, 400
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    rgb[:400] = face_rgb
+    yy, xx = np.mgrid[0:h, 0:w]
+    chest = ((xx - 200) / 190.0) ** 2 + ((yy - 560) / 130.0) ** 2 <= 1
+    rgb[chest & (yy > 380)] = SKIN_RGB
+    rgb[(yy >= 376) & (yy < 382) & (np.abs(xx - 200) < 190)] = (30, 20, 20)   # the collar line
+    head = _head_without_landmarks(rgb)
+    right, left = sorted(head.eyes)
+    assert abs(right[0] - 150) < 10 and abs(left[0] - 250) < 10
+    assert abs(head.eye_y - 200) < 8
+    assert 40 < head.eye_dist < 110
+
+
+def test_without_landmarks_a_face_cut_in_two_by_glasses_still_has_its_eyes():
+    # Thick frames and their temples cross the whole face at the eyes: the skin under them
+    # (the larger piece) holds no eyes; joined across the frames, the face has both.
+    rgb, _, _ = _face_with_eyes()
+    ink = (40, 30, 35)
+    for cx in (150, 250):
+        cv2.ellipse(rgb, (cx, 200), (46, 30), 0, 0, 360, ink, 8)
+    cv2.line(rgb, (60, 200), (104, 200), ink, 8)
+    cv2.line(rgb, (296, 200), (340, 200), ink, 8)
+    cv2.line(rgb, (196, 200), (204, 200), ink, 8)
+    head = _head_without_landmarks(rgb)
+    right, left = sorted(head.eyes)
+    assert abs(right[0] - 150) < 10 and abs(left[0] - 250) < 10
+    assert abs(head.eye_y - 200) < 8
+
+
+def test_an_ear_reaching_toward_the_nose_is_not_part_of_the_face_skin():
+    # The face's skin is what reaches into a disc around the nose; an ear whose inner edge
+    # lies inside that disc stays out (its own part), while the pieces glasses cut out of
+    # the face (inside the lenses) stay in.
+    from seethrough_core.decompose.parts import Head, _face_pieces
+    h, w = 400, 400
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    face = ((xx - 200) / 86.0) ** 2 + ((yy - 230) / 140.0) ** 2 <= 1
+    outline = cv2.dilate(face.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    lenses = [((xx - cx) / 30.0) ** 2 + ((yy - 200) / 18.0) ** 2 <= 1 for cx in (150, 250)]
+    rims = [((xx - cx) / 38.0) ** 2 + ((yy - 200) / 26.0) ** 2 <= 1 for cx in (150, 250)]
+    skin = face & ~rims[0] & ~rims[1] | lenses[0] | lenses[1]
+    ear = ((xx - 300) / 14.0) ** 2 + ((yy - 240) / 26.0) ** 2 <= 1
+    ear &= ~outline
+    assert np.hypot(xx[ear] - 200, yy[ear] - 240).min() < 90       # it reaches into the disc
+    skin |= ear
+    head = Head(200.0, 200.0, 100.0, 370.0, ((250.0, 200.0), (150.0, 200.0)), (200.0, 240.0),
+                (200.0, 290.0))
+    pieces = _face_pieces(skin, head, xx, yy)
+    assert not pieces[ear].any()
+    assert pieces[lenses[0]].all() and pieces[lenses[1]].all()
+    assert pieces[face & ~rims[0] & ~rims[1]].all()
 
 
 def _eyes_and_labels(rgb, face):

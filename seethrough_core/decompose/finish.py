@@ -87,11 +87,19 @@ def split_sides(layer: Layer, axis_x: float) -> list[Layer]:
         return [layer]
     xs = np.arange(layer.width) + layer.offset[0]
     image_right = (xs > axis_x)[None, :]
+    sides = [(side, np.broadcast_to(cols, layer.alpha.shape))
+             for side, cols in (("l", image_right), ("r", ~image_right))]
+    counts = [int((layer.alpha[keep] > 0).sum()) for _, keep in sides]
+    if min(counts) < _MIN_PIXELS:
+        # A speck across the axis is no part of its own: it stays with the side it hangs on
+        # (dropped, its pixels would be missing from the picture).
+        if max(counts) < _MIN_PIXELS:
+            return [layer]
+        side = sides[int(np.argmax(counts))][0]
+        return [replace(layer, side=side, name=taxonomy.format_name(
+            layer.tag, side, layer.stratum, layer.group, layer.variant))]
     pieces = []
-    for side, cols in (("l", image_right), ("r", ~image_right)):
-        keep = np.broadcast_to(cols, layer.alpha.shape)
-        if (layer.alpha[keep] > 0).sum() < _MIN_PIXELS:
-            continue
+    for side, keep in sides:
         rgba = layer.rgba.copy()
         rgba[~keep] = 0
         pieces.append(replace(layer, rgba=rgba, side=side,
