@@ -308,7 +308,12 @@ class Rig:
         self._bias[self._bias_chains] = self.params.values[self._bias_params] * HAIR_PARAM_ANGLE
         screen = springs.step(self.chains, transforms, dt, bias=self._bias)
         # Back into each chain's rest frame: ARAP bends the layer there, the warp maps it out.
-        inv = _invert_affines(transforms)[self._particle_chain]
+        # Through the frame the springs swing in (rotation and uniform scale), not the full
+        # affine: a turn foreshortens the root's frame across, which its best-fit similarity
+        # spreads as a uniform shrink; undone by the affine, a settled chain would come back
+        # shorter than drawn (hair tips rising as the head turns) and apart from its neighbours.
+        inv = _invert_affines(springs.similarity_affines(self.chains, transforms))[
+            self._particle_chain]
         local = np.einsum("pij,pj->pi", inv[:, :, :2], screen) + inv[:, :, 2]
         for li, cl in self._arap.items():
             n = len(cl.particle_idx)

@@ -443,6 +443,24 @@ def step(chains: ChainSet, root_transforms: np.ndarray, dt: float,
     return _output(chains, frame)
 
 
+def similarity_affines(chains: ChainSet, root_transforms: np.ndarray) -> np.ndarray:
+    """(C, 2, 3): the frame each chain swings in, as affines from its rest frame: the root
+    transform's best-fit rotation and uniform scale, pinned at the transform's exact root.
+    Positions from ``step`` mapped back through its inverse are the chain's own motion in its
+    rest frame, without the foreshortening the full affine holds."""
+    n_chains = chains.n_chains
+    a = np.ascontiguousarray(root_transforms, dtype=np.float64)
+    frame = np.matmul(a.reshape(n_chains, 1, 6), chains._affine_to_frame).reshape(
+        n_chains, 4).view(np.complex128)
+    m, root = frame[:, 0], frame[:, 1]
+    rest_root = chains.rest_points[chains.root_index]
+    t = root - m * (rest_root[:, 0] + 1j * rest_root[:, 1])
+    out = np.empty((n_chains, 2, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = m.real, -m.imag, t.real
+    out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = m.imag, m.real, t.imag
+    return out
+
+
 def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
                   dt_run: float, bias: np.ndarray | None) -> None:
     """Run n fixed sub-steps, root frames interpolated from the last call's to this one's."""
