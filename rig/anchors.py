@@ -205,10 +205,9 @@ def find_anchors(character: Character) -> Anchors:
     # Head sphere: centred between the brows and the chin horizontally at the face centre,
     # radius from the face width (the widest part of the skull).
     radius = 0.5 * max(face_w * 0.9, face_h * 0.75)
-    head_center = (cx, cy)
     neck_pivot = (cx, chin_y - 0.05 * face_h)
 
-    shoulders, hip, body_cx = _find_body(character, cx, chin_y)
+    shoulders, hip, body_cx = _find_body(character, cx, chin_y, face_w)
     anchors = Anchors(
         canvas=(float(w), float(h)), face_center=(cx, float(face_cy)),
         face_size=(float(face_w), float(face_h)), head_center=(cx, float(cy)),
@@ -289,7 +288,7 @@ def _find_mouth(character: Character):
     return center, corners, (float(b[2] - b[0]), float(b[3] - b[1]))
 
 
-def _find_body(character: Character, cx: float, chin_y: float):
+def _find_body(character: Character, cx: float, chin_y: float, face_w: float):
     top = character.find("topwear")
     top_mask = _canvas_alpha(character, top) if top else None
     body_cx = cx
@@ -298,10 +297,18 @@ def _find_body(character: Character, cx: float, chin_y: float):
         tb = _bbox(top_mask)
         body_cx = (tb[0] + tb[2]) / 2
         height = tb[3] - tb[1]
-        # Shoulders: the first row below the chin where the top is at least 80 % of its widest.
+        # Shoulders: the first row below the chin where the top is at least 80 % of its widest,
+        # or (a coat's hem or a skirt cut with the top may be its widest part, far below)
+        # wider than the face by half again: the neck is narrower, shoulders are wider.
         widths = top_mask.sum(axis=1)
         widest = widths.max()
         rows = np.nonzero(widths >= 0.8 * widest)[0]
+        # Sleeves drawn apart from the top (single pictures split them off) make up the
+        # shoulders' width there.
+        sleeves = [l for l in character.layers if l.tag == "handwear" and l.variant is None]
+        if sleeves:
+            widths = (top_mask | _canvas_alpha(character, sleeves)).sum(axis=1)
+        rows = np.union1d(rows, np.nonzero(widths >= 1.5 * face_w)[0])
         rows = rows[rows >= chin_y] if (rows >= chin_y).any() else rows
         sy = int(rows[0]) if rows.size else int(tb[1] + 0.15 * height)
         xs = np.nonzero(top_mask[sy])[0]

@@ -61,3 +61,28 @@ def test_no_face_is_a_clear_error():
     blob[..., 3] = 255
     with pytest.raises(InputError, match="face"):
         find_anchors(Character((10, 10), [Layer("x", blob, tag="topwear")]))
+
+
+def test_shoulders_are_where_the_sleeves_meet_the_top_not_at_a_wide_hem():
+    # A single picture's top often comes with its skirt or coat hem, wider than the shoulders,
+    # and its sleeves cut apart: the shoulders are where the figure first gets half as wide
+    # again as the face below the chin, not where the top is widest.
+    import cv2
+
+    from seethrough_core.character import Character, Layer
+    w, h = 600, 900
+    face = np.zeros((h, w, 4), np.uint8)
+    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
+    top = np.zeros((h, w, 4), np.uint8)
+    # A torso 160 px wide from the neck down, flaring to a 500 px hem.
+    cv2.fillPoly(top, [np.array([(220, 320), (380, 320), (550, 880), (50, 880)], np.int32)],
+                 (60, 70, 110, 255))
+    sleeves = np.zeros((h, w, 4), np.uint8)
+    for x in (150, 450):
+        cv2.rectangle(sleeves, (x - 60, 320), (x + 60, 700), (60, 70, 110, 255), -1)
+    character = Character((w, h), [Layer("topwear", top, tag="topwear"),
+                                   Layer("handwear", sleeves, tag="handwear"),
+                                   Layer("face", face, tag="face")])
+    anchors = find_anchors(character)
+    (lx, ly), (rx, ry) = anchors.shoulders
+    assert 310 <= ly <= 360 and ly == ry

@@ -464,6 +464,35 @@ def test_an_ear_reaching_toward_the_nose_is_not_part_of_the_face_skin():
     assert pieces[face & ~rims[0] & ~rims[1]].all()
 
 
+def test_an_off_white_shirt_under_the_neck_is_clothing_not_the_necks_shade():
+    # Pale anime skin is near white in hue; the neck's shade is looked for by hue and a wide
+    # lightness range, but a grey-white shirt below the neck has no tint: it is the top, so
+    # the neck (which turns with the head) never carries a block of the shirt.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    face_rgb, face, _ = _face_with_eyes()
+    h, w = 640, 400
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    rgb[:400] = face_rgb
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:400][face] = 1.0
+    yy, xx = np.mgrid[0:h, 0:w]
+    neck = (np.abs(xx - 200) < 45) & (yy >= 330) & (yy < 470) & ~np.pad(face, ((0, 240), (0, 0)))
+    rgb[neck] = (236, 200, 182)                                        # the neck in shade
+    cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
+    body = (np.abs(xx - 200) < 190) & (yy >= 470)
+    rgb[body] = (60, 70, 110)                                          # a navy collar ...
+    shirt = body & (np.abs(xx - 200) < 45 - 0.4 * (yy - 470))
+    rgb[shirt] = (246, 244, 245)                  # ... open on an off-white, untinted shirt
+    alpha[neck | body] = 1.0
+    layout = Layout({"eye_l": (250.0, 200.0), "eye_r": (150.0, 200.0), "nose": (200.0, 240.0),
+                     "mouth_l": (220.0, 290.0), "mouth_r": (180.0, 290.0),
+                     "shoulder_l": (330.0, 500.0), "shoulder_r": (70.0, 500.0)}, from_pose=True)
+    labels, _ = label_parts(rgb, alpha, layout)
+    assert (labels[neck & (yy > 360)] == LABEL["neck"]).mean() > 0.9
+    assert not (labels[shirt] == LABEL["neck"]).any()
+
+
 def _eyes_and_labels(rgb, face):
     from seethrough_core.decompose.parts import (LABEL, Head, _dark, _eye_white,
                                                  _eyes_from_whites, _label_eye, _skin_tinted,

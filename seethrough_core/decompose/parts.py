@@ -153,9 +153,11 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # The neck is often in the chin's shadow: the skin's hue, a wider lightness range.
     shaded_skin = skin
     if face_med is not None:
+        # Still skin-tinted: a white shirt is as near pale skin's hue as shade is, but grey.
+        tinted = np.hypot(A, B) > max(2.5, 0.35 * float(np.hypot(face_med[1], face_med[2])))
         shaded_skin = skin | (solid & ~hair & (L > face_med[0] - 45) & (L < face_med[0] + 8) &
                               (np.hypot(A - face_med[1], B - face_med[2]) < 14) &
-                              (A > -3) & (B > -2))
+                              (A > -3) & (B > -2) & tinted)
     # It hangs from the chin, which lies off the eyes' centre line on a turned face.
     chin_x = head.cx
     if face_skin.any():
