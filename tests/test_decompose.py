@@ -678,3 +678,37 @@ def test_the_lash_line_under_dark_hair_is_the_lash_as_thick_as_where_skin_shows_
     _lash_under_hair(labels, eye, dark, face_skin)
     assert (labels[lash_band & (xx >= 24) & (xx < 50)] == LABEL["eyelash"]).all()
     assert (labels[hair & (yy < 29)] == LABEL["back hair"]).all()
+
+
+def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops():
+    # White page shows between two locks above the shoulder; it reaches the top below the
+    # shoulder line through a thread, so it was taken for clothing and stayed behind, a white
+    # sliver in the air, when the hair moved. Skin between locks and a sleeve's cap (joined
+    # to the sleeve along its width) stay the body's.
+    from seethrough_core.decompose.parts import LABEL, _body_among_hair, to_lab
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    hair = (yy < 120) & (xx > 20) & (xx < 180)
+    labels[hair] = LABEL["back hair"]
+    rgb[hair] = (30, 25, 30)
+    labels[yy >= 120] = LABEL["topwear"]
+    rgb[yy >= 120] = (40, 40, 60)
+    page = (xx >= 50) & (xx < 58) & (yy >= 60) & (yy < 120)
+    labels[page] = LABEL["topwear"]                  # joined to the top along x = 50..57
+    rgb[page] = (255, 255, 255)
+    thread = page & (yy >= 112)
+    labels[page & (yy >= 112) & (xx > 51)] = LABEL["back hair"]   # ... by a 2 px thread
+    page &= ~(thread & (xx > 51))
+    skin = (xx >= 100) & (xx < 108) & (yy >= 70) & (yy < 112)
+    labels[skin] = LABEL["topwear"]
+    rgb[skin] = (250, 215, 200)
+    sleeve = (xx >= 140) & (xx < 180) & (yy >= 100) & (yy < 120)
+    labels[sleeve] = LABEL["handwear"]
+    labels[(xx >= 140) & (xx < 180) & (yy >= 120)] = LABEL["handwear"]
+    rgb[sleeve] = (245, 245, 245)
+    _body_among_hair(labels, to_lab(rgb), shoulder_y=124.0, ed=40.0, yy=yy)
+    assert (labels[page] == LABEL["back hair"]).all()
+    assert (labels[skin] == LABEL["topwear"]).all()
+    assert (labels[sleeve] == LABEL["handwear"]).all()

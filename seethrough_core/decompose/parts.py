@@ -193,7 +193,9 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     _thin_strokes_to_hair(labels, ed)
     _jaw_line_to_face(labels, face_hull, head, yy, dark)
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
-    merge_islands(labels, ("front hair", "back hair"), max(16, int(0.12 * ed * ed)))
+    # Once more: strokes turned to hair may have cut a piece of clothing off from the rest.
+    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
+    _body_among_hair(labels, lab, shoulder_y, ed, yy)
     _label_animal_ears(labels, fg, head, xx, yy)
     # Last, once specks of hair among the face's features have joined the face.
     for eye in eye_masks if found is not None else ():
@@ -205,6 +207,44 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
 # Parts that come in big pieces: a small separate piece of one is a mislabelled speck.
 ISLAND_TAGS = ("back hair", "front hair", "neck", "topwear", "handwear", "bottomwear",
                "legwear", "footwear")
+
+
+def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed: float,
+                     yy) -> None:
+    """The page showing between strands above the shoulders, taken for clothing (it joins the
+    top below the shoulder line), is the hair's: it would stay behind, a white sliver in the
+    air, when the hair moves (in place)."""
+    hair = (labels == LABEL["front hair"]) | (labels == LABEL["back hair"])
+    if not hair.any():
+        return
+    above = yy < shoulder_y - 0.1 * ed
+    ring = np.ones((3, 3), np.uint8)
+    for tag in ("topwear", "handwear"):
+        comps, n = ndimage.label((labels == LABEL[tag]) & above, structure=np.ones((3, 3)))
+        if n == 0:
+            continue
+        sizes = np.bincount(comps.ravel())
+        for i, box in enumerate(ndimage.find_objects(comps), start=1):
+            if sizes[i] > ed * ed:
+                continue
+            ys, xs = box
+            y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
+            x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
+            own = comps[y0:y1, x0:x1] == i
+            rim = (cv2.dilate(own.astype(np.uint8), ring) > 0) & ~own
+            around = labels[y0:y1, x0:x1][rim]
+            around = around[around > 0]
+            if not around.size:
+                continue
+            is_hair = np.isin(around, (LABEL["front hair"], LABEL["back hair"]))
+            colour = lab[y0:y1, x0:x1][own]
+            page = (colour[:, 0] > 88) & (np.hypot(colour[:, 1], colour[:, 2]) < 8)
+            # Hair all round, joined to the rest of its part (below the shoulder line) by a
+            # thread at most, and the colour of the page: skin or a sleeve showing between
+            # locks is the body's and stays.
+            if is_hair.mean() >= 0.6 and (around == LABEL[tag]).mean() <= 0.15 and \
+                    page.mean() >= 0.5:
+                labels[y0:y1, x0:x1][own] = np.bincount(around[is_hair]).argmax()
 
 
 def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
