@@ -30,6 +30,8 @@ HAIR_COLOURS = {
     "pink": (78.0, 28.0, 2.0),
     "silver": (84.0, 0.0, -4.0),
     "red": (48.0, 52.0, 34.0),
+    "blue": (55.0, -5.0, -45.0),
+    "dark brown": (32.0, 10.0, 18.0),
 }
 
 
@@ -202,6 +204,8 @@ def make_variants(character: Character) -> dict[str, tuple[Character, np.ndarray
     bust = reframe(c, _head_box(c, 2.2), (512, 512))
     out["bust-blonde"] = (recolour_hair(bust, "light blonde"), None)
     out["bust-pink-glasses"] = (add_glasses(recolour_hair(bust, "pink")), None)
+    # MediaPipe finds no one in this one: the face is found from its eyes alone.
+    out["bust-blue-glasses"] = (add_glasses(recolour_hair(bust, "blue")), None)
     w, h = c.size
     # A full figure with some room above the head, as such pictures have.
     top = -int(0.07 * h)
@@ -210,6 +214,8 @@ def make_variants(character: Character) -> dict[str, tuple[Character, np.ndarray
     out["full-silver-white"] = (recolour_hair(tall, "silver"), (255, 255, 255))
     out["full-cat-ears"] = (add_animal_ears(tall), (236, 240, 250))
     out["full-red-glasses"] = (add_glasses(recolour_hair(tall, "red")), (250, 246, 236))
+    # A background near the skin's colour.
+    out["full-brown-peach"] = (recolour_hair(tall, "dark brown"), (250, 225, 205))
     return {name: (truth, flatten_on(truth, bg)) for name, (truth, bg) in out.items()}
 
 
