@@ -20,7 +20,8 @@ frame; the other particles are simulated:
 * Shape matching: each particle is pulled toward its rest position carried by the root frame,
   stiffer at the root and softer at the tip. Each particle has its own spring, so a swing is
   not amplified down the chain. Gravity (image y down) and wind (+x, with deterministic gusts)
-  act in the world; velocity decays by ``damping`` per second.
+  act in the world: they turn with the frame, but do not grow as its scale shrinks (that is a
+  head turning away, which makes no hair heavier); velocity decays by ``damping`` per second.
 * Inextensible segments, follow-the-leader style: after each sub-step every particle is put
   back at its rest distance from its (corrected) parent, toward where it was heading. Done as
   two rescalings of all segment vectors at once, chained from the pinned root; lengths come out
@@ -499,7 +500,12 @@ def _run_substeps(chains: ChainSet, frame: np.ndarray, n: int, acc0: float,
         noise = (np.sin(_GUST_OMEGA[0] * t) + np.sin(_GUST_OMEGA[1] * t + 1.0)
                  + np.sin(_GUST_OMEGA[2] * t + 2.0)) / 3.0
         force = force + chains._gust * 0.5 * (1.0 + noise)
-    const = (force / m[1:] - chains._preload)[:, :, None] * chains._first_segment
+    # World forces turn into the frame but do not grow as it shrinks: its scale is the head
+    # turning away (foreshortening), and a turned head's hair weighs no more (scaled with it,
+    # a settled chain would sag below its drawn shape, each group by its own stiffness, and
+    # neighbouring locks would part).
+    const = (force * (np.abs(m[1:]) / m[1:]) - chains._preload)[:, :, None] * \
+        chains._first_segment
     bias0 = chains._bias
     if (bias is not None and bias.any()) or bias0.any():
         # The springs' target turned by the bias (interpolated like the root), about the root.
@@ -727,9 +733,9 @@ def swing_metrics(times: np.ndarray, tip_positions: np.ndarray, rest_tips: np.nd
       ``settle_s``: seconds after stop_time until every tip stays within ``settle_px`` of
         rest (inf if it never does within the record);
       ``overshoot``: after its largest excursion past stop_time, how far a tip swings out on
-        the other side of rest, as a fraction of that excursion (0 if it creeps back without
-        crossing; about exp(-pi * decay / angular frequency) for a damped oscillation);
-        the largest over tips;
+        the other side of rest (measured along that excursion), as a fraction of it (0 if it
+        creeps back without crossing; about exp(-pi * decay / angular frequency) for a damped
+        oscillation); the largest over tips;
       ``max_stretch``: the largest |relative stretch| (nan when ``stretch`` is not given);
       ``non_finite``: whether any tip position is NaN or infinite.
     """
@@ -763,10 +769,13 @@ def swing_metrics(times: np.ndarray, tip_positions: np.ndarray, rest_tips: np.nd
             if size <= 1e-9:
                 continue
             later = tail[peak:]
-            crossed = np.cumsum(later @ tail[peak] <= 0.0) > 0
+            # How far past rest on the other side, along the swing: a deviation that only
+            # turns aside as it dies away (one direction settling before the other) is no
+            # swing back.
+            back = -(later @ tail[peak]) / size
+            crossed = np.cumsum(back >= 0.0) > 0
             if crossed.any():
-                overshoot = max(overshoot, float(np.linalg.norm(later[crossed], axis=-1).max())
-                                / size)
+                overshoot = max(overshoot, float(back[crossed].max()) / size)
 
     max_stretch = (float(np.abs(np.asarray(stretch)).max()) if stretch is not None
                    and np.size(stretch) else math.nan)

@@ -415,6 +415,19 @@ def test_swing_metrics_on_a_known_damped_oscillation():
     assert m["non_finite"] is False
 
 
+def test_a_deviation_that_turns_aside_as_it_dies_is_no_overshoot():
+    # A tip's deviation from rest turns through a right angle as it dies away (one direction
+    # settles before the other) without swinging back past rest. Overshoot is measured along
+    # the swing, so it stays small (counted by distance it was 40 % of the swing).
+    times = np.linspace(0, 4, 801)
+    t = np.clip(times - 1, 0.0, None)
+    theta = np.radians(100.0) * np.clip(t, 0.0, 1.0)
+    size = 10.0 * np.exp(-t)
+    tips = np.stack([size * np.cos(theta), size * np.sin(theta)], axis=-1)[:, None, :]
+    m = swing_metrics(times, tips, np.zeros((1, 2)), 1.0, settle_px=0.5)
+    assert m["overshoot"] < 0.1
+
+
 def test_swing_metrics_flags_non_finite_and_never_settling():
     times = np.linspace(0, 2, 101)
     tips = np.stack([np.sin(10 * times) * 20, np.zeros_like(times)], axis=-1)[:, None, :]
