@@ -218,33 +218,25 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
     if not hair.any():
         return
     above = yy < shoulder_y - 0.1 * ed
-    ring = np.ones((3, 3), np.uint8)
     for tag in ("topwear", "handwear"):
         comps, n = ndimage.label((labels == LABEL[tag]) & above, structure=np.ones((3, 3)))
         if n == 0:
             continue
         sizes = np.bincount(comps.ravel())
-        for i, box in enumerate(ndimage.find_objects(comps), start=1):
-            if sizes[i] > ed * ed:
-                continue
-            ys, xs = box
-            y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
-            x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
-            own = comps[y0:y1, x0:x1] == i
-            rim = (cv2.dilate(own.astype(np.uint8), ring) > 0) & ~own
-            around = labels[y0:y1, x0:x1][rim]
+        for i, win, own, rim in pieces_with_rims(comps, keep=sizes[1:] <= ed * ed):
+            around = labels[win][rim]
             around = around[around > 0]
             if not around.size:
                 continue
             is_hair = np.isin(around, (LABEL["front hair"], LABEL["back hair"]))
-            colour = lab[y0:y1, x0:x1][own]
+            colour = lab[win][own]
             page = (colour[:, 0] > 88) & (np.hypot(colour[:, 1], colour[:, 2]) < 8)
             # Hair all round, joined to the rest of its part (below the shoulder line) by a
             # thread at most, and the colour of the page: skin or a sleeve showing between
             # locks is the body's and stays.
             if is_hair.mean() >= 0.6 and (around == LABEL[tag]).mean() <= 0.15 and \
                     page.mean() >= 0.5:
-                labels[y0:y1, x0:x1][own] = np.bincount(around[is_hair]).argmax()
+                labels[win][own] = np.bincount(around[is_hair]).argmax()
 
 
 def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
@@ -313,27 +305,35 @@ def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
 def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
     """Relabel every piece of ``tags`` smaller than ``max_area`` px as the label most of its
     border touches (in place); pieces touching only the background stay."""
-    ring = np.ones((3, 3), np.uint8)
     for tag in tags:
         value = LABEL[tag]
         comps, n = ndimage.label(labels == value, structure=np.ones((3, 3)))
         if n == 0:
             continue
         sizes = np.bincount(comps.ravel())
-        small = np.flatnonzero(sizes[1:] < max_area) + 1
-        if small.size == 0 or small.size == n:
+        small = sizes[1:] < max_area
+        if not small.any() or small.all():
             continue
-        boxes = ndimage.find_objects(comps)
-        for i in small:
-            ys, xs = boxes[i - 1]
-            y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
-            x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
-            own = comps[y0:y1, x0:x1] == i
-            border = (cv2.dilate(own.astype(np.uint8), ring) > 0) & ~own
-            around = labels[y0:y1, x0:x1][border]
+        for i, win, own, rim in pieces_with_rims(comps, keep=small):
+            around = labels[win][rim]
             around = around[(around != value) & (around > 0)]
             if around.size:
-                labels[y0:y1, x0:x1][own] = np.bincount(around).argmax()
+                labels[win][own] = np.bincount(around).argmax()
+
+
+def pieces_with_rims(comps: np.ndarray, keep: np.ndarray | None = None):
+    """Per piece of a labelled map (``keep``: which of them, by label - 1): its label, its
+    window (slices, a pixel of margin), its mask there and its one-pixel rim there."""
+    ring = np.ones((3, 3), np.uint8)
+    h, w = comps.shape
+    for i, box in enumerate(ndimage.find_objects(comps), start=1):
+        if box is None or (keep is not None and not keep[i - 1]):
+            continue
+        ys, xs = box
+        win = (slice(max(0, ys.start - 1), min(h, ys.stop + 1)),
+               slice(max(0, xs.start - 1), min(w, xs.stop + 1)))
+        own = comps[win] == i
+        yield i, win, own, (cv2.dilate(own.astype(np.uint8), ring) > 0) & ~own
 
 
 # ------------------------------------------------------------------------------------ head
@@ -810,17 +810,11 @@ def _iris_body(iris: np.ndarray) -> np.ndarray:
 def _highlights_to_iris(labels: np.ndarray, whites: np.ndarray) -> None:
     """An iris's highlight is as white as the eyewhite: a white piece mostly ringed by the iris
     is the iris's own, so it moves with the gaze and closes with the eye (in place)."""
-    comps, n = ndimage.label(whites)
-    ring = np.ones((3, 3), np.uint8)
-    for i, box in enumerate(ndimage.find_objects(comps), start=1):
-        ys, xs = box
-        y0, y1 = max(0, ys.start - 1), min(labels.shape[0], ys.stop + 1)
-        x0, x1 = max(0, xs.start - 1), min(labels.shape[1], xs.stop + 1)
-        piece = comps[y0:y1, x0:x1] == i
-        border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece
-        around = labels[y0:y1, x0:x1][border]
+    comps, _ = ndimage.label(whites)
+    for _, win, own, rim in pieces_with_rims(comps):
+        around = labels[win][rim]
         if around.size and (around == LABEL["irides"]).mean() >= 0.6:
-            labels[y0:y1, x0:x1][piece] = LABEL["irides"]
+            labels[win][own] = LABEL["irides"]
 
 
 def _eye_fringe(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray, face_skin: np.ndarray,
