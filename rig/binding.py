@@ -3,7 +3,8 @@ the head's centre plane (turn parallax), where it sits on the torso cylinder, ho
 and breathes. See rig.deform for what the numbers mean.
 
 Heights come from the layer's part and its pseudo-depth: the face is a dome (an ellipsoid over
-the face outline), eyes/brows/nose/mouth stand rigidly on it, front hair floats just above it,
+the face outline), eyes/brows/nose/mouth stand rigidly on it, glasses follow it just above the
+skin, front hair floats just above it,
 ears sit at its rim and back hair lies behind. Layers nearer than the face by pseudo-depth float
 higher, farther ones sink, so an artist's or See-through's depth ordering shows up as parallax.
 """
@@ -16,7 +17,8 @@ from seethrough_core.taxonomy import EYE_TAGS, HEAD_TAGS
 from .anchors import Anchors
 from .deform import WarpAttributes, smoothstep
 
-FEATURE_TAGS = EYE_TAGS | {"nose", "mouth", "eyewear"}
+FEATURE_TAGS = EYE_TAGS | {"nose", "mouth"}
+EYEWEAR_LIFT = 0.05     # head radii between the skin and a glasses frame
 NECK_AXIS_DEPTH = 0.3   # head radii from the head's centre plane back to the neck's turning axis
 HAIR_LIFT = 0.12        # head radii between the skin and front hair
 MAX_DEPTH_LIFT = 0.15   # head radii of height that pseudo-depth may add or take away
@@ -122,6 +124,12 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
             else:
                 c = np.repeat(vertices.mean(axis=0, keepdims=True), n, axis=0)
             z_head = face_dome(c[:, 0], c[:, 1], anchors) + 0.05 * r
+        elif tag == "eyewear":
+            # Glasses follow the face's curve a little above the skin: a rigid frame at the
+            # height of the nose bridge would slide its outer rims past the face's outline
+            # when the head turns, and a frame cut from one picture (its rims partly in the
+            # face's or the lashes' layers) would come apart from its own pieces.
+            z_head = face_dome(x, y, anchors) + EYEWEAR_LIFT * r
         elif tag in ("front hair", "headwear"):
             # Just above the skin: hair and face move together, so no gap opens at the temple.
             # Beside the face a lock lies on the side of the head, near the back hair's

@@ -250,3 +250,25 @@ def test_settled_hair_keeps_its_drawn_length_when_the_head_turns(example_rig_spe
             d = a[s:e] - b[s:e]
             assert abs(d[:, 1].mean()) < 1.0, (params, example_rig_spec.layers[i].name)
             assert np.abs(d).max() < 8.0, (params, example_rig_spec.layers[i].name)
+
+
+def test_glasses_stay_on_the_face_when_the_head_turns():
+    # A frame rigid at the nose bridge's height slid its far rim 20 px past the face's
+    # outline at a 25 degree turn (and its near rim 20 px inward); following the face's
+    # curve just above the skin, each rim keeps its place against the outline.
+    from examples.character import draw_example_character
+    from examples.variants import add_glasses
+    from rig.autorig import autorig
+    rig = autorig(add_glasses(draw_example_character(size=512)))
+    tags = [l.tag for l in rig.spec.layers]
+    glasses, face = tags.index("eyewear"), tags.index("face")
+
+    def margins(params):
+        rig.reset()
+        pose = rig.pose(params, 1 / 60)
+        g, f = pose.layer_vertices(glasses), pose.layer_vertices(face)
+        return np.array([f[:, 0].max() - g[:, 0].max(), g[:, 0].min() - f[:, 0].min()])
+
+    rest = margins({})
+    for yaw in (25.0, -25.0):
+        assert np.abs(margins({"ParamAngleX": yaw}) - rest).max() < 5.0, yaw
