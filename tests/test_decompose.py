@@ -440,6 +440,29 @@ def test_without_landmarks_a_face_cut_in_two_by_glasses_still_has_its_eyes():
     assert abs(head.eye_y - 200) < 8
 
 
+def test_landmarks_on_the_neck_give_way_to_the_face_with_the_eyes():
+    # On a small figure the pose model may put its face on the neck: skin enough for a face,
+    # but no eyes there. The face is then the skin blob that shows two eyes.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import _find_head, to_lab
+    face_rgb, face, _ = _face_with_eyes()
+    h, w = 640, 400
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    rgb[:400] = face_rgb
+    yy, xx = np.mgrid[0:h, 0:w]
+    neck = (np.abs(xx - 200) < 60) & (yy >= 330) & ~np.pad(face, ((0, 240), (0, 0)))
+    rgb[neck] = (236, 200, 182)
+    cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
+    solid = np.pad(face, ((0, 240), (0, 0))) | neck
+    layout = Layout({"eye_l": (220.0, 450.0), "eye_r": (180.0, 450.0), "nose": (200.0, 470.0),
+                     "mouth_l": (212.0, 495.0), "mouth_r": (188.0, 495.0)}, from_pose=True)
+    head = _find_head(to_lab(rgb), solid, layout, 0, float(h), *np.mgrid[0:h, 0:w][::-1].astype(
+        np.float32))[0]
+    right, left = sorted(head.eyes)
+    assert abs(right[0] - 150) < 10 and abs(left[0] - 250) < 10
+    assert abs(head.eye_y - 200) < 8
+
+
 def test_an_ear_reaching_toward_the_nose_is_not_part_of_the_face_skin():
     # The face's skin is what reaches into a disc around the nose; an ear whose inner edge
     # lies inside that disc stays out (its own part), while the pieces glasses cut out of

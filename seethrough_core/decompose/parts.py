@@ -380,16 +380,21 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     h, w = solid.shape
     eyes = (layout.get("eye_l"), layout.get("eye_r"))
     nose = layout.get("nose")
+    at_landmarks = None
     if nose is not None and eyes[0] is not None and eyes[1] is not None:
         ed = max(abs(eyes[0][0] - eyes[1][0]), 0.02 * fig_h, 3.0)
-        found = _head_at_eyes(lab, solid, eyes, nose, _mouth_point(layout, nose, ed), ed,
-                              xx, yy)
-        if found is not None:
-            return found
-    # No landmarks (or none on a face): the face is a skin blob with two eyes in it.
+        at_landmarks = _head_at_eyes(lab, solid, eyes, nose, _mouth_point(layout, nose, ed),
+                                     ed, xx, yy)
+        if at_landmarks is not None and _eyes_near(lab, solid, at_landmarks, xx, yy):
+            return at_landmarks
+    # No landmarks, or the pose model put its face where the picture shows no eyes near them
+    # (on a small figure it may find one on the neck): the face is a skin blob with two eyes
+    # in it. Landmarks on a face whose eyes show no white are kept.
     found = _face_by_its_eyes(lab, solid, top, fig_h, xx, yy)
     if found is not None:
         return found
+    if at_landmarks is not None:
+        return at_landmarks
     # Last resort: the largest skin blob in the upper part of the figure is the face.
     skin = _skin_like(lab) & solid
     upper = skin & (yy < top + 0.6 * fig_h)
@@ -415,6 +420,24 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     mouth = (cx, eye_y + 0.9 * ed)
     eyes = ((cx + 0.5 * ed, eye_y), (cx - 0.5 * ed, eye_y))
     return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin
+
+
+def _eyes_near(lab, solid, found: tuple, xx, yy) -> bool:
+    """Whether the face found at the landmarks shows two eyes (eyewhites under a lash line)
+    about where the landmarks put them: within one and a half eye distances (the pose model's
+    eyes on an anime face are often off by a lid's height or drawn together)."""
+    head, skin = found
+    L = lab[..., 0]
+    face = _face_pieces(skin & (yy <= head.chin_y), head, xx, yy)
+    if not face.any():
+        return False
+    eyes = _eyes_from_whites(_eye_white(lab, face), _dark(L, face), face,
+                             convex_fill(face) & solid, L, head, xx, yy)
+    if eyes is None:
+        return False
+    (a, b), _ = eyes
+    mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    return float(np.hypot(mid[0] - head.cx, mid[1] - head.eye_y)) <= 1.5 * head.eye_dist
 
 
 def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Point, ed: float,
