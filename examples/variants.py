@@ -216,6 +216,11 @@ def make_variants(character: Character) -> dict[str, tuple[Character, np.ndarray
     out["full-red-glasses"] = (add_glasses(recolour_hair(tall, "red")), (250, 246, 236))
     # A background near the skin's colour.
     out["full-brown-peach"] = (recolour_hair(tall, "dark brown"), (250, 225, 205))
+    # A small figure low on a tall canvas, on transparency: the pose model puts its face on
+    # the neck.
+    half = 0.5 * 928 / 1232 * 1.6 * h
+    small = reframe(c, (int(w / 2 - half), int(h - 1.6 * h), int(w / 2 + half), h), (928, 1232))
+    out["full-small-red"] = (recolour_hair(small, "red"), None)
     return {name: (truth, flatten_on(truth, bg)) for name, (truth, bg) in out.items()}
 
 
