@@ -463,6 +463,32 @@ def test_landmarks_on_the_neck_give_way_to_the_face_with_the_eyes():
     assert abs(head.eye_y - 200) < 8
 
 
+def test_a_skeleton_whose_face_was_not_the_face_does_not_place_the_body():
+    # The pose model drew a tiny figure over the character: its face is not where the eyes
+    # are, and its shoulders (here above the chin) are no better. With the face found by its
+    # eyes, the neck and the top hang from the chin as for a picture with no landmarks.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    face_rgb, face, _ = _face_with_eyes()
+    h, w = 640, 400
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    rgb[:400] = face_rgb
+    yy, xx = np.mgrid[0:h, 0:w]
+    neck = (np.abs(xx - 200) < 45) & (yy >= 330) & (yy < 470) & ~np.pad(face, ((0, 240), (0, 0)))
+    rgb[neck] = (236, 200, 182)
+    cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
+    body = (np.abs(xx - 200) < 190) & (yy >= 470)
+    rgb[body] = (60, 70, 110)
+    alpha = (np.pad(face, ((0, 240), (0, 0))) | neck | body).astype(np.float32)
+    tiny = Layout({"eye_l": (212.0, 300.0), "eye_r": (200.0, 300.0), "nose": (206.0, 310.0),
+                   "shoulder_l": (240.0, 330.0), "shoulder_r": (170.0, 330.0),
+                   "hip_l": (230.0, 520.0), "hip_r": (180.0, 520.0)}, from_pose=True)
+    labels, head = label_parts(rgb, alpha, tiny)
+    assert abs(head.eye_y - 200) < 8
+    assert (labels[neck & (yy > 335) & (yy < 370)] == LABEL["neck"]).mean() > 0.75
+    assert (labels[body] == LABEL["topwear"]).mean() > 0.9
+
+
 def test_an_ear_reaching_toward_the_nose_is_not_part_of_the_face_skin():
     # The face's skin is what reaches into a disc around the nose; an ear whose inner edge
     # lies inside that disc stays out (its own part), while the pieces glasses cut out of

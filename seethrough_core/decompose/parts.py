@@ -66,7 +66,12 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     top, bottom = rows[0], rows[-1]
     fig_h = float(bottom - top + 1)
 
-    head, skin = _find_head(lab, solid, layout, top, fig_h, xx, yy)
+    head, skin, on_landmarks = _find_head(lab, solid, layout, top, fig_h, xx, yy)
+    if not on_landmarks:
+        # The pose model's skeleton is no better than the face it put on it (a tiny figure
+        # drawn over the face, its hips and knees on the chest): shoulders and limbs come
+        # from the fallbacks too.
+        layout = Layout()
     ed = head.eye_dist
     labels = np.zeros((h, w), np.uint8)
 
@@ -377,6 +382,7 @@ def _skin_from(lab: np.ndarray, solid: np.ndarray, ref: np.ndarray) -> np.ndarra
 
 
 def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
+    """(Head, the picture's skin, whether the pose model's landmarks placed it)."""
     h, w = solid.shape
     eyes = (layout.get("eye_l"), layout.get("eye_r"))
     nose = layout.get("nose")
@@ -386,15 +392,15 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
         at_landmarks = _head_at_eyes(lab, solid, eyes, nose, _mouth_point(layout, nose, ed),
                                      ed, xx, yy)
         if at_landmarks is not None and _eyes_near(lab, solid, at_landmarks, xx, yy):
-            return at_landmarks
+            return (*at_landmarks, True)
     # No landmarks, or the pose model put its face where the picture shows no eyes near them
     # (on a small figure it may find one on the neck): the face is a skin blob with two eyes
     # in it. Landmarks on a face whose eyes show no white are kept.
     found = _face_by_its_eyes(lab, solid, top, fig_h, xx, yy)
     if found is not None:
-        return found
+        return (*found, False)
     if at_landmarks is not None:
-        return at_landmarks
+        return (*at_landmarks, True)
     # Last resort: the largest skin blob in the upper part of the figure is the face.
     skin = _skin_like(lab) & solid
     upper = skin & (yy < top + 0.6 * fig_h)
@@ -419,7 +425,7 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     nose = (cx, eye_y + 0.45 * ed)
     mouth = (cx, eye_y + 0.9 * ed)
     eyes = ((cx + 0.5 * ed, eye_y), (cx - 0.5 * ed, eye_y))
-    return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin
+    return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin, False
 
 
 def _eyes_near(lab, solid, found: tuple, xx, yy) -> bool:
