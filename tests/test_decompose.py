@@ -440,24 +440,34 @@ def test_without_landmarks_a_face_cut_in_two_by_glasses_still_has_its_eyes():
     assert abs(head.eye_y - 200) < 8
 
 
-def test_landmarks_on_the_neck_give_way_to_the_face_with_the_eyes():
-    # On a small figure the pose model may put its face on the neck: skin enough for a face,
-    # but no eyes there. The face is then the skin blob that shows two eyes.
-    from seethrough_core.decompose.layout import Layout
-    from seethrough_core.decompose.parts import _find_head, to_lab
+def _face_over_neck(neck_half_width=45, neck_end=470, collar=True):
+    """The two-eyed face of ``_face_with_eyes`` on a taller canvas, a shaded neck under its
+    jaw line and (``collar``) a navy top below the neck: (rgb, alpha, neck, body, yy, xx)."""
     face_rgb, face, _ = _face_with_eyes()
     h, w = 640, 400
     rgb = np.full((h, w, 3), 255, np.uint8)
     rgb[:400] = face_rgb
     yy, xx = np.mgrid[0:h, 0:w]
-    neck = (np.abs(xx - 200) < 60) & (yy >= 330) & ~np.pad(face, ((0, 240), (0, 0)))
-    rgb[neck] = (236, 200, 182)
+    face = np.pad(face, ((0, h - 400), (0, 0)))
+    neck = (np.abs(xx - 200) < neck_half_width) & (yy >= 330) & (yy < neck_end) & ~face
+    rgb[neck] = (236, 200, 182)                                        # the neck in shade
     cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
-    solid = np.pad(face, ((0, 240), (0, 0))) | neck
+    body = (np.abs(xx - 200) < 190) & (yy >= neck_end) if collar else np.zeros_like(face)
+    rgb[body] = (60, 70, 110)
+    alpha = (face | neck | body).astype(np.float32)
+    return rgb, alpha, neck, body, yy, xx
+
+
+def test_landmarks_on_the_neck_give_way_to_the_face_with_the_eyes():
+    # On a small figure the pose model may put its face on the neck: skin enough for a face,
+    # but no eyes there. The face is then the skin blob that shows two eyes.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import _find_head, to_lab
+    rgb, alpha, _, _, yy, xx = _face_over_neck(neck_half_width=60, neck_end=640, collar=False)
     layout = Layout({"eye_l": (220.0, 450.0), "eye_r": (180.0, 450.0), "nose": (200.0, 470.0),
                      "mouth_l": (212.0, 495.0), "mouth_r": (188.0, 495.0)}, from_pose=True)
-    head = _find_head(to_lab(rgb), solid, layout, 0, float(h), *np.mgrid[0:h, 0:w][::-1].astype(
-        np.float32))[0]
+    head = _find_head(to_lab(rgb), alpha > 0, layout, 0, float(rgb.shape[0]),
+                      xx.astype(np.float32), yy.astype(np.float32))[0]
     right, left = sorted(head.eyes)
     assert abs(right[0] - 150) < 10 and abs(left[0] - 250) < 10
     assert abs(head.eye_y - 200) < 8
@@ -469,17 +479,7 @@ def test_a_skeleton_whose_face_was_not_the_face_does_not_place_the_body():
     # eyes, the neck and the top hang from the chin as for a picture with no landmarks.
     from seethrough_core.decompose.layout import Layout
     from seethrough_core.decompose.parts import LABEL, label_parts
-    face_rgb, face, _ = _face_with_eyes()
-    h, w = 640, 400
-    rgb = np.full((h, w, 3), 255, np.uint8)
-    rgb[:400] = face_rgb
-    yy, xx = np.mgrid[0:h, 0:w]
-    neck = (np.abs(xx - 200) < 45) & (yy >= 330) & (yy < 470) & ~np.pad(face, ((0, 240), (0, 0)))
-    rgb[neck] = (236, 200, 182)
-    cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
-    body = (np.abs(xx - 200) < 190) & (yy >= 470)
-    rgb[body] = (60, 70, 110)
-    alpha = (np.pad(face, ((0, 240), (0, 0))) | neck | body).astype(np.float32)
+    rgb, alpha, neck, body, yy, xx = _face_over_neck()
     tiny = Layout({"eye_l": (212.0, 300.0), "eye_r": (200.0, 300.0), "nose": (206.0, 310.0),
                    "shoulder_l": (240.0, 330.0), "shoulder_r": (170.0, 330.0),
                    "hip_l": (230.0, 520.0), "hip_r": (180.0, 520.0)}, from_pose=True)
@@ -519,21 +519,9 @@ def test_an_off_white_shirt_under_the_neck_is_clothing_not_the_necks_shade():
     # the neck (which turns with the head) never carries a block of the shirt.
     from seethrough_core.decompose.layout import Layout
     from seethrough_core.decompose.parts import LABEL, label_parts
-    face_rgb, face, _ = _face_with_eyes()
-    h, w = 640, 400
-    rgb = np.full((h, w, 3), 255, np.uint8)
-    rgb[:400] = face_rgb
-    alpha = np.zeros((h, w), np.float32)
-    alpha[:400][face] = 1.0
-    yy, xx = np.mgrid[0:h, 0:w]
-    neck = (np.abs(xx - 200) < 45) & (yy >= 330) & (yy < 470) & ~np.pad(face, ((0, 240), (0, 0)))
-    rgb[neck] = (236, 200, 182)                                        # the neck in shade
-    cv2.ellipse(rgb, (200, 210), (120, 140), 0, 15, 165, (70, 45, 40), 3)   # the jaw line
-    body = (np.abs(xx - 200) < 190) & (yy >= 470)
-    rgb[body] = (60, 70, 110)                                          # a navy collar ...
+    rgb, alpha, neck, body, yy, xx = _face_over_neck()                # a navy collar ...
     shirt = body & (np.abs(xx - 200) < 45 - 0.4 * (yy - 470))
     rgb[shirt] = (246, 244, 245)                  # ... open on an off-white, untinted shirt
-    alpha[neck | body] = 1.0
     layout = Layout({"eye_l": (250.0, 200.0), "eye_r": (150.0, 200.0), "nose": (200.0, 240.0),
                      "mouth_l": (220.0, 290.0), "mouth_r": (180.0, 290.0),
                      "shoulder_l": (330.0, 500.0), "shoulder_r": (70.0, 500.0)}, from_pose=True)
