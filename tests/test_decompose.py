@@ -749,3 +749,34 @@ def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops(
     assert (labels[page] == LABEL["back hair"]).all()
     assert (labels[skin] == LABEL["topwear"]).all()
     assert (labels[sleeve] == LABEL["handwear"]).all()
+
+
+def test_hair_in_shadow_cut_off_by_a_strand_s_outline_is_still_hair():
+    # Beside the neck the hair lies in deep shadow, joined to the lit hair only by a thread
+    # (the strand's outline cuts it off). It runs on much further than a strand tip could
+    # reach, and it is still hair; a dark skirt a strand tip touches below the chin is not.
+    from seethrough_core.decompose.hair import hair_mask
+    from seethrough_core.decompose.parts import to_lab
+    h, w = 300, 300
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.full((h, w, 3), 225, np.uint8)                       # the page
+    brown, shadow = (110, 75, 55), (60, 40, 30)
+    img[(yy < 60) & (np.abs(xx - 150) < 110)] = brown              # crown
+    img[(yy < 200) & (((xx >= 40) & (xx <= 90)) | ((xx >= 210) & (xx <= 260)))] = brown
+    dark = (yy >= 150) & (yy < 290) & (xx >= 95) & (xx <= 115)
+    img[dark] = shadow
+    img[(yy >= 150) & (yy <= 152) & (xx > 90) & (xx < 95)] = brown  # the only join: a thread
+    skirt = (yy >= 230) & (yy < 290) & (xx >= 215) & (xx <= 255)
+    img[skirt] = shadow
+    img[(yy >= 200) & (yy < 230) & (xx >= 230) & (xx <= 232)] = brown  # a strand tip on it
+    face = ((xx - 150) / 55.0) ** 2 + ((yy - 130) / 70.0) ** 2 <= 1
+    img[face] = (250, 222, 205)
+    img[yy > 260] = np.where(dark[yy > 260, None] | skirt[yy > 260, None], img[yy > 260],
+                             (40, 40, 90))                          # a navy top
+    figure = np.any(img != 225, axis=-1)
+    hair = hair_mask(to_lab(img), figure, face, cx=150.0, eye_y=120.0,
+                     eye_dist=60.0, chin_y=200.0, top=0)
+    shade = dark & ~face
+    assert hair[shade].mean() > 0.9
+    assert not hair[skirt & (yy > 270)].any()
+    assert not hair[face].any()

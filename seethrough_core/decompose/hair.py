@@ -102,6 +102,8 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     if n == 0:
         return np.zeros_like(solid)
     keep_ids = np.unique(labels[core & seeds])
+    pieces = labels
+    piece_tops = np.array([h] + [sl[0].start for sl in ndimage.find_objects(labels)])
     core = np.isin(labels, keep_ids[keep_ids > 0])
     # ...and the thin strands within reach of it (a strand tip, not a jaw line). Next to the
     # hair a pixel need only be about as near the hair's colours as anything else's: a dark
@@ -120,19 +122,39 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
                             ((xx > rx + 0.3 * gap) & (xx < rx + 1.2 * gap)))
     near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
         (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core, ear_zone)
-    grown = core.copy()
-    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
-    for _ in range(reach):
-        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & near_like
-        if (nxt == grown).all():
+    grown = _grown_within(core, near_like, reach)
+    # Hair in deep shadow (beside the neck, under the jaw) can be cut off from the sampled
+    # hair by a strand's outline: a broad piece of hair colour that the hair reaches is hair
+    # too, however far it runs on past the strand-tip reach. It gets back only the rim the
+    # opening took (strand tips grow from the sampled hair, not over a collar's outline).
+    for _ in range(3):
+        touched = np.unique(pieces[(cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8))
+                                    > 0) & (pieces > 0) & ~core])
+        # Only pieces that start beside the head: a dark skirt a strand tip touches is not hair.
+        touched = touched[piece_tops[touched] < chin_y] if touched.size else touched
+        if touched.size == 0:
             break
-        grown = nxt
+        new_core = np.isin(pieces, touched)
+        core |= new_core
+        grown |= _grown_within(new_core, near_like, k)
     # Small enclosed gaps (highlights, a stray pixel of line art) belong to the hair.
     holes = ndimage.binary_fill_holes(grown) & ~grown & solid
     small = _small_components(holes, max(16, int(0.02 * ed * ed)))
     # ...but not an ear's skin, cut into small pieces by its own line art where hair frames it.
     small &= ~(ear_zone & _skin_hued(lab, skin_core, ear_zone))
     return grown | small
+
+
+def _grown_within(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    """``seed`` grown ``steps`` 4-connected steps through ``allowed`` pixels."""
+    grown = seed.copy()
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    for _ in range(steps):
+        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & allowed
+        if (nxt == grown).all():
+            break
+        grown = nxt
+    return grown
 
 
 def _skin_hued(lab: np.ndarray, skin_core: np.ndarray, ears: np.ndarray) -> np.ndarray:
