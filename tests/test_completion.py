@@ -214,3 +214,23 @@ def test_the_background_seen_between_strands_is_not_painted_on_behind_the_head()
     colours = layers[0].rgba[painted & (face | neck), :3].astype(int)
     assert (colours.max(axis=1) >= 120).mean() < 0.001           # no streak of white
     assert np.abs(colours.mean(axis=0) - rgb).max() < 6          # nor a lighter, greyer blend
+
+
+def test_hidden_hair_ends_are_cut_as_tips_and_an_outline_stroke_alone_hangs_nothing():
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    # An outline stroke lying on the shoulder beside the hair, labelled hair, nothing above it.
+    stroke = (yy >= 188) & (yy < 190) & (xx >= 206) & (xx <= 226)
+    layers = [_layer("back hair", hair | stroke, (60, 40, 40), 0.9),
+              _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layers[0].alpha.copy()
+    complete_hidden(layers)
+    painted = (layers[0].alpha > 127) & ~(before > 127)
+    # Beside the neck, outside the head's hull: the hidden ends are strand tips of different
+    # lengths, not a block with a flat bottom.
+    cols = np.arange(44, 76)
+    lowest = np.array([np.flatnonzero(painted[:, c]).max() for c in cols])
+    assert lowest.min() >= 200 and lowest.max() - lowest.min() >= 6
+    # The stroke gets no more than the seam every layer gets.
+    assert not painted[196:, 212:222].any()

@@ -548,18 +548,39 @@ def _mirror(mask: np.ndarray, centre_x: float) -> np.ndarray:
 
 def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int) -> np.ndarray:
     """Below each column's lowest pixel of ``mask`` that is seen and ends right on something
-    in front (within 2 px above a ``covered`` pixel), ``reach`` pixels straight down: a tip
-    lying on a shoulder. A part whose lower edge is already hidden gets nothing."""
+    in front (within 2 px above a ``covered`` pixel), up to ``reach`` pixels straight down: a
+    tip lying on a shoulder. A part whose lower edge is already hidden gets nothing, nor does a
+    column with little of the part just above its lowest pixel (an outline stroke lying
+    along the collar, no tip on it). The hidden ends are cut as strand tips, not a flat-bottomed block: lengths run
+    in a zigzag between 0.6 and 1 ``reach``, shorter at the ends of each row of tips."""
     h, w = mask.shape
     cols = np.flatnonzero(mask.any(0))
     out = np.zeros_like(mask)
     if cols.size == 0:
         return out
     bottom = h - 1 - np.argmax(mask[::-1, cols], axis=0)
+    min_hair = max(3, reach // 4)
+    hanging = []
     for c, b in zip(cols, bottom):
         if covered[b, c] or not covered[b + 1:b + 3, c].any():
             continue
-        out[b + 1:b + 1 + reach, c] = True
+        # A tip (on the outline stroke it may rest on), not a stroke on its own: the part
+        # fills much of the column just above its lowest pixel.
+        if mask[max(0, b + 1 - 2 * min_hair):b + 1, c].sum() < 0.6 * min_hair:
+            continue
+        hanging.append((c, b))
+    if not hanging:
+        return out
+    period = max(4.0, reach / 2.5)
+    starts = [0] + [i for i in range(1, len(hanging)) if hanging[i][0] != hanging[i - 1][0] + 1]
+    ends = starts[1:] + [len(hanging)]
+    for s0, s1 in zip(starts, ends):
+        for i in range(s0, s1):
+            c, b = hanging[i]
+            phase = (c % period) / period
+            zig = 1.0 - 0.4 * abs(2.0 * phase - 1.0)
+            taper = min(1.0, (min(i - s0, s1 - 1 - i) + 1) / (0.5 * period))
+            out[b + 1:b + 1 + max(1, int(round(reach * zig * max(taper, 0.3)))), c] = True
     return out
 
 
