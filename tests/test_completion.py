@@ -234,3 +234,43 @@ def test_hidden_hair_ends_are_cut_as_tips_and_an_outline_stroke_alone_hangs_noth
     assert lowest.min() >= 200 and lowest.max() - lowest.min() >= 6
     # The stroke gets no more than the seam every layer gets.
     assert not painted[196:, 212:222].any()
+
+
+def _hair_with_tips(tip_rgb):
+    """The bust's back hair, its lowest 8 rows (the tips on the shoulders) drawn column by
+    column from ``tip_rgb(x)``."""
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    layer = _layer("back hair", hair, (120, 70, 40), 0.9)
+    tips = hair & (yy >= 182)
+    for x in np.flatnonzero(tips.any(0)):
+        layer.rgba[tips[:, x], x, :3] = tip_rgb(x)
+    layers = [layer, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layer.alpha.copy()
+    complete_hidden(layers)
+    return layer, (layer.alpha > 127) & ~(before > 127), yy, xx
+
+
+def test_hidden_hair_ends_are_not_painted_in_the_page_seen_between_strands():
+    # Two columns in three of the tips are the page blended into thin strands' edges: lighter
+    # and greyer than the hair. The hair hanging on behind the shoulders is the hair's colour.
+    page_blend, brown = (165, 145, 130), (120, 70, 40)
+    layer, painted, yy, xx = _hair_with_tips(lambda x: brown if x % 3 == 0 else page_blend)
+    hidden = painted & (yy > 192) & (yy < 200) & (np.abs(xx - 120) > 40)
+    assert hidden.sum() > 100
+    rgb = layer.rgba[hidden, :3].astype(float)
+    assert np.abs(rgb - brown).max(axis=1).mean() < 15
+
+
+def test_hidden_hair_ends_are_no_barcode_of_highlights_and_outlines():
+    # The tips alternate column by column between an outline and a highlight; carried down
+    # unchanged that is a barcode. Hidden, neighbouring columns differ far less than drawn.
+    dark, light = (60, 35, 20), (170, 110, 70)
+    layer, painted, yy, xx = _hair_with_tips(lambda x: dark if x % 2 else light)
+    rows = slice(194, 200)
+    cols = np.flatnonzero(painted[rows].all(0) & (np.abs(np.arange(240) - 120) > 40))
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    steps = [np.abs(np.diff(layer.rgba[rows, r, 0].astype(float), axis=1)).mean()
+             for r in runs if len(r) > 4]
+    assert steps and max(steps) < 0.35 * (light[0] - dark[0])

@@ -420,12 +420,15 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
         if near.sum() < 0.3 * keep.sum():
             keep &= ~near
     if layer.tag in STRAND_TAGS and keep.sum() > 64:
-        # The background seen between strands (white on a white page) is no hair colour: far
-        # lighter than the hair and colourless, it would be drawn on as streaks.
+        # The background seen between strands (white on a white page), and the strands' edges
+        # blended into it, are no hair colour: lighter than the hair and greyer, they would be
+        # drawn on as pale streaks. (A highlight is lighter too, but keeps the hair's hue.)
         ref = np.median(lab[keep], axis=0)
         chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
+        ref_chroma = float(np.median(chroma[keep]))
         glare = (lab[:, 0] > ref[0] + 90) & (chroma < 8)
-        if (keep & glare).sum() < 0.1 * keep.sum():
+        glare |= (lab[:, 0] > ref[0] + 60) & (chroma < max(8.0, 0.7 * ref_chroma))
+        if (keep & glare).sum() < 0.2 * keep.sum():
             keep &= ~glare
     if layer.tag in SKIN_TAGS and keep.sum() > 64:
         med = np.median(lab[keep], axis=0)
@@ -465,6 +468,13 @@ def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
                                        prior=prior)
         painted = directional_fill(rgb, known, todo, directions, fade=0.04 * max(h, w),
                                    smooth_base=layer.tag in STRAND_TAGS)
+        if layer.tag in STRAND_TAGS:
+            # Carried down from the strands' ends, neighbouring columns alternate between a
+            # highlight and an outline: a barcode. Strands are a few pixels wide; soften it
+            # across them (the hair hangs down, so across is sideways).
+            sigma = max(1.0, 0.0012 * max(h, w))
+            painted = np.where(todo[..., None], cv2.GaussianBlur(painted, (0, 0), sigmaX=sigma,
+                                                                 sigmaY=0.01), painted)
     patch = layer.rgba[win]
     patch[todo, :3] = np.clip(painted[todo] + 0.5, 0, 255).astype(np.uint8)
     patch[todo, 3] = 255
