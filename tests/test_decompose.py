@@ -780,3 +780,34 @@ def test_hair_in_shadow_cut_off_by_a_strand_s_outline_is_still_hair():
     assert hair[shade].mean() > 0.9
     assert not hair[skirt & (yy > 270)].any()
     assert not hair[face].any()
+
+
+def test_the_chin_s_shadow_on_the_neck_stays_the_neck_s_and_its_thick_line_is_the_face_s():
+    # Under the chin the neck is in shadow, dark enough to pass for line art. The chin's thick
+    # line joins the face; the shadow (the skin's hue, as saturated, lighter than ink) stays
+    # on the neck, so the chin lifts off it without taking it along.
+    from seethrough_core.decompose.parts import (LABEL, Head, _jaw_line_to_face, _skin_shade,
+                                                 to_lab)
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    hull = ((xx - 120) / 70.0) ** 2 + ((yy - 100) / 90.0) ** 2 <= 1
+    thick = ((xx - 120) / 73.0) ** 2 + ((yy - 100) / 94.0) ** 2 <= 1
+    chin = thick & ~hull & (yy > 175) & (np.abs(xx - 120) < 40)
+    shadow = (yy > 185) & (yy < 205) & (np.abs(xx - 120) < 30) & ~thick
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[hull] = (255, 222, 205)
+    rgb[chin] = (70, 40, 40)
+    rgb[shadow] = (200, 128, 108)
+    rgb[(yy >= 205) & (np.abs(xx - 120) < 30)] = (240, 190, 170)
+    labels = np.zeros((h, w), np.uint8)
+    labels[hull] = LABEL["face"]
+    labels[(yy > 150) & (np.abs(xx - 120) < 30) & ~hull] = LABEL["neck"]
+    lab = to_lab(rgb)
+    shade = _skin_shade(lab, hull)
+    assert shade[shadow].all() and not shade[chin].any()
+    head = Head(cx=120.0, eye_y=90.0, eye_dist=40.0, chin_y=190.0,
+                eyes=((145.0, 90.0), (95.0, 90.0)), nose=(120.0, 120.0), mouth=(120.0, 150.0))
+    dark = chin | shadow
+    _jaw_line_to_face(labels, hull, head, yy, dark, shade)
+    assert (labels[chin & (np.abs(xx - 120) < 28)] == LABEL["face"]).all()
+    assert (labels[shadow] == LABEL["neck"]).all()

@@ -196,7 +196,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
     _thin_strokes_to_hair(labels, ed)
-    _jaw_line_to_face(labels, face_hull, head, yy, dark)
+    _jaw_line_to_face(labels, face_hull, head, yy, dark, _skin_shade(lab, face_skin))
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     # Once more: strokes turned to hair may have cut a piece of clothing off from the rest.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
@@ -272,13 +272,16 @@ def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
 
 
 def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
-                     dark: np.ndarray | None = None) -> None:
+                     dark: np.ndarray | None = None, shade: np.ndarray | None = None) -> None:
     """The face's own outline below the eyes (the jaw line), dark as hair and touching the locks
     beside it, was taken for hair (or, under the chin, for the neck): it stayed behind when the
     chin lifted, a second chin line, and left the neck unpainted under it. Hair within an
     outline's width outside the face's hull, below the eyes, with no hair further down, is the
     face's; so is the dark line running on from the face's edge up to three outline widths
-    (the chin's line is often drawn thicker), where no hair hangs on below it."""
+    (the chin's line is often drawn thicker), where no hair hangs on below it. The chin's
+    shadow on the neck (``shade``: the skin's hue, as saturated, lighter than line art) is dark
+    too, but it is the neck's: taken into the face it lifts off the neck with the chin and
+    leaves the neck's lighter painting showing under it."""
     if not face_hull.any():
         return
     ys, xs = np.nonzero(face_hull)
@@ -295,7 +298,10 @@ def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
     jaw = hair & (outside <= outline) & ~hair_below & low
     if dark is not None:
         zone = outside <= 3 * outline
-        line = (hair | (labels == LABEL["neck"])) & dark & zone & low
+        neck = labels == LABEL["neck"]
+        if shade is not None:
+            neck &= ~shade
+        line = (hair | neck) & dark & zone & low
         far_hair = hair & ~zone
         lock = np.zeros_like(hair)
         for k in range(1, int(3 * outline) + step + 1):
@@ -690,6 +696,22 @@ def _skin_tinted(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
     # (light brown) is not redder than it.
     flushed = (L > ref[0] - 15) & (A > ref[1] + 4) & (np.abs(B - ref[2]) < 12)
     return shaded | flushed
+
+
+def _skin_shade(lab: np.ndarray, face_skin: np.ndarray) -> np.ndarray:
+    """Skin in shadow: the skin's hue (within 25 degrees), at least as saturated, lighter than
+    line art (which is near black, or greyer than the skin)."""
+    if not face_skin.any():
+        return np.zeros(lab.shape[:2], bool)
+    ref = np.median(lab[face_skin], axis=0)
+    L, A, B = lab[..., 0], lab[..., 1], lab[..., 2]
+    ref_chroma = float(np.hypot(ref[1], ref[2]))
+    if ref_chroma <= 4:
+        return np.zeros(lab.shape[:2], bool)
+    chroma = np.hypot(A, B)
+    # The angle between the pixel's hue and the skin's, by its cosine.
+    same_hue = (A * ref[1] + B * ref[2]) > np.cos(np.radians(25)) * chroma * ref_chroma
+    return (L >= 30) & (chroma >= 0.9 * ref_chroma) & same_hue
 
 
 def _label_eye(labels, eye, white, dark, L, face_skin, feats, ex: float, ed: float, xx,
