@@ -189,3 +189,28 @@ def test_a_frame_the_hair_mask_took_in_is_still_found_and_shaded_hair_is_not_fra
     assert frame is not None
     assert (frame & frame_px).sum() > 0.8 * frame_px.sum()
     assert not (frame & shaded & ~frame_px).any()
+
+
+def test_the_mouth_line_s_soft_edge_goes_with_it_and_leaves_no_ghost_on_the_face():
+    # The cut left the line's anti-aliased edge on the face: half ink right beside the line,
+    # a quarter one pixel further. Swapped for the open mouth, the line takes its edge along:
+    # the face under it is clean skin, and the rest picture is what it was.
+    layers = _face_layers()
+    face = layers[0]
+    h, w = face.alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    ink = np.array((120, 60, 60), float)
+    along = np.abs(xx - 100) < 14
+    for dy, share in ((2, 0.5), (3, 0.25)):
+        edge = along & (np.abs(yy - 120) == dy)
+        face.rgba[edge, :3] = np.round(share * ink + (1 - share) * np.array(SKIN)).astype(np.uint8)
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag, side=l.side,
+                                      depth=l.depth) for l in layers]).rest_composite()
+    out = add_expression_art(layers)
+    fringe = along & (np.abs(yy - 120) > 1.5) & (np.abs(yy - 120) < 4)
+    face_rgb = [l for l in out if l.tag == "face"][0].rgba[fringe, :3].astype(float)
+    assert np.abs(face_rgb - SKIN).max() <= 6
+    closed = [l for l in out if l.variant == "mouth_close"][0]
+    assert (closed.alpha[fringe] > 30).mean() > 0.9
+    after = Character((w, h), out).rest_composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 3

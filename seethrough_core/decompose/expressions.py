@@ -223,6 +223,44 @@ def _lid_line(coef, x_mid: float, x0: float, x1: float, thickness: float,
 
 # ------------------------------------------------------------------------------ open mouth
 
+def lift_line_fringe(face: Layer, line: Layer, radius: int) -> None:
+    """Move a drawn line's anti-aliased edge, which the picture's cut left on the face, onto
+    the line's own layer, in place (full-canvas layers): each edge pixel within ``radius`` px
+    of the line is unmixed into the line's ink at a partial alpha over clean skin (the share of
+    ink is the pixel's projection on the skin-to-ink axis). The two still composite to the
+    picture; hidden, the line leaves no ghost of grey dots on the face."""
+    lmask = line.alpha > 127
+    if not lmask.any():
+        return
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    zone = cv2.dilate(lmask.astype(np.uint8), kernel) > 0
+    near = zone & ~lmask & (face.alpha == 255)
+    if not near.any():
+        return
+    ys, xs = np.nonzero(zone)
+    pad = 4 * radius + 4
+    h, w = lmask.shape
+    win = (slice(max(0, ys.min() - pad), min(h, ys.max() + pad + 1)),
+           slice(max(0, xs.min() - pad), min(w, xs.max() + pad + 1)))
+    rgb = face.rgba[win][..., :3].astype(np.float32)
+    known = (face.alpha[win] == 255) & ~zone[win]
+    if known.sum() < 16:
+        return
+    skin = push_pull_fill(rgb, known)
+    ink = np.median(line.rgba[lmask, :3].astype(np.float32), axis=0)
+    axis = ink[None, None, :] - skin
+    share = np.clip(((rgb - skin) * axis).sum(-1) / np.maximum((axis * axis).sum(-1), 1.0), 0, 1)
+    take = near[win] & (share > 0.04)
+    face_px, line_px = face.rgba[win], line.rgba[win]
+    line_px[take, :3] = np.clip(ink + 0.5, 0, 255).astype(np.uint8)
+    line_px[take, 3] = np.clip(share[take] * 255 + 0.5, 0, 255).astype(np.uint8)
+    face_px[take, :3] = np.clip(skin[take] + 0.5, 0, 255).astype(np.uint8)
+    if line.depth is not None:
+        med = line.depth_median()
+        if med is not None:
+            line.depth[win][take] = med
+
+
 def open_mouth(layers: list[Layer]) -> list[Layer]:
     """The layers with a ``mouth_open`` variant added (the mouth line becomes ``mouth_close``)."""
     face = [l for l in layers if l.tag == "face" and l.variant is None]
@@ -260,6 +298,9 @@ def open_mouth(layers: list[Layer]) -> list[Layer]:
     if not mouths:
         mcx, mcy = cx, eye_y + MOUTH_DEPTH * (chin - eye_y)
         line_w = 0.25 * face_w
+    else:
+        # Swapped out, the line must take its soft edge along, or a ghost of it stays.
+        lift_line_fringe(face, layers[mouths[0]], radius=max(2, int(round(0.012 * face_w))))
     h, w = fmask.shape
     width = float(np.clip(0.35 * line_w, 0.06 * face_w, 0.12 * face_w))
     height = 0.8 * width
