@@ -811,3 +811,27 @@ def test_the_chin_s_shadow_on_the_neck_stays_the_neck_s_and_its_thick_line_is_th
     _jaw_line_to_face(labels, hull, head, yy, dark, shade)
     assert (labels[chin & (np.abs(xx - 120) < 28)] == LABEL["face"]).all()
     assert (labels[shadow] == LABEL["neck"]).all()
+
+
+def test_a_long_chin_is_the_face_s_and_the_neck_starts_right_under_the_jaw():
+    # A pointed chin reaches further below the eyes (2.7 eye distances) than a face is first
+    # looked for; it is set off from the shaded neck by its jaw line. It is still the face's
+    # (else it stays behind on the neck when the face lifts: a second chin), and the skin under
+    # the jaw beside the chin's point is the neck's, not the top's.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    rgb, alpha, neck, body, yy, xx = _face_over_neck()
+    outside_v = (yy > 290) & (np.abs(xx - 200) > 1.2 * (350 - yy))
+    below_jaw = outside_v & (np.abs(xx - 200) < 45)
+    rgb[outside_v & (alpha > 0)] = 255                       # beside the jaw: the page
+    alpha[outside_v & (np.abs(xx - 200) >= 45) & (yy < 330)] = 0.0
+    rgb[below_jaw] = (236, 200, 182)
+    alpha[below_jaw] = 1.0
+    for end in (128, 272):
+        cv2.line(rgb, (end, 290), (200, 350), (70, 45, 40), 3)
+    labels, head = label_parts(rgb, alpha, Layout())
+    assert head.chin_y >= 340
+    chin = (yy > 325) & (np.abs(xx - 200) < 1.2 * (350 - yy) - 4)
+    assert (labels[chin] == LABEL["face"]).mean() > 0.95
+    beside = below_jaw & (yy > 305) & (yy < 335) & (np.abs(xx - 200) > 1.2 * (350 - yy) + 8)
+    assert beside.sum() > 100 and (labels[beside] == LABEL["neck"]).mean() > 0.9

@@ -168,7 +168,12 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     if face_skin.any():
         fy, fx = np.nonzero(face_skin)
         chin_x = float(np.median(fx[fy >= fy.max() - max(2.0, 0.15 * ed)]))
-    neck = shaded_skin & ~face_hull & (yy > head.chin_y - 2) & \
+    # Under the jaw beside the chin's point the neck starts higher than the point itself: just
+    # below the face, in each column.
+    hull_rows = np.where(face_hull.any(0), h - 1 - np.argmax(face_hull[::-1], axis=0), -1)
+    under_face = (yy > head.chin_y - 2) | ((hull_rows[None, :] >= 0) & (yy > hull_rows[None, :])
+                                            & (yy > head.chin_y - ed))
+    neck = shaded_skin & ~face_hull & under_face & \
         (yy < shoulder_y + 0.1 * ed) & (np.abs(xx - chin_x) < 0.32 * face_w) & (labels == 0)
     # Only what hangs from the chin (not a shaded patch of the collar or a hand); the chin's
     # outline may cut a sliver off just under it, so the neck is looked for a little lower too.
@@ -471,8 +476,28 @@ def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Poi
     face = _components_touching(skin & (yy <= eye_y + 2.2 * ed), centre, 0.9 * ed, xx, yy)
     if face.sum() <= 0.3 * ed * ed:
         return None
+    face = _with_its_chin(face, skin, centre, eye_y + 2.2 * ed, eye_y + 3.4 * ed, ed, xx, yy)
     chin = float(np.nonzero(face)[0].max())
     return Head(cx, eye_y, ed, chin, (eyes[0], eyes[1]), nose, mouth), skin
+
+
+def _with_its_chin(face: np.ndarray, skin: np.ndarray, centre: Point, cut: float, limit: float,
+                   ed: float, xx, yy) -> np.ndarray:
+    """The face cut off at row ``cut`` (where a neck of the same skin would otherwise run on
+    into the chest), or, when its skin goes on below and narrows to an end above ``limit``
+    (a long chin, set off from the neck by its line or its shade), the whole of it: cut, the
+    chin would be labelled neck and stay behind when the face lifts."""
+    whole = _components_touching(skin & (yy <= limit), centre, 0.9 * ed, xx, yy)
+    rows = np.flatnonzero(whole.any(1))
+    if rows.size == 0 or rows[-1] >= int(limit) - 1 or rows[-1] <= cut:
+        return face
+    widths = whole.sum(1)
+    below = rows[rows > cut]
+    at_cut = int(widths[int(cut)]) if 0 <= int(cut) < widths.size else 0
+    # Narrowing to the chin's point: never wider than at the cut, and down to a sliver.
+    if at_cut == 0 or widths[below].max() > at_cut + 2 or widths[below[-1]] > 0.4 * at_cut:
+        return face
+    return whole
 
 
 MAX_FACE_CANDIDATES = 6
