@@ -274,3 +274,29 @@ def test_hidden_hair_ends_are_no_barcode_of_highlights_and_outlines():
     steps = [np.abs(np.diff(layer.rgba[rows, r, 0].astype(float), axis=1)).mean()
              for r in runs if len(r) > 4]
     assert steps and max(steps) < 0.35 * (light[0] - dark[0])
+
+
+def test_a_part_ending_in_an_outline_takes_the_outline_s_soft_edge_off_the_part_below():
+    # The face ends in its jaw line; the line's anti-aliased edge lies on the neck below. Left
+    # there, it stays behind as a faint second chin line when the face lifts. The neck gets
+    # its own colour back, the face carries the edge as alpha, the picture is the same.
+    h, w = 40, 40
+    skin = np.array([250, 220, 200], np.float32)
+    neck_rgb = np.array([215, 160, 140], np.float32)
+    ink = np.array([40, 25, 25], np.float32)
+    face = np.zeros((h, w, 4), np.uint8)
+    face[:20, :, :3] = skin
+    face[17:20, :, :3] = ink                            # the jaw line, the face's own
+    face[:20, :, 3] = 255
+    neck = np.zeros((h, w, 4), np.uint8)
+    neck[:, :, :3] = neck_rgb
+    neck[20, :, :3] = np.round(0.5 * ink + 0.5 * neck_rgb)   # the line's soft edge
+    neck[:, :, 3] = 255
+    layers = [Layer("neck", neck, tag="neck"), Layer("face", face, tag="face")]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers]).composite()
+    owner = np.where(face[..., 3] > 127, 1, 0)
+    decontaminate_edges(layers, owner, radius=2)
+    assert np.abs(layers[0].rgba[20, 5:35, :3].astype(int) - neck_rgb).max() <= 4
+    assert (np.abs(layers[1].rgba[20, 5:35, 3].astype(int) - 128) < 30).all()
+    after = Character((w, h), layers).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 2

@@ -183,6 +183,10 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
         if inner.sum() < 4:
             inner = region[win]
         f_col = push_pull_fill(upper.rgba[win][..., :3].astype(np.float32), inner)
+        # ...or, where the part ends in a drawn outline (a jaw line over the neck), the ink:
+        # the colour of its nearest own pixel. Each mixed pixel takes whichever explains it.
+        _, (ny, nx) = ndimage.distance_transform_edt(~region[win], return_indices=True)
+        f_edge = upper.rgba[win][..., :3].astype(np.float32)[ny, nx]
         by, bx = ys - y0, xs - x0
         # The part directly below each band pixel, after completion.
         lower = np.full(ys.size, -1, np.int32)
@@ -197,13 +201,16 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
                 clean[j] = _clean_colours(layers[j], owner == j)
             sel = lower == j
             py, px = ys[sel], xs[sel]
-            F = f_col[by[sel], bx[sel]] / 255.0
             B = clean[j][py, px] / 255.0
             I = image[py, px]
-            fb = F - B
-            norm = np.sum(fb * fb, axis=1)
-            a = np.clip(np.sum((I - B) * fb, axis=1) / np.maximum(norm, 1e-6), 0.0, 1.0)
-            resid = np.linalg.norm(I - (a[:, None] * F + (1 - a[:, None]) * B), axis=1)
+            fits = [_unmix(I, f[by[sel], bx[sel]] / 255.0, B) for f in (f_col, f_edge)]
+            # The inside's colour unless the ink explains the pixel clearly better.
+            use_edge = fits[1][2] < 0.5 * fits[0][2]
+            F = np.where(use_edge[:, None], f_edge[by[sel], bx[sel]], f_col[by[sel], bx[sel]]) \
+                / 255.0
+            a = np.where(use_edge, fits[1][0], fits[0][0])
+            norm = np.where(use_edge, fits[1][1], fits[0][1])
+            resid = np.where(use_edge, fits[1][2], fits[0][2])
             ok = (norm > 0.08 ** 2) & (resid < 0.08)
             py, px, a, F, B, I = py[ok], px[ok], a[ok], F[ok], B[ok], I[ok]
             # Exactly the picture again: the small residual goes into the upper colour, and a
@@ -219,6 +226,15 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
             low.rgba[py, px, :3] = np.clip(B * 255 + 0.5, 0, 255).astype(np.uint8)
             low.rgba[py, px, 3] = 255
             handled[py, px] = True
+
+
+def _unmix(I: np.ndarray, F: np.ndarray, B: np.ndarray):
+    """(alpha, |F - B|^2, residual) of each pixel I as alpha F + (1 - alpha) B ((N, 3) arrays)."""
+    fb = F - B
+    norm = np.sum(fb * fb, axis=1)
+    a = np.clip(np.sum((I - B) * fb, axis=1) / np.maximum(norm, 1e-6), 0.0, 1.0)
+    resid = np.linalg.norm(I - (a[:, None] * F + (1 - a[:, None]) * B), axis=1)
+    return a, norm, resid
 
 
 def _composite_rgb(layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
