@@ -93,6 +93,20 @@ def reframe(character: Character, box: tuple[int, int, int, int],
     return replace(character, size=size, layers=layers)
 
 
+def mirror(character: Character) -> Character:
+    """The character flipped left to right (each layer's side swapped with it)."""
+    w = character.size[0]
+    swap = {"l": "r", "r": "l", None: None}
+    layers = []
+    for layer in character.layers:
+        lw = layer.rgba.shape[1]
+        depth = None if layer.depth is None else np.ascontiguousarray(layer.depth[:, ::-1])
+        layers.append(replace(layer, rgba=np.ascontiguousarray(layer.rgba[:, ::-1]),
+                              offset=(w - layer.offset[0] - lw, layer.offset[1]),
+                              side=swap[layer.side], depth=depth))
+    return replace(character, layers=layers)
+
+
 def _eye_boxes(character: Character) -> list[tuple[int, int, int, int]]:
     """Per eye, the box of its eyewhite/lash art (image left first)."""
     masks = [l for l in character.layers if l.tag in ("eyewhite", "eyelash", "irides")
@@ -206,6 +220,9 @@ def make_variants(character: Character) -> dict[str, tuple[Character, np.ndarray
     out["bust-pink-glasses"] = (add_glasses(recolour_hair(bust, "pink")), None)
     # MediaPipe finds no one in this one: the face is found from its eyes alone.
     out["bust-blue-glasses"] = (add_glasses(recolour_hair(bust, "blue")), None)
+    # Its pointed chin lies further below the eyes than a face is first looked for.
+    out["bust-mirror-silver-glasses"] = (add_glasses(recolour_hair(mirror(bust), "silver")),
+                                         None)
     w, h = c.size
     # A full figure with some room above the head, as such pictures have.
     top = -int(0.07 * h)
