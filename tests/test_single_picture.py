@@ -64,8 +64,9 @@ def test_illustrations_hold_up_in_motion(shared_data, name):
 
 
 @pytest.mark.parametrize("name", ["bust-blonde", "bust-pink-glasses", "bust-blue-glasses",
-                                  "bust-mirror-silver-glasses", "full-silver-white", "full-cat-ears", "full-red-glasses",
-                                  "full-brown-peach", "full-small-red"])
+                                  "bust-mirror-silver-glasses", "full-silver-white",
+                                  "full-cat-ears", "full-red-glasses", "full-brown-peach",
+                                  "full-small-red"])
 def test_variants_hold_up_in_motion(variants, name):
     truth, image = variants[name]
     rig = _puppet(image)

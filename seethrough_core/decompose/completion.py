@@ -229,7 +229,8 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
 
 
 def _unmix(I: np.ndarray, F: np.ndarray, B: np.ndarray):
-    """(alpha, |F - B|^2, residual) of each pixel I as alpha F + (1 - alpha) B ((N, 3) arrays)."""
+    """(alpha, |F - B|^2, residual) of each pixel I as alpha F + (1 - alpha) B ((N, 3)
+    arrays)."""
     fb = F - B
     norm = np.sum(fb * fb, axis=1)
     a = np.clip(np.sum((I - B) * fb, axis=1) / np.maximum(norm, 1e-6), 0.0, 1.0)
@@ -576,9 +577,10 @@ def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int) -> np.ndarray
     """Below each column's lowest pixel of ``mask`` that is seen and ends right on something
     in front (within 2 px above a ``covered`` pixel), up to ``reach`` pixels straight down: a
     tip lying on a shoulder. A part whose lower edge is already hidden gets nothing, nor does a
-    column with little of the part just above its lowest pixel (an outline stroke lying
-    along the collar, no tip on it). The hidden ends are cut as strand tips, not a flat-bottomed block: lengths run
-    in a zigzag between 0.6 and 1 ``reach``, shorter at the ends of each row of tips."""
+    column with little of the part just above its lowest pixel (an outline stroke lying along
+    the collar, no tip on it). The hidden ends are cut as strand tips, not a flat-bottomed
+    block: lengths run in a zigzag between 0.6 and 1 ``reach``, shorter at the ends of each
+    row of tips."""
     h, w = mask.shape
     cols = np.flatnonzero(mask.any(0))
     out = np.zeros_like(mask)

@@ -102,7 +102,6 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     if n == 0:
         return np.zeros_like(solid)
     keep_ids = np.unique(labels[core & seeds])
-    pieces = labels
     piece_tops = np.array([h] + [sl[0].start for sl in ndimage.find_objects(labels)])
     core = np.isin(labels, keep_ids[keep_ids > 0])
     # ...and the thin strands within reach of it (a strand tip, not a jaw line). Next to the
@@ -128,13 +127,13 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     # too, however far it runs on past the strand-tip reach. It gets back only the rim the
     # opening took (strand tips grow from the sampled hair, not over a collar's outline).
     for _ in range(3):
-        touched = np.unique(pieces[(cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8))
-                                    > 0) & (pieces > 0) & ~core])
+        rim = cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        touched = np.unique(labels[rim & (labels > 0) & ~core])
         # Only pieces that start beside the head: a dark skirt a strand tip touches is not hair.
         touched = touched[piece_tops[touched] < chin_y] if touched.size else touched
         if touched.size == 0:
             break
-        new_core = np.isin(pieces, touched)
+        new_core = np.isin(labels, touched)
         core |= new_core
         grown |= _grown_within(new_core, near_like, k)
     # Small enclosed gaps (highlights, a stray pixel of line art) belong to the hair.
