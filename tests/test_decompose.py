@@ -813,6 +813,41 @@ def test_the_chin_s_shadow_on_the_neck_stays_the_neck_s_and_its_thick_line_is_th
     assert (labels[shadow] == LABEL["neck"]).all()
 
 
+def test_the_chin_s_deep_shadow_between_jaw_and_neck_is_the_neck_s_not_the_top_s():
+    # Right under the jaw line the chin's shadow is darker than the neck's colour test allows,
+    # so it was taken for the top: it stayed behind as a jagged dark line when the chin lifted
+    # and the neck was not painted under it. Between the jaw and the neck it is the neck's (or
+    # the face's line); the navy top below the neck stays the top's.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    rgb, alpha, neck, body, yy, xx = _face_over_neck()
+    jaw_bottom = 210 + 140 * np.sqrt(np.clip(1 - ((xx - 200) / 120.0) ** 2, 0, 1))
+    shadow = neck & (yy > jaw_bottom + 2) & (yy < jaw_bottom + 12)
+    rgb[shadow] = (125, 62, 52)                     # the skin's hue in deep shade
+    labels, head = label_parts(rgb, alpha, Layout())
+    taken = np.isin(labels[shadow], (LABEL["neck"], LABEL["face"]))
+    assert taken.mean() > 0.97
+    assert (labels[body & (yy > 480)] == LABEL["topwear"]).mean() > 0.95
+
+
+def test_a_top_right_under_the_chin_with_no_neck_below_it_stays_the_top_s():
+    from seethrough_core.decompose.parts import LABEL, _gap_under_chin_to_neck
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    hull = ((xx - 100) / 60.0) ** 2 + ((yy - 70) / 70.0) ** 2 <= 1
+    labels = np.zeros((h, w), np.uint8)
+    labels[hull] = LABEL["face"]
+    gap = (yy >= 140) & (yy < 146) & (np.abs(xx - 100) < 20) & ~hull
+    neck = (yy >= 146) & (yy < 170) & (np.abs(xx - 100) < 20)
+    collar = (yy >= 170) & (np.abs(xx - 100) < 60)
+    turtleneck = (yy >= 130) & (np.abs(xx - 100) >= 20) & (np.abs(xx - 100) < 60) & ~hull
+    labels[gap | collar | turtleneck] = LABEL["topwear"]
+    labels[neck] = LABEL["neck"]
+    _gap_under_chin_to_neck(labels, hull, ed=40.0)
+    assert (labels[gap] == LABEL["neck"]).all()
+    assert (labels[collar | turtleneck] == LABEL["topwear"]).all()
+
+
 def test_a_long_chin_is_the_face_s_and_the_neck_starts_right_under_the_jaw():
     # A pointed chin reaches further below the eyes (2.7 eye distances) than a face is first
     # looked for; it is set off from the shaded neck by its jaw line. It is still the face's

@@ -195,6 +195,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     if missing.any() and (labels > 0).any():
         _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
         labels[missing] = labels[iy[missing], ix[missing]]
+    _gap_under_chin_to_neck(labels, face_hull, ed)
 
     # Front hair: what lies over the face or the body, split from the back hair on strand lines.
     # Islands: a speck of clothing among hair strands (or of back hair among front strands)
@@ -316,6 +317,27 @@ def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
         comps, _ = ndimage.label(line | face, structure=np.ones((3, 3)))
         jaw |= line & np.isin(comps, np.unique(comps[face]))
     labels[jaw] = LABEL["face"]
+
+
+def _gap_under_chin_to_neck(labels: np.ndarray, face_hull: np.ndarray, ed: float) -> None:
+    """The chin's shadow between the jaw and the neck, too dark for the neck's colour test, was
+    taken for the body: it stayed behind when the chin lifted (a jagged dark line under it),
+    and the neck was not painted under it. Body pixels lying between the face and the neck
+    in a column, where the two are at most half an eye distance apart, are the neck's (ink
+    among them joins the face with the jaw line later)."""
+    neck = labels == LABEL["neck"]
+    if not neck.any() or not face_hull.any():
+        return
+    h = labels.shape[0]
+    rows = np.arange(h)[:, None]
+    face_bottom = np.where(face_hull.any(0), h - 1 - np.argmax(face_hull[::-1], axis=0), -1)
+    below_face = rows > face_bottom[None, :]
+    neck_below = neck & below_face
+    neck_top = np.where(neck_below.any(0), np.argmax(neck_below, axis=0), -1)
+    gap = (face_bottom >= 0) & (neck_top >= 0) & (neck_top - face_bottom <= 0.5 * ed)
+    between = below_face & (rows < neck_top[None, :]) & gap[None, :]
+    body = np.isin(labels, [LABEL[t] for t in ("topwear", "handwear", "bottomwear")])
+    labels[between & body] = LABEL["neck"]
 
 
 def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
