@@ -848,6 +848,44 @@ def test_a_top_right_under_the_chin_with_no_neck_below_it_stays_the_top_s():
     assert (labels[collar | turtleneck] == LABEL["topwear"]).all()
 
 
+def _faint_smile(rgb, cx=200, cy=290, half=22):
+    """A smile drawn only a few shades darker than the skin, its tips darker: the mask of its
+    line."""
+    line = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.ellipse(line, (cx, cy - 14), (half, 14), 0, 30, 150, 1, 2)
+    rgb[line > 0] = (232, 200, 184)
+    for tip in (-1, 1):
+        tx = cx + tip * int(half * 0.87)
+        rgb[cy - 8:cy - 4, tx - 2:tx + 2] = (150, 90, 80)
+    return line > 0
+
+
+def test_a_faint_smile_is_the_mouth_even_where_the_skin_test_takes_it_for_skin():
+    # The middle of a soft smile is only a few shades darker than the skin, so it is not among
+    # the face's features; it is still the mouth (else the open mouth is drawn beside it, and
+    # the smile stays on the face when the mouth opens).
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    rgb, alpha, _, _, yy, xx = _face_over_neck()
+    line = _faint_smile(rgb)
+    labels, head = label_parts(rgb, alpha, Layout())
+    mouth = labels == LABEL["mouth"]
+    assert (mouth[line]).mean() > 0.8
+    assert not (mouth & (np.abs(yy - 284) > 14)).any()      # nothing but the smile
+
+
+def test_a_blush_or_a_plain_chin_is_no_faint_mouth():
+    # Without any line below the nose there is no mouth, however the cheeks are shaded.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import LABEL, label_parts
+    rgb, alpha, _, _, yy, xx = _face_over_neck()
+    for cx in (140, 260):
+        blush = ((xx - cx) / 26.0) ** 2 + ((yy - 245) / 12.0) ** 2 <= 1
+        rgb[blush] = (246, 196, 186)
+    labels, _ = label_parts(rgb, alpha, Layout())
+    assert not (labels == LABEL["mouth"]).any()
+
+
 def test_a_long_chin_is_the_face_s_and_the_neck_starts_right_under_the_jaw():
     # A pointed chin reaches further below the eyes (2.7 eye distances) than a face is first
     # looked for; it is set off from the shaded neck by its jaw line. It is still the face's

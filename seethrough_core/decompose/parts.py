@@ -994,6 +994,56 @@ def _label_eyewear(labels, lab, solid, face_skin, head: Head) -> None:
         labels[frame] = LABEL["eyewear"]
 
 
+def _faint_mouth_line(labels, L, head: Head, xx, yy,
+                      seed: np.ndarray | None = None) -> np.ndarray | None:
+    """A smile drawn as a faint line (only a few shades darker than the skin, its tips darker):
+    the skin's colour test takes it for skin, so it is not among the face's features. Thin
+    dark lines on the face, found with a black-hat (a blush is broad, so it is not one): the
+    widest one lying flat below the nose, near the eyes' centre line (the pose model's centre
+    line of a tilted face may sit on one eye), with the pieces it broke into. Given ``seed``
+    (the darker part of the mouth already found, often only a smile's tips), the line through
+    it."""
+    ed = head.eye_dist
+    k = max(3, int(round(0.2 * ed)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    line_depth = cv2.morphologyEx(L.astype(np.float32), cv2.MORPH_BLACKHAT, kernel)
+    face = (labels == LABEL["face"]) | (seed if seed is not None else False)
+    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
+    near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    rows = (yy > head.eye_y + 0.6 * ed) & (yy < head.chin_y - 0.05 * ed)
+    lines = face & rows & (line_depth > 4.0) & ~near_hair
+    comps, n = ndimage.label(lines, structure=np.ones((3, 3)))
+    if not n:
+        return None
+    centre_x = (head.eyes[0][0] + head.eyes[1][0]) / 2
+    boxes = ndimage.find_objects(comps)
+    sizes = np.bincount(comps.ravel())
+    near = []
+    for i, box in enumerate(boxes, 1):
+        x_mid = (box[1].start + box[1].stop - 1) / 2
+        if abs(x_mid - centre_x) < 0.7 * ed and box[1].stop - box[1].start < 1.0 * ed:
+            near.append(i)
+    if seed is not None:
+        on_seed = set(np.unique(comps[seed & lines]).tolist()) & set(near)
+        flat = [i for i in near if i in on_seed]
+    else:
+        flat = [i for i in near if boxes[i - 1][1].stop - boxes[i - 1][1].start >= max(
+            0.25 * ed, 1.5 * (boxes[i - 1][0].stop - boxes[i - 1][0].start))]
+    if not flat:
+        return None
+    best = max(flat, key=lambda i: sizes[i])
+    by0, by1 = boxes[best - 1][0].start, boxes[best - 1][0].stop
+    bx0, bx1 = boxes[best - 1][1].start, boxes[best - 1][1].stop
+    # The pieces of the same line: level with it and close beside it.
+    pieces = [i for i in near
+              if boxes[i - 1][0].start < by1 + 0.1 * ed and boxes[i - 1][0].stop > by0 - 0.1 * ed
+              and boxes[i - 1][1].start < bx1 + 0.3 * ed and boxes[i - 1][1].stop > bx0 - 0.3 * ed]
+    found = np.isin(comps, pieces)
+    # The faintest stretch between the pieces belongs to the line too.
+    between = cv2.dilate(convex_fill(found).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return found | (between & face & (line_depth > 2.0))
+
+
 def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, xx, yy) -> None:
     """The mouth: the biggest feature below the eyes near the centre line that lies inside the
     face (a line touching the face's outline is the jaw, not a mouth) and is mouth-sized (pose
@@ -1043,6 +1093,11 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
             mouth = np.isin(comps, [best] + parts)
             labels[mouth] = LABEL["mouth"]
             mouth_top = float(np.nonzero(mouth)[0].min())
+    found = labels == LABEL["mouth"]
+    mouth = _faint_mouth_line(labels, lab[..., 0], head, xx, yy, found if found.any() else None)
+    if mouth is not None:
+        labels[mouth] = LABEL["mouth"]
+        mouth_top = float(np.nonzero(mouth)[0].min())
     strip = (labels == LABEL["face"]) & (np.abs(xx - head.cx) < 0.22 * ed) & \
         (yy > head.eye_y - 0.15 * ed) & (yy < mouth_top - 0.05 * ed)
     if not strip.any():
