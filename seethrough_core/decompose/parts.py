@@ -994,7 +994,7 @@ def _label_eyewear(labels, lab, solid, face_skin, head: Head) -> None:
         labels[frame] = LABEL["eyewear"]
 
 
-def _faint_mouth_line(labels, L, head: Head, xx, yy,
+def _faint_mouth_line(labels, L, near_hair, head: Head, xx, yy,
                       seed: np.ndarray | None = None) -> np.ndarray | None:
     """A smile drawn as a faint line (only a few shades darker than the skin, its tips darker):
     the skin's colour test takes it for skin, so it is not among the face's features. Thin
@@ -1008,8 +1008,6 @@ def _faint_mouth_line(labels, L, head: Head, xx, yy,
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     line_depth = cv2.morphologyEx(L.astype(np.float32), cv2.MORPH_BLACKHAT, kernel)
     face = (labels == LABEL["face"]) | (seed if seed is not None else False)
-    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
-    near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     rows = (yy > head.eye_y + 0.6 * ed) & (yy < head.chin_y - 0.05 * ed)
     lines = face & rows & (line_depth > 4.0) & ~near_hair
     comps, n = ndimage.label(lines, structure=np.ones((3, 3)))
@@ -1056,6 +1054,8 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
     inner = cv2.erode(face_hull.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     comps, n = ndimage.label(zone, structure=np.ones((3, 3)))
     mouth_top = head.mouth[1]
+    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
+    near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if n:
         boxes = ndimage.find_objects(comps)
         sizes = np.bincount(comps.ravel())
@@ -1066,8 +1066,6 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
         darkest = ndimage.labeled_comprehension(lab[..., 0], comps, np.arange(1, n + 1),
                                                 lambda v: np.percentile(v, 20), np.float32, 0.0)
         # A strand tip lying on the cheek touches the hair it hangs from; a mouth does not.
-        hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
-        near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         touches_hair = np.bincount(comps[near_hair].ravel(), minlength=n + 1)
         best, best_score = 0, 0.0
         for i, (box, c) in enumerate(zip(boxes, centres), 1):
@@ -1094,7 +1092,8 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
             labels[mouth] = LABEL["mouth"]
             mouth_top = float(np.nonzero(mouth)[0].min())
     found = labels == LABEL["mouth"]
-    mouth = _faint_mouth_line(labels, lab[..., 0], head, xx, yy, found if found.any() else None)
+    mouth = _faint_mouth_line(labels, lab[..., 0], near_hair, head, xx, yy,
+                              found if found.any() else None)
     if mouth is not None:
         labels[mouth] = LABEL["mouth"]
         mouth_top = float(np.nonzero(mouth)[0].min())
