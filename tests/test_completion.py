@@ -129,6 +129,51 @@ def test_hair_whose_lower_edge_is_already_hidden_gets_no_more():
     assert not (layers[0].alpha[215:, 50] > 0).any()
 
 
+def _bust_with_long_locks():
+    """The bust with two long front locks hanging over the chest, a top between two sleeves
+    and the left lock lying over the seam between the top and its sleeve."""
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    locks = ((np.abs(xx - 60) < 9) | (np.abs(xx - 180) < 9)) & (yy > 150) & (yy < 232)
+    sleeves = shoulders & (np.abs(xx - 120) >= 60)
+    top = shoulders & ~sleeves
+    layers = [_layer("back hair", hair & ~locks, (60, 40, 40), 0.9),
+              _layer("handwear", sleeves & ~locks, (30, 30, 90), 0.7),
+              _layer("topwear", top & ~locks, (30, 30, 90), 0.6),
+              _layer("neck", neck, (230, 190, 170)), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3),
+              _layer("front hair", locks, (80, 50, 50), 0.1)]
+    return yy, xx, hair, locks, layers
+
+
+def test_back_hair_is_not_painted_down_to_the_tips_of_locks_hanging_over_the_chest():
+    # The head's hull taken down to the lowest lock's tip painted a block with straight sides
+    # behind the shoulders, which a tilt of the head swung out past them.
+    yy, xx, hair, locks, layers = _bust_with_long_locks()
+    complete_hidden(layers)
+    back = layers[0].alpha > 127
+    # Behind the head and straight below the tips that rest on the shoulders: painted...
+    assert back[120, 120] and back[196, 50]
+    # ...but not down to the locks' tips behind the chest, nor out in the shoulders' corners.
+    assert not back[225, 60] and not back[225, 120]
+    assert not back[200:, :20].any() and not back[200:, 220:].any()
+
+
+def test_a_top_goes_on_under_a_lock_lying_over_the_seam_to_its_sleeve():
+    # Neither the top's nor the sleeve's visible pixels span the lock, so painting each part
+    # by its own rows left a hole there that a turn of the head uncovered.
+    yy, xx, hair, locks, layers = _bust_with_long_locks()
+    before = Character((240, 240), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
+    complete_hidden(layers)
+    under_lock = locks & (yy >= 195) & (yy < 232) & (xx < 120)
+    clothed = (layers[1].alpha > 127) | (layers[2].alpha > 127)
+    assert clothed[under_lock].all()
+    # In the clothes' colour, and the picture itself is unchanged.
+    assert np.abs(layers[2].rgba[215, 60, :3].astype(int) - (30, 30, 90)).max() <= 6
+    diff = np.abs(Character((240, 240), layers).composite().astype(int)
+                  - before.composite().astype(int))
+    assert diff.max() <= 2
+
+
 def test_the_neck_goes_on_up_under_the_jaw_as_wide_as_the_jaw():
     (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
     geo = HeadGeometry(face, hair, eyes, eyes)

@@ -6,7 +6,8 @@ For every layer, top to bottom:
 1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
    the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
    behind the face and the nape behind the neck; a neck continues up under the chin between its
-   own side lines; clothes span their rows; eyes are convex; anything else is closed.
+   own side lines; clothes span their rows (a top reaches its sleeves); eyes are convex;
+   anything else is closed.
 2. **Only hidden pixels** are added: the shape's pixels that an opaque layer above covers, so
    the composite (the input picture) never changes.
 3. **Painted from the layer's own clean pixels** (:func:`clean_source`): opaque pixels away from
@@ -39,6 +40,7 @@ STRAND_TAGS = taxonomy.HAIR_TAGS | {"tail"}
 # them as the same lines, never as filled areas.
 LINE_TAGS = frozenset({"eyewear"})
 DOWN = (0.0, 1.0)
+TORSO_CLOTHES = ("topwear", "handwear")
 
 
 class HeadGeometry:
@@ -104,12 +106,13 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * seam + 1, 2 * seam + 1))
     owner = visible_owner(layers)
     hair_colours = _hair_colours(layers)
+    clothes = _union(layers, TORSO_CLOTHES)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
     for layer in reversed(layers):
         if layer.variant is None or layer.variant == "mouth_close":
             mask = layer.alpha > 127
             if mask.any() and covered.any():
-                shape = completion_shape(layer, mask, geo, covered)
+                shape = completion_shape(layer, mask, geo, covered, clothes)
                 if layer.tag not in LINE_TAGS:      # a frame's strokes keep their width
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
@@ -270,17 +273,22 @@ def _clean_colours(layer: Layer, visible: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ shapes
 
 def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
-                     covered: np.ndarray | None = None) -> np.ndarray:
+                     covered: np.ndarray | None = None,
+                     clothes: np.ndarray | None = None) -> np.ndarray:
     """The whole shape a part plausibly has, hidden pieces included (bool (H, W)).
-    ``covered``: the opaque pixels of the layers in front of it."""
+    ``covered``: the opaque pixels of the layers in front of it; ``clothes``: the pixels of
+    the clothes on the upper body (top and sleeves)."""
     tag = layer.tag
     if tag == "face" and geo.valid:
         return face_shape(mask, geo)
     if tag in ("back hair", "hair") and geo.valid:
-        shape = convex_fill(geo.head) | _closed(mask)
-        # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
+        # Behind the head: the hull of the face and hair above the chin. Locks hanging in
+        # front of the chest stay out of it: a hull down to their tips would paint a block
+        # with straight sides behind the shoulders, which a tilt swings out past them.
         below = np.zeros_like(mask)
         below[int(geo.chin):] = True
+        shape = convex_fill(geo.head & ~below) | _closed(mask)
+        # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
         shape |= _row_spans(mask & below) & below
         # Tips that end on a shoulder or the chest go on behind it: drawn down as far as a
         # turn or a nod can lift them, no gap opens between a tip and what it lay on.
@@ -289,6 +297,10 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         return shape
     if tag == "neck":
         return neck_shape(mask, geo)
+    if tag == "topwear" and clothes is not None:
+        # A top reaches its sleeves: where a lock of hair lies over the seam between them,
+        # neither one's visible pixels span it, and a turn would uncover a hole.
+        return _row_spans(_main_body(mask | clothes)) | _closed(mask)
     if tag in ("topwear", "bottomwear"):
         return _row_spans(_main_body(mask)) | _closed(mask)
     if tag in ("eyewhite", "eyes"):
