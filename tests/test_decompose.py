@@ -366,6 +366,41 @@ def test_an_ear_behind_a_lock_of_hair_is_still_an_ear():
     assert (labels[ear] == LABEL["ears"]).mean() > 0.9
 
 
+
+def _ear_beyond(gap_px: float, between: str):
+    """A face, and an ear ``gap_px`` beyond its side with hair or the page between them
+    (eyes 40 px apart). Returns (labels after ``_label_ears``, ear mask)."""
+    from seethrough_core.decompose.parts import LABEL, Head, _label_ears
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    face = ((xx - 120) / 50.0) ** 2 + ((yy - 100) / 60.0) ** 2 <= 1
+    edge = 70.0 - gap_px                               # the ear's inner side
+    ear = ((xx - (edge - 6)) / 6.0) ** 2 + ((yy - 100) / 12.0) ** 2 <= 1
+    labels = np.zeros((h, w), np.uint8)
+    labels[face] = LABEL["face"]
+    lock = (xx > edge) & (xx < 74) & (np.abs(yy - 100) < 40) & ~face
+    hair = lock if between == "hair" else np.zeros_like(lock)
+    labels[hair] = LABEL["back hair"]
+    head = Head(cx=120.0, eye_y=90.0, eye_dist=30.0, chin_y=160.0,
+                eyes=((140.0, 90.0), (100.0, 90.0)), nose=(120.0, 110.0), mouth=(120.0, 130.0))
+    _label_ears(labels, ear, face, np.ones((h, w), bool), head, xx, yy, hair)
+    return labels, ear
+
+
+def test_an_ear_behind_a_wide_lock_of_hair_is_still_an_ear():
+    # A lock wider than a quarter of the eyes' spacing: the ear stayed in the back hair, a
+    # second ear that slid off the face when the head turned.
+    from seethrough_core.decompose.parts import LABEL
+    labels, ear = _ear_beyond(16.0, "hair")
+    assert (labels[ear] == LABEL["ears"]).mean() > 0.9
+
+
+def test_skin_as_far_out_with_only_the_page_between_is_no_ear():
+    from seethrough_core.decompose.parts import LABEL
+    labels, ear = _ear_beyond(16.0, "page")
+    assert not (labels[ear] == LABEL["ears"]).any()
+
+
 SKIN_RGB = (250, 222, 205)
 
 

@@ -149,7 +149,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         # Ears are often shaded darker than the face: the skin's hue, a wider lightness range.
         ear_like = solid & ~hair & ~face_hull & (L > face_med[0] - 45) & \
             (np.hypot(A - face_med[1], B - face_med[2]) < 14) & (A > -3) & (B > -2)
-        _label_ears(labels, ear_like, face_hull, solid & ~hair, head, xx, yy)
+        _label_ears(labels, ear_like, face_hull, solid & ~hair, head, xx, yy, hair)
 
     # Neck: skin under the chin, near the centre line, above the shoulders.
     shoulders = layout.pair("shoulder")
@@ -1118,18 +1118,24 @@ def _label_mouth_and_nose(labels, feats, face_hull, lab, face_med, head: Head, x
     labels[np.isin(comps, keep + 1)] = LABEL["nose"]
 
 
-def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
+def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy,
+                hair: np.ndarray | None = None) -> None:
     """Ears: skin blobs outside the face outline but touching its sides, between the eye line
     and the mouth, each filled out to its convex hull (the ear's own line art inside)."""
     ed = head.eye_dist
     if not face_hull.any():
         return
     # A lock of hair may run between the face and its ear: "touching" reaches across a lock
-    # up to a quarter of the eyes' spacing wide.
+    # up to a quarter of the eyes' spacing wide...
     gap = abs(head.eyes[0][0] - head.eyes[1][0]) if len(head.eyes) == 2 else 0.0
     reach = max(2 * max(1, int(0.03 * ed)), int(0.25 * gap))
     near = cv2.dilate(face_hull.astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
+    if hair is not None and gap > 0:
+        # ...and across a wider lock (up to half the spacing) when only hair lies between:
+        # an ear left in the hair is painted into the back hair, a second ear that slides
+        # off the face when the head turns.
+        near |= _grown_through(face_hull, hair, int(0.5 * gap))
     free = side_skin & (labels == 0)
     # The ear's own line art cuts it into pieces: pieces a stroke apart are one ear.
     joined = cv2.morphologyEx(free.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
@@ -1155,6 +1161,23 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy) -> None:
             continue
         ear = convex_fill(blob) & body & ~face_hull & (labels == 0)
         labels[ear] = LABEL["ears"]
+
+
+def _grown_through(seed: np.ndarray, within: np.ndarray, steps: int) -> np.ndarray:
+    """``seed`` grown ``steps`` pixels through the ``within`` pixels only, plus the one-pixel
+    rim of what it reached (a blob beyond a lock touches it)."""
+    ys, xs = np.nonzero(seed)
+    h, w = seed.shape
+    y0, y1 = max(0, ys.min() - steps - 2), min(h, ys.max() + steps + 3)
+    x0, x1 = max(0, xs.min() - steps - 2), min(w, xs.max() + steps + 3)
+    grown = seed[y0:y1, x0:x1].astype(np.uint8)
+    inside = (within[y0:y1, x0:x1] | seed[y0:y1, x0:x1]).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(max(0, steps)):
+        grown = cv2.dilate(grown, kernel) & inside
+    out = np.zeros_like(seed)
+    out[y0:y1, x0:x1] = cv2.dilate(grown, kernel) > 0
+    return out
 
 
 def _label_animal_ears(labels: np.ndarray, figure: np.ndarray, head: Head, xx, yy) -> None:
