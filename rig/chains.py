@@ -20,6 +20,8 @@ from scipy.sparse.csgraph import dijkstra
 from .anchors import Anchors
 
 GRID_CELLS = 96          # the layer's longer side on the coarse grid
+# Groups whose chains hang from their roots (hair): their strands fall, tips below roots.
+HANGING_GROUPS = frozenset({"front hair", "side hair", "back hair", "hair"})
 MAX_CHAINS = {"front hair": 6, "side hair": 4, "back hair": 6, "hair": 8, "skirt": 5,
               "sleeves": 2, "tail": 1, "ribbons": 2}
 
@@ -124,9 +126,21 @@ def find_chains(alpha: np.ndarray, offset: tuple[int, int], tag: str, anchors: A
         seg = {"skirt": 0.3, "sleeves": 0.45}.get(group, 0.16) * head_r
         n = int(np.clip(round(_length(pts) / max(seg, 1.0)) + 1, 3, 8))
         rest = _resample(pts, n)
+        if group in HANGING_GROUPS and not _hangs(rest):
+            continue
         attach = "head" if tag in ("front hair", "back hair", "hair", "headwear") else "body"
         chains.append(ChainSpec(f"{name}#{k}", chain_group, layer_index, rest, attach))
     return chains
+
+
+def _hangs(rest: np.ndarray) -> bool:
+    """Whether a chain hangs: its tip lies below its root, at most 60 degrees off straight
+    down. The side of a round head juts out beside the root zone, so the geodesic distance
+    peaks there too: a chain straight out sideways from the zone's edge is the skull's
+    outline, no strand. Swung by gravity it buckled, and the layer bent with it tore the head
+    apart when the head tilted."""
+    d = rest[-1] - rest[0]
+    return bool(d[1] >= 0.5 * np.hypot(d[0], d[1]))
 
 
 def _geodesic(grid: np.ndarray, zone: np.ndarray, dist_to_edge: np.ndarray):
