@@ -121,7 +121,7 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
                             ((xx > rx + 0.3 * gap) & (xx < rx + 1.2 * gap)))
     near_like = solid & ~skin_core & (d_hair < 1.5 * d_other) & \
         (d_hair < max(20.0, 3.5 * spread)) & ~_skin_hued(lab, skin_core, ear_zone)
-    grown = _grown_within(core, near_like, reach)
+    grown = grown_within(core, near_like, reach)
     # Hair in deep shadow (beside the neck, under the jaw) can be cut off from the sampled
     # hair by a strand's outline: a broad piece of hair colour that the hair reaches is hair
     # too, however far it runs on past the strand-tip reach. It gets back only the rim the
@@ -135,7 +135,7 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
             break
         new_core = np.isin(labels, touched)
         core |= new_core
-        grown |= _grown_within(new_core, near_like, k)
+        grown |= grown_within(new_core, near_like, k)
     # Small enclosed gaps (highlights, a stray pixel of line art) belong to the hair.
     holes = ndimage.binary_fill_holes(grown) & ~grown & solid
     small = _small_components(holes, max(16, int(0.02 * ed * ed)))
@@ -144,12 +144,16 @@ def hair_mask(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray, *, cx: 
     return grown | small
 
 
-def _grown_within(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
-    """``seed`` grown ``steps`` 4-connected steps through ``allowed`` pixels."""
+CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)     # 4-connected steps
+SQUARE = np.ones((3, 3), np.uint8)                                 # 8-connected steps
+
+
+def grown_within(seed: np.ndarray, allowed: np.ndarray, steps: int,
+                 step: np.ndarray = CROSS) -> np.ndarray:
+    """``seed`` grown ``steps`` steps (``step``: CROSS or SQUARE) through ``allowed`` pixels."""
     grown = seed.copy()
-    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
     for _ in range(steps):
-        nxt = (cv2.dilate(grown.astype(np.uint8), cross) > 0) & allowed
+        nxt = (cv2.dilate(grown.astype(np.uint8), step) > 0) & allowed
         if (nxt == grown).all():
             break
         grown = nxt

@@ -21,7 +21,7 @@ from scipy import ndimage
 from ..character import InputError
 from .completion import HeadGeometry, _row_spans, convex_fill, face_shape
 from .eyewear import find_eyewear
-from .hair import hair_mask, split_front_back
+from .hair import SQUARE, grown_within, hair_mask, split_front_back
 from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
@@ -1135,7 +1135,8 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy,
         # ...and across a wider lock (up to half the spacing) when only hair lies between:
         # an ear left in the hair is painted into the back hair, a second ear that slides
         # off the face when the head turns.
-        near |= _grown_through(face_hull, hair, int(0.5 * gap))
+        through = grown_within(face_hull, hair | face_hull, int(0.5 * gap), SQUARE)
+        near |= cv2.dilate(through.astype(np.uint8), SQUARE) > 0
     free = side_skin & (labels == 0)
     # The ear's own line art cuts it into pieces: pieces a stroke apart are one ear.
     joined = cv2.morphologyEx(free.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
@@ -1161,23 +1162,6 @@ def _label_ears(labels, side_skin, face_hull, body, head: Head, xx, yy,
             continue
         ear = convex_fill(blob) & body & ~face_hull & (labels == 0)
         labels[ear] = LABEL["ears"]
-
-
-def _grown_through(seed: np.ndarray, within: np.ndarray, steps: int) -> np.ndarray:
-    """``seed`` grown ``steps`` pixels through the ``within`` pixels only, plus the one-pixel
-    rim of what it reached (a blob beyond a lock touches it)."""
-    ys, xs = np.nonzero(seed)
-    h, w = seed.shape
-    y0, y1 = max(0, ys.min() - steps - 2), min(h, ys.max() + steps + 3)
-    x0, x1 = max(0, xs.min() - steps - 2), min(w, xs.max() + steps + 3)
-    grown = seed[y0:y1, x0:x1].astype(np.uint8)
-    inside = (within[y0:y1, x0:x1] | seed[y0:y1, x0:x1]).astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    for _ in range(max(0, steps)):
-        grown = cv2.dilate(grown, kernel) & inside
-    out = np.zeros_like(seed)
-    out[y0:y1, x0:x1] = cv2.dilate(grown, kernel) > 0
-    return out
 
 
 def _label_animal_ears(labels: np.ndarray, figure: np.ndarray, head: Head, xx, yy) -> None:
