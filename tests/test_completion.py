@@ -308,6 +308,29 @@ def test_hidden_hair_ends_are_not_painted_in_the_page_seen_between_strands():
     assert np.abs(rgb - brown).max(axis=1).mean() < 15
 
 
+def test_hair_ending_in_thin_strands_goes_on_in_the_strands_colour():
+    # The hair's bulk is light; its lowest rows are thin dark strands (3 px, page between
+    # them) whose tips lie on the shoulders. Hidden behind the shoulders the strands go on
+    # dark: a source kept far from every edge has no pixel of so thin a strand and took the
+    # light colour of the hair far above, a pale bar a nod lifts into view.
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    light, dark = (200, 150, 110), (60, 35, 25)
+    strands = hair & (yy >= 165) & (xx % 6 >= 3)
+    hair = hair & ~((yy >= 165) & ~strands)
+    layer = _layer("back hair", hair, light, 0.9)
+    layer.rgba[strands, :3] = dark
+    layers = [layer, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layer.alpha.copy()
+    complete_hidden(layers)
+    painted = (layer.alpha > 127) & ~(before > 127)
+    hidden = painted & (yy > 192) & (yy < 198) & (np.abs(xx - 120) > 40)
+    assert hidden.sum() > 50
+    rgb = layer.rgba[hidden, :3].astype(float).mean(axis=0)
+    assert np.abs(rgb - dark).max() < 0.3 * np.abs(np.subtract(light, dark)).max()
+
+
 def test_hidden_hair_ends_are_no_barcode_of_highlights_and_outlines():
     # The tips alternate column by column between an outline and a highlight; carried down
     # unchanged that is a barcode. Hidden, neighbouring columns differ far less than drawn.

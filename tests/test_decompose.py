@@ -752,6 +752,60 @@ def test_the_lash_line_under_dark_hair_is_the_lash_as_thick_as_where_skin_shows_
     assert (labels[hair & (yy < 29)] == LABEL["back hair"]).all()
 
 
+def test_the_lash_line_under_hair_is_found_across_its_soft_lower_edge():
+    # As above, but a 2 px soft edge (lighter than the line, not yet anything) lies between
+    # the line and the opening: the walk up from the opening crosses it and finds the line.
+    from seethrough_core.decompose.parts import LABEL, _lash_under_hair
+    h, w = 80, 100
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    eye = (xx >= 20) & (xx < 80) & (yy >= 30) & (yy < 52)
+    opening = (xx >= 22) & (xx < 78) & (yy >= 40) & (yy < 52)
+    labels[opening] = LABEL["eyewhite"]
+    edge = (xx >= 20) & (xx < 80) & (yy >= 38) & (yy < 40)
+    labels[edge] = 0
+    lash_band = (xx >= 20) & (xx < 80) & (yy >= 30) & (yy < 38)
+    labels[lash_band & (xx >= 50)] = LABEL["eyelash"]
+    hair = (xx < 50) & (yy < 38)
+    labels[hair] = LABEL["back hair"]
+    dark = lash_band | hair
+    face_skin = labels == LABEL["face"]
+    _lash_under_hair(labels, eye, dark, face_skin)
+    assert (labels[lash_band & (xx >= 24) & (xx < 50)] == LABEL["eyelash"]).all()
+    assert (labels[hair & (yy < 29)] == LABEL["back hair"]).all()
+
+
+def test_a_lash_line_drawn_darker_than_the_hair_on_it_is_followed_by_its_darkness():
+    # Dark hair (lightness 18) lies on the left of a black lash line (lightness 2) that is
+    # 8 px thick where skin shows above it, thicker (13 px) over the opening's outer end and
+    # running on past it as a wing, to x = 14. A lock of hair crosses the wing at x = 10..18
+    # and hangs on below it. The whole line is the lash (it hides when the eye closes); the
+    # hair above it and the lock stay hair.
+    from seethrough_core.decompose.parts import LABEL, _lash_under_hair
+    h, w = 80, 100
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    L = np.full((h, w), 80.0, np.float32)
+    eye = (xx >= 30) & (xx < 72) & (yy >= 30) & (yy < 52)
+    opening = (xx >= 30) & (xx < 70) & (yy >= 40) & (yy < 52)
+    labels[opening], L[opening] = LABEL["eyewhite"], 95
+    line = (xx >= 14) & (xx < 74) & (yy >= 32) & (yy < 40)
+    wing_top = (xx >= 30) & (xx < 36) & (yy >= 27) & (yy < 32)
+    hair = ((xx < 50) & (yy < 40)) | ((xx >= 10) & (xx < 18) & (yy < 70))
+    labels[hair & ~opening] = LABEL["back hair"]
+    L[hair] = 18
+    L[line | wing_top] = 2
+    labels[line & (xx >= 50)] = LABEL["eyelash"]
+    dark = L < 45
+    face_skin = (labels == LABEL["face"]) & ~dark
+    _lash_under_hair(labels, eye, dark, face_skin, L)
+    is_lash = labels == LABEL["eyelash"]
+    assert is_lash[line & (xx >= 19)].all() and is_lash[wing_top].all()
+    assert (labels[hair & (yy < 26)] == LABEL["back hair"]).all()
+    assert (labels[(xx >= 10) & (xx < 18) & (yy >= 40) & (yy < 70)] == LABEL["back hair"]).all()
+    assert not is_lash[35, 10:18].any()
+
+
 def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops():
     # White page shows between two locks above the shoulder; it reaches the top below the
     # shoulder line through a thread, so it was taken for clothing and stayed behind, a white

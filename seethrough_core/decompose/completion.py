@@ -432,6 +432,11 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
     would be drawn on and on) unless the part is mostly of that colour. Falls back to all
     opaque pixels when that leaves too few."""
     opaque = own & (layer.alpha == 255)
+    if layer.tag in STRAND_TAGS:
+        # Strands are a few pixels wide: a wide band would keep only the thick of the hair,
+        # and hidden tips would take the colour of hair far off (the glare test below keeps
+        # the page between strands out).
+        band = min(band, 1)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
     src = opaque & (dist > band)
     # Colour tests look at the candidate pixels only (converting the whole canvas per layer

@@ -117,7 +117,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
         for eye, (ex, ey) in zip(eye_masks, eyes_found):
             _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy,
                        blush)
-            _lash_under_hair(labels, eye, dark, face_skin)
+            _lash_under_hair(labels, eye, dark, face_skin, L)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -849,11 +849,14 @@ def _lash_bottom(dark_eye: np.ndarray, white_top: np.ndarray,
 
 
 def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
-                     face_skin: np.ndarray) -> None:
+                     face_skin: np.ndarray, L: np.ndarray | None = None) -> None:
     """The upper lash line where dark hair lies on it: as dark as the hair and joined to it,
     it was taken for hair and stayed drawn when the eye closed. Where skin shows above the
     line, its thickness is measured (from the eye's opening up to the skin); where hair lies on
-    it, the dark pixels that far above the opening are the lash's (in place)."""
+    it, the dark pixels that far above the opening are the lash's (in place). With the
+    picture's lightness ``L``, where the lash is drawn darker than the hair, the line is
+    followed by its darkness: up where it is thicker than elsewhere (a wing at the outer
+    corner), and sideways past the opening's end, where no opening lies below it."""
     h, w = labels.shape
     opening = eye & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
     lash = labels == LABEL["eyelash"]
@@ -868,15 +871,20 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
     tops = ndimage.median_filter(np.argmax(opening[:, cols], axis=0), size=5, mode="nearest")
     thick, covered = [], []
     for x, top in zip(cols, tops):
-        y = top - 1
-        while y >= 0 and lash[y, x]:
+        # Up through the lash found so far, and across the line's soft lower edge (up to
+        # 3 px lighter than the line, neither skin nor labelled as anything but hair)
+        # between it and the opening.
+        y, gap = top - 1, 0
+        while y >= 0 and (lash[y, x] or (gap < 3 and hair[y, x] and not dark[y, x]
+                                         and not skin[y, x])):
+            gap += not lash[y, x]
             y -= 1
         if y < 0:
             continue
-        if skin[y, x] and top - y - 1 >= 1:
-            thick.append(top - y - 1)          # the line ends under skin: its whole thickness
+        if skin[y, x] and top - gap - y - 1 >= 1:
+            thick.append(top - gap - y - 1)    # the line ends under skin: its whole thickness
         elif hair[y, x] and dark[y, x]:
-            covered.append((x, top))
+            covered.append((x, top - gap))
     if len(thick) < 3 or not covered:
         return
     t = int(round(1.1 * float(np.median(thick))))
@@ -884,6 +892,69 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
         y0 = max(0, top - t)
         run = slice(y0, top)
         labels[run, x][hair[run, x] & dark[run, x]] = LABEL["eyelash"]
+    if L is not None:
+        _lash_by_darkness(labels, hair, L, cols, [x for x, _ in covered], t)
+
+
+def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols: np.ndarray,
+                      covered: list[int], t: int) -> None:
+    """Where a lash line is drawn darker than the dark hair lying on it: the covered columns'
+    lash goes on up while as dark as the lash, to at most 2.5 times the line's usual
+    thickness, and the line is traced on sideways past the opening while a run as thick as a
+    lash (not a strand's outline) goes on with no hair below it, at most a third of the eye's
+    width (in place)."""
+    h, w = labels.shape
+    width = int(cols[-1] - cols[0] + 1)
+    x0, x1 = max(0, cols[0] - width), min(w, cols[-1] + width + 1)
+    y0, y1 = max(0, int(np.argmax((labels == LABEL["eyelash"])[:, cols].any(1))) - 3 * t), h
+    box = (slice(y0, y1), slice(x0, x1))
+    lash = labels[box] == LABEL["eyelash"]
+    near_hair = hair[box] & (L[box] < 60)
+    if lash.sum() < 8 or near_hair.sum() < 8:
+        return
+    lash_l, hair_l = float(np.median(L[box][lash])), float(np.median(L[box][near_hair]))
+    if hair_l - lash_l < 8:
+        return                                   # drawn in one ink: darkness tells nothing
+    thr = lash_l + 0.5 * (hair_l - lash_l)
+    inky = (L < thr) & (hair | (labels == LABEL["eyelash"]))
+    is_lash = labels == LABEL["eyelash"]
+    for x in covered:
+        ys = np.flatnonzero(is_lash[:, x])
+        if ys.size == 0:
+            continue
+        y, stop = ys.min() - 1, max(0, ys.max() - int(2.5 * t))
+        while y >= stop and inky[y, x]:
+            labels[y, x] = LABEL["eyelash"]
+            y -= 1
+    # Sideways past each end of the opening, from the last column with lash over it.
+    upper = (labels == LABEL["eyelash"]) & (np.arange(h)[:, None] < np.median(
+        np.argmax(labels[:, cols] == LABEL["eyewhite"], axis=0)))
+    with_lash = [int(c) for c in cols if upper[:, c].any()]
+    if not with_lash:
+        return
+    for start, step in ((with_lash[0], -1), (with_lash[-1], 1)):
+        ys = np.flatnonzero(upper[:, start])
+        a, b = int(ys.min()), int(ys.max())
+        x = start + step
+        for _ in range(width // 3):
+            if not 0 <= x < w:
+                break
+            lo, hi = max(0, a - 2), min(h, b + 3)
+            run = np.flatnonzero(inky[lo:hi, x]) + lo
+            if run.size == 0:
+                break
+            # The run of ink touching the previous column's run.
+            pieces = np.split(run, np.flatnonzero(np.diff(run) > 1) + 1)
+            piece = max(pieces, key=len)
+            if len(piece) < max(2, 0.4 * t) or len(piece) > 2.5 * t:
+                break
+            # Hair going on below the run: a lock crossing the line, which stays hair.
+            below = slice(int(piece.max()) + 1, min(h, int(piece.max()) + 3))
+            if (hair[below, x] & (L[below, x] < 60)).all():
+                break
+            labels[piece, x] = LABEL["eyelash"]
+            a, b = int(piece.min()), int(piece.max())
+            x += step
 
 
 def _iris_body(iris: np.ndarray) -> np.ndarray:
