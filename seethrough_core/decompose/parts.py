@@ -893,11 +893,11 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
         run = slice(y0, top)
         labels[run, x][hair[run, x] & dark[run, x]] = LABEL["eyelash"]
     if L is not None:
-        _lash_by_darkness(labels, hair, L, cols, [x for x, _ in covered], t)
+        _lash_by_darkness(labels, hair, L, cols, tops, [x for x, _ in covered], t)
 
 
 def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols: np.ndarray,
-                      covered: list[int], t: int) -> None:
+                      tops: np.ndarray, covered: list[int], t: int) -> None:
     """Where a lash line is drawn darker than the dark hair lying on it: the covered columns'
     lash goes on up while as dark as the lash, to at most 2.5 times the line's usual
     thickness, and the line is traced on sideways past the opening while a run as thick as a
@@ -917,23 +917,28 @@ def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols:
         return                                   # drawn in one ink: darkness tells nothing
     thr = lash_l + 0.5 * (hair_l - lash_l)
     inky = (L < thr) & (hair | (labels == LABEL["eyelash"]))
+    # The upper lash line: lash above the opening's top, column by column.
+    top_of = dict(zip(cols.tolist(), tops.tolist()))
     is_lash = labels == LABEL["eyelash"]
+
+    def upper(x: int) -> np.ndarray:
+        return np.flatnonzero(is_lash[:top_of[x], x])
+
     for x in covered:
-        ys = np.flatnonzero(is_lash[:, x])
+        ys = upper(x)
         if ys.size == 0:
             continue
-        y, stop = ys.min() - 1, max(0, ys.max() - int(2.5 * t))
+        y, stop = ys.min() - 1, max(0, top_of[x] - int(2.5 * t))
         while y >= stop and inky[y, x]:
             labels[y, x] = LABEL["eyelash"]
             y -= 1
     # Sideways past each end of the opening, from the last column with lash over it.
-    upper = (labels == LABEL["eyelash"]) & (np.arange(h)[:, None] < np.median(
-        np.argmax(labels[:, cols] == LABEL["eyewhite"], axis=0)))
-    with_lash = [int(c) for c in cols if upper[:, c].any()]
+    is_lash = labels == LABEL["eyelash"]
+    with_lash = [int(c) for c in cols if upper(int(c)).size]
     if not with_lash:
         return
     for start, step in ((with_lash[0], -1), (with_lash[-1], 1)):
-        ys = np.flatnonzero(upper[:, start])
+        ys = upper(start)
         a, b = int(ys.min()), int(ys.max())
         x = start + step
         for _ in range(width // 3):
