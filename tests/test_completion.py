@@ -331,6 +331,25 @@ def test_hair_ending_in_thin_strands_goes_on_in_the_strands_colour():
     assert np.abs(rgb - dark).max() < 0.3 * np.abs(np.subtract(light, dark)).max()
 
 
+def test_hidden_hair_ends_take_no_colour_of_the_collar_they_lay_on():
+    # The tips' last three rows are blended with the navy top they lie on (their soft edge).
+    # Hidden behind it, the hair goes on in the hair's colour, not streaked navy.
+    brown, blend = (120, 70, 40), (45, 40, 85)
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    layer = _layer("back hair", hair, brown, 0.9)
+    layer.rgba[hair & (yy >= 187), :3] = blend
+    layers = [layer, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layer.alpha.copy()
+    complete_hidden(layers)
+    painted = (layer.alpha > 127) & ~(before > 127)
+    hidden = painted & (yy > 192) & (yy < 200) & (np.abs(xx - 120) > 40)
+    assert hidden.sum() > 100
+    rgb = layer.rgba[hidden, :3].astype(float)
+    assert np.abs(rgb - brown).max(axis=1).mean() < 8
+
+
 def test_hidden_hair_ends_are_no_barcode_of_highlights_and_outlines():
     # The tips alternate column by column between an outline and a highlight; carried down
     # unchanged that is a barcode. Hidden, neighbouring columns differ far less than drawn.

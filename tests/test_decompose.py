@@ -806,6 +806,24 @@ def test_a_lash_line_drawn_darker_than_the_hair_on_it_is_followed_by_its_darknes
     assert not is_lash[35, 10:18].any()
 
 
+def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on():
+    # A face whose lower edge is its drawn jaw line (dark) on the left half and plain skin
+    # cut off by something in front on the right half. Below the drawn line nothing is the
+    # face's (hair seen there is behind the head); below the cut-off skin it may be.
+    from seethrough_core.decompose.parts import _below_drawn_jaw
+    h, w = 100, 100
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 50) / 30.0) ** 2 + ((yy - 40) / 40.0) ** 2 <= 1
+    L = np.where(face, 90.0, 40.0).astype(np.float32)
+    bottom = h - 1 - np.argmax(face[::-1], axis=0)
+    for x in range(20, 50):
+        L[bottom[x] - 1:bottom[x] + 1, x] = 10.0      # the jaw line, on the face's last rows
+    below = _below_drawn_jaw(face, L, eye_y=40.0)
+    assert below[bottom[35] + 3:, 35].all() and not below[:bottom[35] + 1, 35].any()
+    assert not below[:, 65].any()
+    assert not below[:, 22:48][yy[:, 22:48] < 40].any()     # nothing above the eyes
+
+
 def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops():
     # White page shows between two locks above the shoulder; it reaches the top below the
     # shoulder line through a thread, so it was taken for clothing and stayed behind, a white

@@ -427,18 +427,22 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
 def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
                  hair_colours: np.ndarray | None = None) -> np.ndarray:
     """The layer's pixels to paint from: opaque, ``band`` px away from anything not its own
-    (other layers and the background); for skin, also not outliers in colour (line art, a
+    (other layers and the background; for hair, only 1 px from the background); for skin, also not outliers in colour (line art, a
     neighbour's shadow); for any part but hair, not the hair's colours (a stray strand tip
     would be drawn on and on) unless the part is mostly of that colour. Falls back to all
     opaque pixels when that leaves too few."""
     opaque = own & (layer.alpha == 255)
-    if layer.tag in STRAND_TAGS:
-        # Strands are a few pixels wide: a wide band would keep only the thick of the hair,
-        # and hidden tips would take the colour of hair far off (the glare test below keeps
-        # the page between strands out).
-        band = min(band, 1)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
-    src = opaque & (dist > band)
+    if layer.tag in STRAND_TAGS:
+        # Strands are a few pixels wide: a band that wide from the page between them would
+        # keep only the thick of the hair, and hidden tips would take the colour of hair far
+        # off (the glare test below keeps the page itself out). From the parts in front (a
+        # collar a tip lies on), whose colour the edge is blended with, the whole band.
+        front = (others & ~own).astype(np.uint8)
+        near_front = cv2.dilate(front, np.ones((2 * band + 1,) * 2, np.uint8)) > 0
+        src = opaque & (dist > 1) & ~near_front
+    else:
+        src = opaque & (dist > band)
     # Colour tests look at the candidate pixels only (converting the whole canvas per layer
     # cost a second on a big picture).
     ys, xs = np.nonzero(src)

@@ -1321,7 +1321,7 @@ def _split_hair(labels: np.ndarray, L: np.ndarray, head: Head, skin_below: np.nd
     geo = HeadGeometry(face, hair, eyes, features)
     if not geo.valid:
         return
-    egg = face_shape(face, geo)
+    egg = face_shape(face, geo) & ~_below_drawn_jaw(face, L, geo.eye_y)
     body = np.isin(labels, [LABEL[t] for t in ("neck", "topwear", "handwear", "bottomwear")])
     below = yy > head.chin_y
     span = _row_spans(body & below) & below
@@ -1329,6 +1329,27 @@ def _split_hair(labels: np.ndarray, L: np.ndarray, head: Head, skin_below: np.nd
     front = split_front_back(hair, egg, span, L * 2.55, head.chin_y, head.eye_dist,
                              labels > 0, nape)
     labels[front] = LABEL["front hair"]
+
+
+def _below_drawn_jaw(face: np.ndarray, L: np.ndarray, eye_y: float) -> np.ndarray:
+    """Bool (H, W): below the face where its lower edge is its own drawn contour (the jaw
+    line: the face's lowest pixels in a column, below the eyes, are line-dark). The face's
+    whole shape (its mirror image, an egg) reaches past a jaw seen turned a little; hair
+    seen there is under the jaw, behind the head, not over the face. Where the face ends in
+    skin instead, something in front cut it off, and its shape goes on under that."""
+    h, w = face.shape
+    out = np.zeros((h, w), bool)
+    cols = np.flatnonzero(face.any(0))
+    if cols.size == 0:
+        return out
+    skin_l = float(np.median(L[face]))
+    bottom = h - 1 - np.argmax(face[::-1, cols], axis=0)
+    for x, b in zip(cols, bottom):
+        if b <= eye_y or b < 1:
+            continue
+        if min(L[b, x], L[b - 1, x]) < skin_l - 35 and face[b - 1, x]:
+            out[b + 2:, x] = True
+    return out
 
 
 # ------------------------------------------------------------------------------------ body
