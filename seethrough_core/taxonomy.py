@@ -55,7 +55,7 @@ BODY_TAGS = frozenset(set(ALL_TAGS) - HEAD_TAGS)
 # expression variant or to sort a decomposition's output before depth is known).
 CANONICAL_ORDER: tuple[str, ...] = (
     "wings", "back hair", "hair", "tail", "legwear", "footwear", "bottomwear", "handwear",
-    "topwear", "neck", "neckwear", "ears", "earwear", "face", "nose", "mouth", "eyewhite",
+    "neck", "topwear", "neckwear", "ears", "earwear", "face", "nose", "mouth", "eyewhite",
     "irides", "eyes", "eyelash", "eyebrow", "eyewear", "front hair", "headwear", "objects",
 )
 

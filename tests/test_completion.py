@@ -186,6 +186,27 @@ def test_the_neck_goes_on_up_under_the_jaw_as_wide_as_the_jaw():
     assert not shape[120].any()          # not up over the cheeks
 
 
+def test_the_neck_goes_on_down_under_the_neckline_as_wide_as_its_base():
+    # The neck is drawn behind the top (a collar lies over it); a nod lifts its base, so its
+    # base goes on under the top, as wide as it is there, about a third of the chin-to-eyes
+    # distance (62 px here), and no wider.
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    layers = [_layer("back hair", hair, (60, 40, 40), 0.9), _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    complete_hidden(layers)
+    painted = layers[1].alpha > 127
+    assert painted[190:208, 99:141].all()
+    assert not painted[190:, :90].any() and not painted[190:, 151:].any()
+    assert not painted[225:].any()
+    assert np.abs(layers[1].rgba[200, 120, :3].astype(int) - (230, 190, 170)).max() <= 4
+
+
+def test_the_neck_is_drawn_behind_the_top():
+    from seethrough_core.taxonomy import canonical_rank
+    assert canonical_rank("neck") < canonical_rank("topwear") < canonical_rank("neckwear")
+
+
 def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():
     h, w = 40, 40
     skin = np.array([250, 220, 200], np.float32)

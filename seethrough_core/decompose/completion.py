@@ -419,6 +419,13 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
     pts = np.concatenate([np.stack([xs, ys], 1), top_line]).astype(np.int32)
     hull = np.zeros(mask.shape, np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+    # Down under the neckline: the neck's base, as wide as it is there, goes on as far as a
+    # nod can lift it (the collar and the top lie over it).
+    low = rows[rows.size - max(1, rows.size // 8):]
+    lx = np.flatnonzero(mask[low].any(axis=0))
+    reach = int(round(0.35 * (geo.chin - geo.eye_y)))
+    if lx.size and reach > 0:
+        shape[rows[-1]:rows[-1] + reach + 1, lx.min():lx.max() + 1] = True
     return shape | (hull > 0)
 
 
