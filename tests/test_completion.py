@@ -302,20 +302,34 @@ def test_hidden_hair_ends_are_cut_as_tips_and_an_outline_stroke_alone_hangs_noth
     assert not painted[196:, 212:222].any()
 
 
-def _hair_with_tips(tip_rgb):
-    """The bust's back hair, its lowest 8 rows (the tips on the shoulders) drawn column by
-    column from ``tip_rgb(x)``."""
+def _complete_bust_hair(draw_hair):
+    """The bust with its back hair drawn by ``draw_hair(hair, yy, xx)`` (a layer), completed:
+    (that layer, its painted pixels, yy, xx)."""
     (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
-    layer = _layer("back hair", hair, (120, 70, 40), 0.9)
-    tips = hair & (yy >= 182)
-    for x in np.flatnonzero(tips.any(0)):
-        layer.rgba[tips[:, x], x, :3] = tip_rgb(x)
+    layer = draw_hair(hair, yy, xx)
     layers = [layer, _layer("neck", neck, (230, 190, 170)),
               _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
               _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
     before = layer.alpha.copy()
     complete_hidden(layers)
     return layer, (layer.alpha > 127) & ~(before > 127), yy, xx
+
+
+def _with_colour(layer, where, rgb):
+    layer.rgba[where, :3] = rgb
+    return layer
+
+
+def _hair_with_tips(tip_rgb):
+    """The bust's back hair, its lowest 8 rows (the tips on the shoulders) drawn column by
+    column from ``tip_rgb(x)``."""
+    def draw(hair, yy, xx):
+        layer = _layer("back hair", hair, (120, 70, 40), 0.9)
+        tips = hair & (yy >= 182)
+        for x in np.flatnonzero(tips.any(0)):
+            layer.rgba[tips[:, x], x, :3] = tip_rgb(x)
+        return layer
+    return _complete_bust_hair(draw)
 
 
 def test_hidden_hair_ends_are_not_painted_in_the_page_seen_between_strands():
@@ -334,18 +348,14 @@ def test_hair_ending_in_thin_strands_goes_on_in_the_strands_colour():
     # them) whose tips lie on the shoulders. Hidden behind the shoulders the strands go on
     # dark: a source kept far from every edge has no pixel of so thin a strand and took the
     # light colour of the hair far above, a pale bar a nod lifts into view.
-    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
     light, dark = (200, 150, 110), (60, 35, 25)
-    strands = hair & (yy >= 165) & (xx % 6 >= 3)
-    hair = hair & ~((yy >= 165) & ~strands)
-    layer = _layer("back hair", hair, light, 0.9)
-    layer.rgba[strands, :3] = dark
-    layers = [layer, _layer("neck", neck, (230, 190, 170)),
-              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
-              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
-    before = layer.alpha.copy()
-    complete_hidden(layers)
-    painted = (layer.alpha > 127) & ~(before > 127)
+
+    def draw(hair, yy, xx):
+        strands = hair & (yy >= 165) & (xx % 6 >= 3)
+        layer = _layer("back hair", hair & ~((yy >= 165) & ~strands), light, 0.9)
+        layer.rgba[strands, :3] = dark
+        return layer
+    layer, painted, yy, xx = _complete_bust_hair(draw)
     hidden = painted & (yy > 192) & (yy < 198) & (np.abs(xx - 120) > 40)
     assert hidden.sum() > 50
     rgb = layer.rgba[hidden, :3].astype(float).mean(axis=0)
@@ -356,15 +366,9 @@ def test_hidden_hair_ends_take_no_colour_of_the_collar_they_lay_on():
     # The tips' last three rows are blended with the navy top they lie on (their soft edge).
     # Hidden behind it, the hair goes on in the hair's colour, not streaked navy.
     brown, blend = (120, 70, 40), (45, 40, 85)
-    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
-    layer = _layer("back hair", hair, brown, 0.9)
-    layer.rgba[hair & (yy >= 187), :3] = blend
-    layers = [layer, _layer("neck", neck, (230, 190, 170)),
-              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
-              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
-    before = layer.alpha.copy()
-    complete_hidden(layers)
-    painted = (layer.alpha > 127) & ~(before > 127)
+    layer, painted, yy, xx = _complete_bust_hair(
+        lambda hair, yy, xx: _with_colour(_layer("back hair", hair, brown, 0.9),
+                                          hair & (yy >= 187), blend))
     hidden = painted & (yy > 192) & (yy < 200) & (np.abs(xx - 120) > 40)
     assert hidden.sum() > 100
     rgb = layer.rgba[hidden, :3].astype(float)
