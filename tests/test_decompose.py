@@ -806,6 +806,31 @@ def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on
     assert not below[:, 22:48][yy[:, 22:48] < 40].any()     # nothing above the eyes
 
 
+def test_thin_strokes_along_the_hair_join_it_but_a_sliver_of_the_top_in_its_own_colour_stays():
+    # Three thin pieces labelled top, each lying in a slot cut into dark brown hair (so more of
+    # each one's rim is on hair than on the top): a light outline stroke, a strand tip in the
+    # hair's own shadow, and the navy tip of a lapel, as dark as the hair but blue. The first
+    # two are the hair's; the lapel stays the top's.
+    from seethrough_core.decompose.parts import LABEL, _thin_strokes_to_hair, to_lab
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.zeros((h, w, 3), np.uint8)
+    labels = np.zeros((h, w), np.uint8)
+    top = yy >= 90
+    labels[top], rgb[top] = LABEL["topwear"], (30, 30, 90)
+    hair = (yy >= 10) & (yy < 90)
+    labels[hair], rgb[hair] = LABEL["back hair"], (50, 32, 28)
+    pieces = {"outline": (30, (225, 220, 215)), "shadow": (80, (36, 24, 20)),
+              "lapel": (130, (28, 29, 60))}
+    for x, colour in pieces.values():
+        slot = (yy >= 40) & (yy < 91) & (np.abs(xx - x) <= 1)
+        labels[slot], rgb[slot] = LABEL["topwear"], colour
+    _thin_strokes_to_hair(labels, ed=60.0, lab=to_lab(rgb))
+    assert labels[60, 30] == LABEL["back hair"] and labels[60, 80] == LABEL["back hair"]
+    assert labels[60, 130] == LABEL["topwear"]
+    assert labels[100, 80] == LABEL["topwear"]                  # the top itself stays
+
+
 def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops():
     # White page shows between two locks above the shoulder; it reaches the top below the
     # shoulder line through a thread, so it was taken for clothing and stayed behind, a white

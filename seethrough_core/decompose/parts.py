@@ -201,7 +201,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Islands: a speck of clothing among hair strands (or of back hair among front strands)
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
-    _thin_strokes_to_hair(labels, ed)
+    _thin_strokes_to_hair(labels, ed, lab)
     _jaw_line_to_face(labels, face_hull, head, yy, dark, _skin_shade(lab, face_skin))
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     # Once more: strokes turned to hair may have cut a piece of clothing off from the rest.
@@ -250,13 +250,15 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
                 labels[win][own] = np.bincount(around[is_hair]).argmax()
 
 
-def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
+def _thin_strokes_to_hair(labels: np.ndarray, ed: float, lab: np.ndarray | None = None) -> None:
     """Thin strokes of clothing or skin running along the hair (a light outline drawn on a
     strand's edge, a strand tip in shadow) are the hair's: they would stay behind when it
-    moves."""
+    moves. With the picture's ``lab``, not a sliver of the part in the part's own colour, as
+    dark as the hair but of another hue (a navy lapel's tip between dark locks)."""
     hair = labels == LABEL["back hair"]
     if not hair.any():
         return
+    hair_lab = np.median(lab[hair], axis=0) if lab is not None else None
     k = max(3, int(round(0.06 * ed)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -269,12 +271,25 @@ def _thin_strokes_to_hair(labels: np.ndarray, ed: float) -> None:
         if n == 0:
             continue
         touching = np.unique(comps[thin & near_hair])
+        own_lab = np.median(lab[own], axis=0) if lab is not None else None
         # Mostly along the hair: more of the stroke's rim on hair than on its own part.
         for i in touching[touching > 0]:
             stroke = comps == i
             rim = (cv2.dilate(stroke.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~stroke
-            if (rim & hair).sum() > (rim & own).sum():
-                labels[stroke] = LABEL["back hair"]
+            if (rim & hair).sum() <= (rim & own).sum():
+                continue
+            if lab is not None and _own_colour_sliver(np.median(lab[stroke], axis=0), own_lab,
+                                                      hair_lab):
+                continue
+            labels[stroke] = LABEL["back hair"]
+
+
+def _own_colour_sliver(stroke: np.ndarray, own: np.ndarray, hair: np.ndarray) -> bool:
+    """Whether a stroke's Lab colour is its part's, not the hair's: about as light as the hair
+    (not a light outline), clearly of another hue, and nearer the part's colour in hue."""
+    hue_to_hair = float(np.hypot(*(stroke[1:] - hair[1:])))
+    hue_to_own = float(np.hypot(*(stroke[1:] - own[1:])))
+    return abs(float(stroke[0] - hair[0])) < 15 and hue_to_hair > 12 and hue_to_own < hue_to_hair
 
 
 def _jaw_line_to_face(labels: np.ndarray, face_hull: np.ndarray, head: Head, yy,
