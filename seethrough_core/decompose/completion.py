@@ -434,10 +434,10 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
 def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
                  hair_colours: np.ndarray | None = None) -> np.ndarray:
     """The layer's pixels to paint from: opaque, ``band`` px away from anything not its own
-    (other layers and the background; for hair, only 1 px from the background); for skin, also not outliers in colour (line art, a
-    neighbour's shadow); for any part but hair, not the hair's colours (a stray strand tip
-    would be drawn on and on) unless the part is mostly of that colour. Falls back to all
-    opaque pixels when that leaves too few."""
+    (other layers and the background; for hair, only 1 px from the background); for skin,
+    also not outliers in colour (line art, a neighbour's shadow); for any part but hair, not
+    the hair's colours (a stray strand tip would be drawn on and on) unless the part is
+    mostly of that colour. Falls back to all opaque pixels when that leaves too few."""
     opaque = own & (layer.alpha == 255)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
     if layer.tag in STRAND_TAGS:
