@@ -788,6 +788,28 @@ def test_a_lash_line_drawn_darker_than_the_hair_on_it_is_followed_by_its_darknes
     assert not is_lash[35, 10:18].any()
 
 
+@pytest.mark.parametrize("hair_lightness", [12.0, 70.0])
+def test_lash_taken_from_hair_in_a_sliver_goes_back_unless_the_hair_is_light(hair_lightness):
+    # The lash relabelling took a wide band (the line) and a 2 px stripe (a strand's outline
+    # running steeply through the line's rows) from the hair. Against dark hair, the stripe
+    # is the hair's outline and goes back; against light hair, black ink is the lash's.
+    from seethrough_core.decompose.parts import LABEL, _lash_bands_only
+    h, w = 60, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    before = np.full((h, w), LABEL["back hair"], np.uint8)
+    before[(yy >= 30) & (xx >= 40)] = LABEL["eyelash"]
+    L = np.full((h, w), hair_lightness, np.float32)
+    band = (yy >= 30) & (yy < 36) & (xx >= 20) & (xx < 40)
+    stripe = (yy >= 20) & (yy < 30) & (xx >= 10) & (xx < 12)
+    L[band | stripe | (before == LABEL["eyelash"])] = 3.0
+    labels = before.copy()
+    labels[band | stripe] = LABEL["eyelash"]
+    _lash_bands_only(labels, before, np.ones((h, w), bool), L)
+    assert (labels[band] == LABEL["eyelash"]).all()
+    kept = hair_lightness > 50
+    assert (labels[stripe] == (LABEL["eyelash"] if kept else LABEL["back hair"])).all()
+
+
 def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on():
     # A face whose lower edge is its drawn jaw line (dark) on the left half and plain skin
     # cut off by something in front on the right half. Below the drawn line nothing is the

@@ -873,6 +873,46 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
     followed by its darkness: up where it is thicker than elsewhere (a wing at the outer
     corner), and sideways past the opening's end, where no opening lies below it."""
     h, w = labels.shape
+    before = labels.copy()
+    _relabel_lash_under_hair(labels, eye, dark, face_skin, L)
+    _lash_bands_only(labels, before, _eye_box(eye), L)
+
+
+def _lash_bands_only(labels: np.ndarray, before: np.ndarray, box: np.ndarray,
+                     L: np.ndarray | None) -> None:
+    """The lash line is a band: what was taken from dark hair (``before``: the labels before)
+    only in a sliver a couple of pixels wide is a strand's outline running through it, and
+    goes back to the hair (in place, within ``box``). Against light hair, ink as dark as the
+    lash stays the lash's whatever its shape (a tapering tail)."""
+    added = (labels == LABEL["eyelash"]) & (before != LABEL["eyelash"]) & box
+    if not added.any():
+        return
+    is_lash = (labels == LABEL["eyelash"]) & box
+    band = cv2.morphologyEx(is_lash.astype(np.uint8), cv2.MORPH_OPEN,
+                            np.ones((1, 5), np.uint8)) > 0
+    sliver = added & ~band
+    hair = box & np.isin(before, [LABEL["back hair"], LABEL["front hair"]])
+    if L is not None and hair.any() and (is_lash & ~added).any():
+        lash_l = float(np.median(L[is_lash & ~added]))
+        hair_l = float(np.median(L[hair]))
+        if hair_l - lash_l >= 25:
+            sliver &= L >= lash_l + 0.5 * (hair_l - lash_l)
+    labels[sliver] = before[sliver]
+
+
+def _eye_box(eye: np.ndarray) -> np.ndarray:
+    """Bool (H, W): the eye's bounding box, grown by half its width (where its lash runs)."""
+    out = np.zeros(eye.shape, bool)
+    ys, xs = np.nonzero(eye)
+    if ys.size:
+        pad = (xs.max() - xs.min() + 1) // 2
+        out[max(0, ys.min() - pad):ys.max() + pad + 1, max(0, xs.min() - pad):xs.max() + pad + 1] = True
+    return out
+
+
+def _relabel_lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
+                             face_skin: np.ndarray, L: np.ndarray | None) -> None:
+    h, w = labels.shape
     opening = eye & np.isin(labels, [LABEL["eyewhite"], LABEL["irides"]])
     lash = labels == LABEL["eyelash"]
     # Hair, or not yet anything (the eye's own mask kept it out of the hair; it would join
@@ -967,6 +1007,11 @@ def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols:
             pieces = np.split(run, np.flatnonzero(np.diff(run) > 1) + 1)
             piece = max(pieces, key=len)
             if len(piece) < max(2, 0.4 * t) or len(piece) > 2.5 * t:
+                break
+            # A band, ink-free just above and below it: not a strand's outline running on
+            # steeply through the line (its run goes on past the window).
+            p0, p1 = int(piece.min()), int(piece.max())
+            if (p0 > 0 and inky[p0 - 1, x]) or (p1 + 1 < h and inky[p1 + 1, x]):
                 break
             # Hair going on below the run: a lock crossing the line, which stays hair.
             below = slice(int(piece.max()) + 1, min(h, int(piece.max()) + 3))
