@@ -6,13 +6,14 @@ For every layer, top to bottom:
 1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
    the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
    behind the face and the nape behind the neck; a neck continues up under the chin between its
-   own side lines; clothes span their rows (a top reaches its sleeves); eyes are convex;
-   anything else is closed.
+   own side lines and down under the neckline (it is drawn behind the top); clothes span their
+   rows (a top reaches its sleeves); eyes are convex; anything else is closed.
 2. **Only hidden pixels** are added: the shape's pixels that an opaque layer above covers, so
    the composite (the input picture) never changes.
 3. **Painted from the layer's own clean pixels** (:func:`clean_source`): opaque pixels away from
-   the layer's border with anything else (anti-aliased edges carry the neighbour's colour) and,
-   for skin, not line art or shadow of another part. Skin is smooth: a push-pull fill carries
+   the layer's border with anything else (anti-aliased edges carry the neighbour's colour; hair,
+   whose strands are thin, keeps nearer the page) and, for skin, not line art or shadow of
+   another part. Skin is smooth: a push-pull fill carries
    its shading. Hair and cloth have strokes: :func:`~.inpaint.directional_fill` continues them
    (hair falls, so its flow defaults to downward).
 4. **Outlines**: where the completed face or neck ends under other layers, its outline is

@@ -872,7 +872,6 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
     picture's lightness ``L``, where the lash is drawn darker than the hair, the line is
     followed by its darkness: up where it is thicker than elsewhere (a wing at the outer
     corner), and sideways past the opening's end, where no opening lies below it."""
-    h, w = labels.shape
     before = labels.copy()
     _relabel_lash_under_hair(labels, eye, dark, face_skin, L)
     _lash_bands_only(labels, before, _eye_box(eye), L)
@@ -906,7 +905,8 @@ def _eye_box(eye: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(eye)
     if ys.size:
         pad = (xs.max() - xs.min() + 1) // 2
-        out[max(0, ys.min() - pad):ys.max() + pad + 1, max(0, xs.min() - pad):xs.max() + pad + 1] = True
+        out[max(0, ys.min() - pad):ys.max() + pad + 1,
+            max(0, xs.min() - pad):xs.max() + pad + 1] = True
     return out
 
 
@@ -1014,11 +1014,11 @@ def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols:
             if (p0 > 0 and inky[p0 - 1, x]) or (p1 + 1 < h and inky[p1 + 1, x]):
                 break
             # Hair going on below the run: a lock crossing the line, which stays hair.
-            below = slice(int(piece.max()) + 1, min(h, int(piece.max()) + 3))
+            below = slice(p1 + 1, min(h, p1 + 3))
             if (hair[below, x] & (L[below, x] < 60)).all():
                 break
             labels[piece, x] = LABEL["eyelash"]
-            a, b = int(piece.min()), int(piece.max())
+            a, b = p0, p1
             x += step
 
 
