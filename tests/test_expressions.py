@@ -56,6 +56,81 @@ def test_closed_eyes_cover_the_eye_with_skin_and_draw_a_lid():
     assert names.index("eye_close-r") > names.index("eyelash-l")
 
 
+def _arched_lash_layers(cx=65, shadow=True, hair_above=False):
+    """A face with one eye whose upper lash is an arch 5 px thick sitting on the opening's
+    upper edge, with a wing past its outer corner; optionally a brown iris shadow drawn in
+    the lash layer under it, and black hair merged into it from above."""
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 100) / 80.0) ** 2 + ((yy - 80) / 75.0) ** 2 <= 1
+    white = ((xx - cx) / 18.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1
+    iris = white & (((xx - cx) / 8.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1)
+    top = 70 - 9 * np.sqrt(np.clip(1 - ((xx - cx) / 18.0) ** 2, 0, 1))
+    lash = (np.abs(xx - cx) <= 18) & (yy >= top - 5) & (yy < top) & ~white
+    wing = (xx > cx + 18) & (xx <= cx + 24) & (yy >= 66 + (xx - cx - 18)) & \
+        (yy < 70 + (xx - cx - 18) / 2)
+    lash |= wing
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[lash] = (30, 20, 20, 255)
+    if shadow:
+        band = (np.abs(xx - cx) < 8) & (yy >= top) & (yy < top + 3)
+        rgba[band] = (110, 60, 40, 255)
+        white &= ~band
+        iris &= ~band
+    if hair_above:
+        hair = (np.abs(xx - cx) <= 12) & (yy >= top - 16) & (yy < top - 5)
+        rgba[hair] = (25, 20, 20, 255)
+
+    def layer(name, tag, mask, colour, side=None):
+        out = np.zeros((h, w, 4), np.uint8)
+        out[mask, :3] = colour
+        out[mask, 3] = 255
+        return Layer(name, out, tag=tag, side=side, depth=np.full((h, w), 0.4, np.float32))
+
+    return [layer("face", "face", face, SKIN),
+            layer("eyewhite-r", "eyewhite", white, (255, 255, 255), "r"),
+            layer("irides-r", "irides", iris, (60, 90, 160), "r"),
+            Layer("eyelash-r", rgba, tag="eyelash", side="r",
+                  depth=np.full((h, w), 0.4, np.float32))], top
+
+
+def _lid(art):
+    return (art.rgba[..., :3].max(axis=2) < 90) & (art.alpha > 128)
+
+
+def test_closed_lid_is_the_lash_line_brought_down_arch_and_wing_included():
+    layers, top = _arched_lash_layers()
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    lid = _lid(art)
+    cols = {c: np.flatnonzero(lid[:, c]) for c in (65, 51, 79, 86)}
+    assert all(len(r) for r in cols.values())
+    # Brought down into the opening's lower part (it spans rows 61..79).
+    assert 68 <= cols[65].max() <= 78
+    # Still an arch: towards the corners the line runs lower than in the middle, and the
+    # wing past the outer corner lower still.
+    assert cols[51].max() >= cols[65].max() + 2 and cols[79].max() >= cols[65].max() + 2
+    assert cols[86].max() > cols[79].max()
+    # About as thick as the lash (5 px) in the middle, not a hairline.
+    assert 3 <= len(cols[65]) <= 7
+    # Drawn in the lash's ink: the brown iris shadow under the line is not carried along.
+    ys, xs = np.nonzero(art.alpha > 128)
+    colours = art.rgba[ys, xs, :3].astype(int)
+    brown = np.abs(colours - (110, 60, 40)).max(axis=1) < 25
+    assert not brown.any()
+
+
+def test_closed_lid_leaves_out_hair_merged_into_the_lash():
+    layers, top = _arched_lash_layers(shadow=False, hair_above=True)
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    rows = np.flatnonzero(_lid(art)[:, 65])
+    # The lash with 11 px of hair above it would be 16 px thick; the lid keeps the line only
+    # (at most a third of the 18 px opening) and still lands in the opening's lower part.
+    # (The hair further from the eye stays drawn where it was, above the eye.)
+    lid = rows[rows >= top[0, 65]]
+    assert 3 <= len(lid) <= 7 and 68 <= lid.max() <= 78
+    assert not ((rows > top[0, 65] - 8) & (rows < lid.min())).any()
+
+
 def test_open_mouth_hangs_from_the_mouth_line_with_a_dark_inside():
     layers = add_expression_art(_face_layers())
     closed = [l for l in layers if l.variant == "mouth_close"]

@@ -5,9 +5,10 @@ Live2D-style rigs, as the ``eye_close`` and ``mouth_open`` variant layers (so th
 PSD, where an artist can touch them up, and the rig uses them like hand-drawn ones):
 
 - **Closed eye** (one per eye): the eye's whole region covered by the face's own skin (the face
-  layer is already painted under the eye), feathered at its rim, with the upper lash drawn as
-  the closed lid: each column of the upper lash moved down until its lower edge lies on the
-  eye's lower edge (where a lid closes), and thinned, the way a lid line is drawn.
+  layer is already painted under the eye), feathered at its rim, with the upper lash line drawn
+  as the closed lid: the picture's own line (its arch, thickness and wing, in its ink) moved
+  straight down into the lower part of the eye's opening, where a lid closes. A lash that
+  yields no clear line gets a drawn lid line of the lash's ink in the same place.
 - **Open mouth**: a rounded opening hanging from the middle of the mouth line, a dark
   interior (the skin's hue, much darker and redder) with a lighter tongue at its bottom,
   outlined in the mouth line's colour. The mouth line becomes ``mouth_close``. Without a mouth
@@ -129,25 +130,34 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba[win][..., :3] = skin
     rgba[..., 3] = coverage
 
-    # The lid: a drawn line along the eye's lower edge (where the lid closes), spanning the
-    # lash, as thick as the lash's strokes and tapering to its corners, in the lash's ink.
+    # The lid: the picture's own upper lash line (its ink, wings and all) brought down into
+    # the eye's lower part, the way artists draw a closed eye from the open one; a drawn line
+    # along the same place where the picture's lash gives no such line.
     lash_layers = [l for l in layers if l.tag == "eyelash" and l.side == side and l.variant is None]
-    ink_colour, thickness = _lash_ink(lash_layers, lash, lab, known, eye_w)
-    lx = np.nonzero((lash > 0.3).any(axis=0))[0] if (lash > 0.3).any() else xs
-    x_start, x_end = float(lx.min()) + 0.04 * eye_w, float(lx.max()) - 0.04 * eye_w
-    cols, edge = _lower_edge(opening)
+    cols, lower_edge = _lower_edge(opening)
     _, upper_edge = _lower_edge(opening[::-1])
     upper_edge = h - 1 - upper_edge
     # A closed lid lies in the lower part of the opening, not on its very edge.
-    edge = upper_edge + LID_HEIGHT * (edge - upper_edge)
-    coef = np.polyfit(cols - cols.mean(), edge, 2) if cols.size >= 3 else [0, 0, edge.mean()]
-    if coef[0] > 0 and cols.size >= 2:
-        # A closed lid sags in the middle (image y grows downwards); an opening cut off at
-        # its bottom (by a rim, a strand) must not turn it into a frown: then it runs straight.
-        coef = [0.0, *np.polyfit(cols - cols.mean(), edge, 1)]
-    lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
+    edge = upper_edge + LID_HEIGHT * (lower_edge - upper_edge)
+    lid_rgb, lid = None, None
+    if lash_layers:
+        lid_rgb, lid = _lid_from_lash(lash_layers[0].rgba, own_lash & (lash > 0.05), cols,
+                                      upper_edge, lower_edge, edge,
+                                      skin=np.median(lab[known], axis=0))
+    if lid is None:
+        ink_colour, thickness = _lash_ink(lash_layers, lash, lab, known, eye_w)
+        lx = np.nonzero((lash > 0.3).any(axis=0))[0] if (lash > 0.3).any() else xs
+        x_start, x_end = float(lx.min()) + 0.04 * eye_w, float(lx.max()) - 0.04 * eye_w
+        coef = np.polyfit(cols - cols.mean(), edge, 2) if cols.size >= 3 else [0, 0, edge.mean()]
+        if coef[0] > 0 and cols.size >= 2:
+            # A drawn lid sags in the middle (image y grows downwards); an opening cut off at
+            # its bottom (by a rim, a strand) must not turn it into a frown: then it runs
+            # straight.
+            coef = [0.0, *np.polyfit(cols - cols.mean(), edge, 1)]
+        lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
+        lid_rgb = np.broadcast_to(ink_colour, (h, w, 3))
     a = lid[..., None]
-    rgba[..., :3] = ink_colour * a + rgba[..., :3] * (1.0 - a)
+    rgba[..., :3] = lid_rgb * a + rgba[..., :3] * (1.0 - a)
     rgba[..., 3] = np.maximum(rgba[..., 3], lid)
     if stray.any() and lash_layers:
         src = lash_layers[0].rgba.astype(np.float32)
@@ -165,6 +175,133 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         depth = lash_layers[0].depth.copy()
     return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
                  side=side, variant="eye_close", depth=depth)
+
+
+def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np.ndarray,
+                   lower: np.ndarray, lid_row: np.ndarray, skin: np.ndarray
+                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The upper lash line of an open eye moved down to where its lid closes: (colour (H, W, 3)
+    float, coverage (H, W) float), or (None, None) when the lash layer holds no such line.
+
+    ``src``: the lash layer's RGBA; ``own``: its pixels that belong to this eye; ``cols`` and
+    ``upper``, ``lower``, ``lid_row``: per column of the eye's opening, its upper and lower
+    edge and the row where the closed lid's lower edge lies; ``skin``: the skin's colour
+    (OpenCV Lab). The ink is the lash's strokes: much darker than the skin, and of the line's
+    own colour or a blend of it with the skin (not the iris the lash was drawn over). The
+    line is, per
+    column, the run of ink that sits on the opening's upper edge, at most about a third of the
+    opening thick: hair the lash layer took above it, a strand hanging across the eye and a
+    lower lash stay out. It keeps its shape: moved straight down, so its lower edge at the
+    eye's middle lands on the lid row."""
+    h, w = own.shape
+    ys, xs = np.nonzero(own)
+    if ys.size < 8 or cols.size < 3:
+        return None, None
+    oy, ox = max(0, ys.min() - 2), max(0, xs.min() - 2)
+    window = (slice(oy, min(h, ys.max() + 3)), slice(ox, min(w, xs.max() + 3)))
+    win_own = own[window]
+    lab = cv2.cvtColor(src[window][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+    lum = lab[..., 0]
+    skin_l = float(skin[0])
+    dark_l = float(np.percentile(lum[win_own], 10))
+    if skin_l - dark_l < 40:                        # no line clearly darker than the skin
+        return None, None
+    darkest = win_own & (lum <= dark_l + 0.05 * (skin_l - dark_l))
+    ink_colour = np.median(lab[darkest], axis=0)
+    # Off the ink-to-skin blend by hue: another colour (an iris's shadow under the line).
+    axis = skin - ink_colour
+    t = np.clip(((lab - ink_colour) * axis).sum(-1) / max(float((axis * axis).sum()), 1.0), 0, 1)
+    off = np.linalg.norm((lab - ink_colour - t[..., None] * axis)[..., 1:], axis=-1)
+    blend = off <= 8.0
+    ink = win_own & blend & (lum <= dark_l + 0.2 * (skin_l - dark_l))
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), 8)
+    sizes = stats[:, cv2.CC_STAT_AREA]
+    ink &= (sizes >= max(6, 0.1 * sizes[1:].max(initial=0)))[comp] & (comp > 0)
+    height = float(np.median(lower - upper)) + 1
+    thick = max(2, int(round(0.3 * height)))
+    line = np.zeros_like(ink)
+    for j in np.flatnonzero(ink.any(axis=0)):
+        c = ox + j
+        inside = cols[0] <= c <= cols[-1]
+        edge = float(np.interp(c, cols, upper)) - oy
+        tol = (0.15 if inside else 0.5) * height
+        rows = np.flatnonzero(ink[:, j])
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+        ends = np.concatenate([rows[breaks], [rows[-1]]])
+        gap = np.maximum(0, np.maximum(edge - tol - ends, starts - (edge + tol)))
+        k = int(np.argmin(gap))
+        if gap[k] > 0.3 * height:
+            continue
+        bottom = int(min(ends[k], edge + tol))
+        top = max(int(starts[k]), bottom - thick + 1)
+        line[top:bottom + 1, j] = True
+    span = cols[-1] - cols[0] + 1
+    if line.any(axis=0).sum() < 0.5 * span:
+        return None, None
+    # Its lower edge over the middle third of the eye, and how far that lies above the lid.
+    centre = 0.5 * (cols[0] + cols[-1])
+    lows = []
+    for c in range(int(centre - span / 6), int(centre + span / 6) + 1):
+        rows = np.flatnonzero(line[:, c - ox]) if 0 <= c - ox < line.shape[1] else []
+        if len(rows):
+            lows.append(rows.max() + oy)
+    if not lows:
+        return None, None
+    shift = float(np.interp(centre, cols, lid_row)) - float(np.median(lows))
+    if shift <= 0:
+        return None, None
+    # Drawn clean, as one stroke in the ink's colour: a per-column pick leaves steps and
+    # bumps, so the stroke's middle follows a cubic fitted to the line (a wing included) and
+    # its thickness the line's, smoothed along it.
+    have = np.flatnonzero(line.any(axis=0))
+    tops = np.array([np.flatnonzero(line[:, j])[0] for j in have], np.float64)
+    bots = np.array([np.flatnonzero(line[:, j])[-1] + 1 for j in have], np.float64)
+    js = np.arange(have[0], have[-1] + 1)
+    mids, widths = (tops + bots) / 2, bots - tops
+    fit = np.ones(have.size, bool)
+    for _ in range(2):
+        coef = np.polyfit(have[fit] - js.mean(), mids[fit], min(3, fit.sum() - 1))
+        resid = np.abs(mids - np.polyval(coef, have - js.mean()))
+        fit = resid <= max(1.0, 2.5 * float(np.median(resid)))
+    centre_row = np.polyval(coef, js - js.mean())
+    k = max(3, int(round(0.15 * span)) | 1)
+    thickness = cv2.GaussianBlur(_median_1d(np.interp(js, have, widths), k)[None], (0, 0),
+                                 max(1.0, 0.03 * span))[0]
+    tops, bots = centre_row - thickness / 2, centre_row + thickness / 2
+    x = js + ox + 0.5
+    poly = np.concatenate([np.stack([x, tops + oy + shift], 1),
+                           np.stack([x, bots + oy + shift], 1)[::-1]])
+    alpha = _fill_polygon(poly, (h, w))
+    colour = cv2.cvtColor(ink_colour.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    rgb = np.broadcast_to(colour[0, 0].astype(np.float32), (h, w, 3))
+    return rgb, alpha
+
+
+def _median_1d(values: np.ndarray, size: int) -> np.ndarray:
+    pad = size // 2
+    padded = np.pad(values, pad, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, size)
+    return np.median(windows, axis=1)
+
+
+def _fill_polygon(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Coverage (H, W) float of a polygon ((N, 2) x, y in pixels), drawn 4x larger and
+    reduced: smooth edges."""
+    h, w = shape
+    s = 4
+    bx0, by0 = int(np.floor(poly[:, 0].min())) - 2, int(np.floor(poly[:, 1].min())) - 2
+    bx1, by1 = int(np.ceil(poly[:, 0].max())) + 3, int(np.ceil(poly[:, 1].max())) + 3
+    big = np.zeros(((by1 - by0) * s, (bx1 - bx0) * s), np.uint8)
+    pts = np.round((poly - [bx0, by0]) * s).astype(np.int32)
+    cv2.fillPoly(big, [pts], 255, cv2.LINE_AA)
+    small = cv2.resize(big.astype(np.float32) / 255.0, (bx1 - bx0, by1 - by0),
+                       interpolation=cv2.INTER_AREA)
+    out = np.zeros((h, w), np.float32)
+    cx0, cy0, cx1, cy1 = max(bx0, 0), max(by0, 0), min(bx1, w), min(by1, h)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0:cy1, cx0:cx1] = small[cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0]
+    return out
 
 
 def _lash_ink(lash_layers: list[Layer], lash: np.ndarray, lab: np.ndarray, known: np.ndarray,
@@ -193,8 +330,6 @@ def _lid_line(coef, x_mid: float, x0: float, x1: float, thickness: float,
               shape: tuple[int, int]) -> np.ndarray:
     """Coverage (H, W) float of a closed lid's line: the curve y = poly(x - x_mid) from x0 to
     x1, ``thickness`` px in the middle, tapering to its ends (drawn 4x larger, then reduced)."""
-    h, w = shape
-    s = 4
     n = max(8, int(x1 - x0))
     x = np.linspace(x0, x1, n)
     y = np.polyval(coef, x - x_mid)
@@ -206,19 +341,7 @@ def _lid_line(coef, x_mid: float, x0: float, x1: float, thickness: float,
     nx, ny = -dy / norm, 1.0 / norm
     upper = np.stack([x - nx * half, y - ny * half], 1)
     lower = np.stack([x + nx * half, y + ny * half], 1)
-    poly = np.concatenate([upper, lower[::-1]])
-    bx0, by0 = int(np.floor(poly[:, 0].min())) - 2, int(np.floor(poly[:, 1].min())) - 2
-    bx1, by1 = int(np.ceil(poly[:, 0].max())) + 3, int(np.ceil(poly[:, 1].max())) + 3
-    big = np.zeros(((by1 - by0) * s, (bx1 - bx0) * s), np.uint8)
-    pts = np.round((poly - [bx0, by0]) * s).astype(np.int32)
-    cv2.fillPoly(big, [pts], 255, cv2.LINE_AA)
-    small = cv2.resize(big.astype(np.float32) / 255.0, (bx1 - bx0, by1 - by0),
-                       interpolation=cv2.INTER_AREA)
-    out = np.zeros((h, w), np.float32)
-    cx0, cy0, cx1, cy1 = max(bx0, 0), max(by0, 0), min(bx1, w), min(by1, h)
-    if cx1 > cx0 and cy1 > cy0:
-        out[cy0:cy1, cx0:cx1] = small[cy0 - by0:cy1 - by0, cx0 - bx0:cx1 - bx0]
-    return out
+    return _fill_polygon(np.concatenate([upper, lower[::-1]]), shape)
 
 
 # ------------------------------------------------------------------------------ open mouth
