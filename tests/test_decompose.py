@@ -205,6 +205,42 @@ def test_opaque_background_is_removed(example_image):
     assert {"face", "front hair"} <= {l.tag for l in c.layers}
 
 
+def _hair_with_gaps(hair_colour):
+    """A white page with a figure: a block of hair on a body, with a small pocket of the page
+    seen through it by the hair's outer edge (one strand between it and the page), a thin
+    slit between two strands inside, and a round white jewel."""
+    h, w = 400, 400
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[60:340, 80:320] = (230, 200, 185)                     # body
+    img[60:240, 60:300] = hair_colour                          # hair, past the body's side
+    img[150:160, 61:67] = 255                                  # pocket by the outer edge
+    img[100:135, 200:202] = 255                                # slit between strands
+    cv2.circle(img, (250, 100), 4, (255, 255, 255), -1)        # jewel
+    hair = np.zeros((h, w), bool)
+    hair[60:240, 60:300] = True
+    return img, hair
+
+
+def test_background_seen_between_strands_is_cut_out_but_a_white_jewel_stays():
+    from seethrough_core.decompose.foreground import clear_background_gaps, estimate_alpha
+    img, hair = _hair_with_gaps((70, 45, 40))
+    alpha, colour = estimate_alpha(img)
+    # Too small for the figure's hole rule: kept, and labelled with the hair.
+    assert alpha[155, 63] > 0.5 and alpha[117, 200] > 0.5
+    alpha2, colour2, cleared = clear_background_gaps(img, alpha, colour, hair)
+    assert alpha2[151:159, 62:66].max() < 0.05                 # the pocket
+    assert alpha2[102:133, 200:202].max() < 0.05               # the slit
+    assert alpha2[98:103, 248:253].min() > 0.95                # the jewel
+    assert alpha2[200, 150] == alpha[200, 150] == 1.0          # the hair itself
+    assert cleared[155, 63] and cleared[117, 201] and not cleared[100, 250]
+    # White hair on a white page: its light parts are hair, nothing is cut.
+    img, hair = _hair_with_gaps((215, 215, 225))
+    alpha, colour = estimate_alpha(img)
+    assert alpha[200, 150] == 1.0
+    _, _, cleared = clear_background_gaps(img, alpha, colour, hair)
+    assert not cleared.any()
+
+
 def test_grayscale_and_tiny_inputs_still_decompose(example_image):
     gray = cv2.cvtColor(_on_white(example_image), cv2.COLOR_RGB2GRAY)
     c = decompose(to_rgba(gray))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..character import Character, InputError, Layer
 from .depth import inflation, part_depth
-from .foreground import estimate_alpha, has_real_alpha
+from .foreground import clear_background_gaps, estimate_alpha, has_real_alpha
 from .layout import Layout, detect_pose
 from .parts import LABEL, PART_TAGS, label_parts
 
@@ -44,7 +44,8 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
     report = progress or (lambda stage, fraction: None)
 
     report("separating the figure from the background", 0.05)
-    if has_real_alpha(image_rgba[..., 3]):
+    cut_out = has_real_alpha(image_rgba[..., 3])
+    if cut_out:
         alpha = image_rgba[..., 3].astype(np.float32) / 255.0
         colour = image_rgba[..., :3]
     else:
@@ -57,6 +58,12 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
 
     report("assigning pixels to parts", 0.4)
     labels, _ = label_parts(colour, alpha, layout)
+    if not cut_out:
+        # The background seen between strand tips went to the hair: it is background.
+        hair = np.isin(labels, [LABEL[t] for t in ("back hair", "front hair")])
+        alpha, colour, cleared = clear_background_gaps(
+            np.ascontiguousarray(image_rgba[..., :3]), alpha, colour, hair)
+        labels[cleared] = 0
 
     report("estimating pseudo-depth", 0.7)
     inflated = inflation(alpha > 0.5)
