@@ -92,6 +92,13 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         return None
     face = face[0]
     h, w = opening.shape
+    # The skin the picture shows: the face's pixels under no part drawn over it (what was
+    # painted in under the fringe is a guess, darkened by the hair's shade).
+    at = next(i for i, l in enumerate(layers) if l is face)
+    shown = face.alpha == 255
+    for l in layers[at + 1:]:
+        if l.variant is None:
+            shown &= l.alpha < 128
     ow = float(np.ptp(np.nonzero(opening)[1]) + 1)
     # The lid covers the opening and the lashes around it; whatever the lash layer holds
     # further out (a strand tip over the eye, a piece of brow) stays drawn as it is.
@@ -115,7 +122,7 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
     win = (slice(y0, y1), slice(x0, x1))
     face_rgb = face.rgba[win][..., :3].astype(np.float32)
-    around = (face.alpha[win] == 255) & ~outer[win]
+    around = shown[win] & ~outer[win]
     lab = cv2.cvtColor(face.rgba[win][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
     if around.sum() > 16:
         med = np.median(lab[around], axis=0)
