@@ -176,14 +176,26 @@ def test_a_top_goes_on_under_a_lock_lying_over_the_seam_to_its_sleeve():
 
 def test_the_neck_goes_on_up_under_the_jaw_as_wide_as_the_jaw():
     (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
-    geo = HeadGeometry(face, hair, eyes, eyes)
+    # Short hair, a cap above the ears: nothing hangs behind the jaw.
+    cap = hair & (yy < 90)
+    geo = HeadGeometry(face, cap, eyes, eyes)
     shape = neck_shape(neck, geo)
     # A third of the way from the chin (y 162) up to the eyes (y 100): well beyond the visible
-    # neck's 44 px, about as wide as the jaw.
-    row = shape[145]
-    cols = np.flatnonzero(row)
+    # neck's 44 px, about as wide as the jaw (a turned face uncovers that much of it).
+    cols = np.flatnonzero(shape[145])
     assert cols.min() <= 90 and cols.max() >= 150
     assert not shape[120].any()          # not up over the cheeks
+
+
+def test_where_hair_hangs_behind_the_jaw_the_neck_rises_as_wide_as_it_is_seen():
+    # The neck is drawn over the back hair: a turned face uncovers the hair hanging behind
+    # the jaw, not a neck as wide as the jaw.
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    geo = HeadGeometry(face, hair, eyes, eyes)
+    shape = neck_shape(neck, geo)
+    cols = np.flatnonzero(shape[145])
+    assert cols.size and cols.min() >= 96 and cols.max() <= 144     # the neck's 98..141
+    assert cols.max() - cols.min() >= 30                             # still up under the jaw
 
 
 def test_the_neck_goes_on_down_under_the_neckline_as_wide_as_its_base():

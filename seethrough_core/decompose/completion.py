@@ -411,15 +411,25 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
         return shape
     upper = mask & (np.arange(mask.shape[0])[:, None] <= rows[rows.size // 2])
     ys, xs = np.nonzero(upper)
-    left, right = np.percentile(xs, [10, 90])
-    # Under the ears the neck joins the skull about as wide as the jaw.
-    left = min(left - 0.15 * geo.width, geo.cx - 0.4 * geo.width)
-    right = max(right + 0.15 * geo.width, geo.cx + 0.4 * geo.width)
+    seen_left, seen_right = np.percentile(xs, [10, 90])
     up = max(0.0, geo.chin - 0.35 * (geo.chin - geo.eye_y))
-    top_line = np.array([[left, up], [right, up]])
-    pts = np.concatenate([np.stack([xs, ys], 1), top_line]).astype(np.int32)
-    hull = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+
+    def hull_to(left: float, right: float) -> np.ndarray:
+        top_line = np.array([[left, up], [right, up]])
+        pts = np.concatenate([np.stack([xs, ys], 1), top_line]).astype(np.int32)
+        out = np.zeros(mask.shape, np.uint8)
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+        return out > 0
+
+    # Under the ears the neck joins the skull about as wide as the jaw; where hair hangs
+    # behind the jaw, though, a turned face uncovers that hair, not a neck as wide as the jaw
+    # (the neck is drawn over the back hair): there it rises as wide as it is seen.
+    wide = hull_to(min(seen_left - 0.15 * geo.width, geo.cx - 0.4 * geo.width),
+                   max(seen_right + 0.15 * geo.width, geo.cx + 0.4 * geo.width))
+    below = np.zeros_like(mask)
+    below[int(geo.chin):] = True
+    hair_behind = convex_fill(geo.hair & ~below)
+    hull = hull_to(seen_left, seen_right) | (wide & ~hair_behind)
     # Down under the neckline: the neck's base, as wide as it is there, goes on as far as a
     # nod can lift it (the collar and the top lie over it).
     low = rows[rows.size - max(1, rows.size // 8):]
