@@ -846,6 +846,41 @@ def test_lash_taken_from_hair_in_a_sliver_goes_back_unless_the_hair_is_light(hai
     assert (labels[stripe] == (LABEL["eyelash"] if kept else LABEL["back hair"])).all()
 
 
+@pytest.mark.parametrize("hair_lightness", [30.0, 5.0])
+def test_a_lash_wing_running_into_a_lock_is_the_lash_but_the_locks_ink_stays_hair(
+        hair_lightness):
+    # A black lash line (lightness 2, 6 px thick) over an eye; past its outer end its wing
+    # (5 px thick) runs on into a brown lock (lightness 30) lying beside the eye, which has
+    # a 1 px black outline joined to the wing and a tall black shading joined to the line's
+    # end. The wing is the lash's; the lock, its outline and its shading stay hair. Hair as
+    # dark as the lash (lightness 5) says nothing: it all stays hair.
+    from seethrough_core.decompose.parts import LABEL, _lash_wing_from_hair
+    h, w = 80, 120
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    L = np.full((h, w), 85.0, np.float32)
+    eye = (xx >= 20) & (xx < 80) & (yy >= 30) & (yy < 50)
+    line = (xx >= 20) & (xx < 80) & (yy >= 30) & (yy < 36)
+    lock = (xx >= 80) & (xx < 100)
+    wing = lock & (xx < 92) & (yy >= 31) & (yy < 36)
+    outline = lock & (xx == 85) & (yy < 31)
+    shading = (xx >= 10) & (xx < 20) & (yy >= 20) & (yy < 50)
+    labels[lock | shading] = LABEL["front hair"]
+    L[lock | shading] = hair_lightness
+    labels[line] = LABEL["eyelash"]
+    L[line | wing | outline] = 2.0
+    L[shading] = 2.0
+    _lash_wing_from_hair(labels, eye, L)
+    took = (labels == LABEL["eyelash"]) & ~line
+    if hair_lightness > 20:
+        assert took[wing].mean() > 0.9
+    else:
+        assert not took[wing].any()
+    # (The outline's last pixel, where it meets the wing, goes with the wing's soft edge.)
+    assert not took[outline & (yy < 29)].any() and not took[shading].any()
+    assert not took[lock & ~wing & (L > 20)].any()
+
+
 def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on():
     # A face whose lower edge is its drawn jaw line (dark) on the left half and plain skin
     # cut off by something in front on the right half. Below the drawn line nothing is the

@@ -118,6 +118,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
             _label_eye(labels, eye, eye_white, dark, L, face_skin, feats, ex, ed, xx, yy,
                        blush)
             _lash_under_hair(labels, eye, dark, face_skin, L)
+            _lash_wing_from_hair(labels, eye, L)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -875,6 +876,58 @@ def _lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarray,
     before = labels.copy()
     _relabel_lash_under_hair(labels, eye, dark, face_skin, L)
     _lash_bands_only(labels, before, _eye_box(eye), L)
+
+
+def _lash_wing_from_hair(labels: np.ndarray, eye: np.ndarray, L: np.ndarray) -> None:
+    """A lash drawn darker than the hair, whose wing runs on into a lock beside the eye: the
+    hair's pixels as dark as the lash's ink, in strokes at least 3 px thick and joined to the
+    lash, are the wing's (in place). Taken as hair, the wing's tip slid off with the lock on
+    a turn. A lock's own outline is thinner and stays hair; so does all of it where lash and
+    hair are drawn in one ink."""
+    box = _eye_box(eye)
+    lash = (labels == LABEL["eyelash"]) & box
+    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]]) & box
+    if lash.sum() < 8 or hair.sum() < 8:
+        return
+    # The hair's body colour: its highlights say nothing about its ink.
+    body = hair & (L < 60)
+    if body.sum() < 8:
+        return
+    lash_l = float(np.median(L[lash]))
+    hair_l = float(np.median(L[body]))
+    if hair_l - lash_l < 12:
+        return
+    ink = hair & (L < lash_l + 0.5 * (hair_l - lash_l))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    thick = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
+    if not thick.any():
+        return
+    # A wing is a stroke about as thick as the lash, joined to it: a taller mass of ink is the
+    # hair's own shading (hair drawn nearly as dark as the lash).
+    ys, xs = np.nonzero(lash)
+    x0, x1 = int(xs.min()), int(xs.max())
+    cols = lash[:, x0:x1 + 1]
+    line = float(np.median(cols.sum(axis=0)[cols.any(axis=0)]))
+    touching = cv2.dilate(lash.astype(np.uint8), kernel) > 0
+    pieces, _ = ndimage.label(thick, structure=np.ones((3, 3), bool))
+    wing = np.zeros_like(thick)
+    for i, sl in enumerate(ndimage.find_objects(pieces), start=1):
+        piece = pieces[sl] == i
+        if sl[0].stop - sl[0].start <= 2.0 * line + 2 and (touching[sl] & piece).any():
+            wing[sl] |= piece
+    # ...and runs on past the lash's ends, level with them.
+    span = x1 - x0 + 1
+    h, w = labels.shape
+    beside = np.zeros_like(lash)
+    for end, outward in ((x0, -1), (x1, 1)):
+        at_end = np.abs(xs - end) <= 0.2 * span
+        r0, r1 = int(ys[at_end].min()) - 3, int(ys[at_end].max()) + 4
+        c0, c1 = sorted((end - outward * int(0.2 * span), end + outward * int(0.3 * span)))
+        beside[max(0, r0):min(h, r1), max(0, c0):min(w, c1 + 1)] = True
+    wing &= beside
+    # With the stroke's soft edge.
+    wing = (cv2.dilate(wing.astype(np.uint8), kernel) > 0) & ink
+    labels[wing] = LABEL["eyelash"]
 
 
 def _lash_bands_only(labels: np.ndarray, before: np.ndarray, box: np.ndarray,
