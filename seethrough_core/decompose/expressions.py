@@ -7,7 +7,8 @@ PSD, where an artist can touch them up, and the rig uses them like hand-drawn on
 - **Closed eye** (one per eye): the eye's whole region covered by the face's own skin (the face
   layer is already painted under the eye), feathered at its rim, with the upper lash line drawn
   as the closed lid: the picture's own line (its arch, thickness and wing, in its ink) moved
-  straight down into the lower part of the eye's opening, where a lid closes. A lash that
+  straight down into the lower part of the eye's opening, where a lid closes, its arch
+  flattened and its line a little thinner, as a closed eye is drawn. A lash that
   yields no clear line gets a drawn lid line of the lash's ink in the same place.
 - **Open mouth**: a rounded opening hanging from the middle of the mouth line, a dark
   interior (the skin's hue, much darker and redder) with a lighter tongue at its bottom,
@@ -28,6 +29,8 @@ from .inpaint import push_pull_fill
 MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
 LID_HEIGHT = 0.7        # where a closed lid lies: from the eye opening's top (0) to bottom (1)
 LID_THICKNESS = 0.6     # the lid line's width as a share of the lash strokes' thickness
+CLOSED_LID_THINNING = 0.9   # a closed lid drawn from the lash: its line a little thinner...
+CLOSED_LID_ARCH = 0.6       # ...and its arch flatter than the open eye's
 
 
 def add_expression_art(layers: list[Layer]) -> list[Layer]:
@@ -272,9 +275,13 @@ def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np
         resid = np.abs(mids - np.polyval(coef, have - js.mean()))
         fit = resid <= max(1.0, 2.5 * float(np.median(resid)))
     centre_row = np.polyval(coef, js - js.mean())
+    # A closing lid flattens the open eye's arch (its ends rise towards the middle's row).
+    mid_row = float(np.interp(0.5 * (cols[0] + cols[-1]) - ox, js, centre_row))
+    centre_row = mid_row + CLOSED_LID_ARCH * (centre_row - mid_row)
     k = max(3, int(round(0.15 * span)) | 1)
     thickness = cv2.GaussianBlur(_median_1d(np.interp(js, have, widths), k)[None], (0, 0),
                                  max(1.0, 0.03 * span))[0]
+    thickness = CLOSED_LID_THINNING * thickness
     tops, bots = centre_row - thickness / 2, centre_row + thickness / 2
     x = js + ox + 0.5
     poly = np.concatenate([np.stack([x, tops + oy + shift], 1),
