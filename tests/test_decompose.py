@@ -881,6 +881,29 @@ def test_a_lash_wing_running_into_a_lock_is_the_lash_but_the_locks_ink_stays_hai
     assert not took[lock & ~wing & (L > 20)].any()
 
 
+@pytest.mark.parametrize("below", ["neck", "collar"])
+def test_the_chin_is_the_drawn_jaw_line_where_a_neck_of_the_same_skin_joins_the_face(below):
+    # A face with a short mouth line (y 60) and a V-shaped jaw line whose point is at
+    # y 80..82, on a neck of the same skin that joins the face round the jaw's ends. The chin
+    # is the jaw line's lowest row, not the mouth, nor the bottom of the neck. With a collar
+    # (not skin) under the chin there is no neck to tell apart: no answer.
+    from seethrough_core.decompose.parts import _chin_line
+    h, w = 140, 120
+    yy, xx = np.mgrid[0:h, 0:w]
+    L = np.full((h, w), 85.0, np.float32)
+    L[59:61, 50:70] = 10.0                                   # mouth
+    jaw = (np.abs(yy - (80 - 0.6 * np.abs(xx - 60))) <= 1) & (np.abs(xx - 60) < 35)
+    if below == "collar":                                    # right under the jaw line
+        L[(yy >= 79 - 0.6 * np.abs(xx - 60)) & (np.abs(xx - 60) < 12)] = 60.0
+    L[jaw] = 10.0
+    skin = L > 70
+    chin = _chin_line(L, skin, cx=60.0, start=40.0, end=130.0, ed=40.0)
+    if below == "neck":
+        assert chin is not None and 78 <= chin <= 82
+    else:
+        assert chin is None
+
+
 def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on():
     # A face whose lower edge is its drawn jaw line (dark) on the left half and plain skin
     # cut off by something in front on the right half. Below the drawn line nothing is the

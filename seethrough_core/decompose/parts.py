@@ -516,7 +516,85 @@ def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Poi
         return None
     face = _with_its_chin(face, skin, centre, eye_y + 2.2 * ed, eye_y + 3.4 * ed, ed, xx, yy)
     chin = float(np.nonzero(face)[0].max())
+    # A neck of the face's own skin joins it round the ends of the jaw line: the chin is where
+    # that line crosses the middle, with skin going on below it.
+    drawn = _chin_line(lab[..., 0], skin, cx, max(mouth[1], eye_y + 0.8 * ed), chin, ed)
+    if drawn is not None and drawn >= eye_y + 1.0 * ed:
+        chin = drawn
     return Head(cx, eye_y, ed, chin, (eyes[0], eyes[1]), nose, mouth), skin
+
+
+def _chin_line(L: np.ndarray, skin: np.ndarray, cx: float, start: float, end: float,
+               ed: float) -> float | None:
+    """The lowest row of a drawn chin line between rows ``start`` and ``end``, down the
+    face's middle (columns within a tenth of the eye distance ``ed`` of ``cx``): in most of
+    those columns, a thin run of ink (much darker than the skin, at most a sixth of ``ed``
+    thick) with the skin going on right below it (a neck in the face's own colour), whose
+    stroke runs on sideways as the jaw (a mouth's line, looked past, is short). None when
+    there is no such line (the chin ends on a collar, or behind hair)."""
+    h, w = L.shape
+    if not skin.any():
+        return None
+    skin_l = float(np.median(L[skin]))
+    ink = L < skin_l - 35
+    y0, y1 = int(max(0, start)), int(min(h - 1, end))
+    for _ in range(3):
+        if y1 - y0 < 3:
+            return None
+        row = _ink_run_on_skin(ink, skin, cx, y0, y1, ed)
+        if row is None:
+            return None
+        if _stroke_width(ink, row, cx, ed) >= 0.8 * ed:
+            return row
+        y0 = int(row) + 2                  # a mouth: the chin is further down
+    return None
+
+
+def _ink_run_on_skin(ink: np.ndarray, skin: np.ndarray, cx: float, y0: int, y1: int,
+                     ed: float) -> float | None:
+    """The median over the middle columns of the last row of the first thin run of ink below
+    skin (from row ``y0`` to ``y1``) with skin again right below it; None unless most
+    columns agree."""
+    h, w = ink.shape
+    max_run = max(2, int(round(ed / 6)))
+    gap = max(2, int(round(0.15 * ed)))
+    cols = range(int(max(0, cx - 0.1 * ed)), int(min(w, cx + 0.1 * ed + 1)))
+    rows = []
+    for x in cols:
+        seen_skin, y = False, y0
+        while y <= y1:
+            if skin[y, x]:
+                seen_skin = True
+            elif ink[y, x] and seen_skin:
+                run = y
+                while run <= y1 and ink[run, x]:
+                    run += 1
+                if run - y <= max_run and skin[run:min(h, run + gap), x].any():
+                    rows.append(run - 1)          # the line is the face's outline
+                break
+            y += 1
+    if len(rows) < 0.6 * len(cols):
+        return None
+    rows = np.array(rows, np.float32)
+    mid = float(np.median(rows))
+    if (np.abs(rows - mid) <= max(2.0, 0.05 * ed)).mean() < 0.6:
+        return None
+    return mid
+
+
+def _stroke_width(ink: np.ndarray, row: float, cx: float, ed: float) -> float:
+    """How wide (px) the ink stroke through ``row`` at the middle columns runs, within the
+    rows up to ``ed`` above it (a jaw rises to the sides)."""
+    h, w = ink.shape
+    band = slice(max(0, int(row) - int(0.6 * ed)), min(h, int(row) + 2))
+    comps, _ = ndimage.label(ink[band], structure=np.ones((3, 3), bool))
+    ids = np.unique(comps[int(row) - band.start,
+                          int(max(0, cx - 0.1 * ed)):int(min(w, cx + 0.1 * ed + 1))])
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return 0.0
+    xs = np.nonzero(np.isin(comps, ids))[1]
+    return float(np.ptp(xs) + 1)
 
 
 def _with_its_chin(face: np.ndarray, skin: np.ndarray, centre: Point, cut: float, limit: float,
