@@ -209,6 +209,37 @@ def test_glasses_are_found_as_rings_around_both_eyes():
     assert find_eyewear(_lab(bare), solid, skin, taken, eyes) is None
 
 
+def test_the_hairs_outlines_beside_the_face_are_not_the_glasses():
+    # Glasses whose arms run back over light hair to its black outlines at the head's sides,
+    # level with the eyes: the outlines (far past the face and the eyes) are the hair's, and
+    # would slide off it with the face. The frames and the arms up to the face's side stay.
+    import cv2
+    h, w = 160, 200
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (230, 200, 120)                                     # light hair
+    img[:, 40:161] = SKIN
+    eyes, taken = _draw_two_eyes(img)
+    for x in (16, 184):
+        cv2.line(img, (x, 40), (x, 110), (20, 15, 15), 2)        # the hair's outlines
+    glasses = img.copy()
+    for cx, cy, r in eyes:
+        cv2.ellipse(glasses, (int(cx), int(cy + 2)), (27, 18), 0, 0, 360, (40, 30, 30), 3)
+    cv2.line(glasses, (92, 72), (108, 72), (40, 30, 30), 3)
+    cv2.line(glasses, (38, 70), (16, 70), (40, 30, 30), 2)       # arms
+    cv2.line(glasses, (162, 70), (184, 70), (40, 30, 30), 2)
+    solid = np.ones((h, w), bool)
+    skin = np.all(img == SKIN, axis=-1)
+    frame = find_eyewear(_lab(glasses), solid, skin, taken, eyes)
+    assert frame is not None
+    assert not frame[40:60, 10:22].any() and not frame[40:60, 178:190].any()
+    assert not frame[85:110, 10:22].any() and not frame[85:110, 178:190].any()
+    rings = np.zeros((h, w), np.uint8)
+    for cx, cy, r in eyes:
+        cv2.ellipse(rings, (int(cx), int(cy + 2)), (27, 18), 0, 0, 360, 1, 3)
+    rings = rings.astype(bool)
+    assert (frame & rings).sum() > 0.8 * rings.sum()
+
+
 def test_missing_parts_are_named_in_one_line_each():
     from seethrough_core.decompose import missing_parts
     c = Character((200, 160), [l for l in _face_layers() if l.tag != "eyelash"])

@@ -60,7 +60,17 @@ def find_eyewear(lab: np.ndarray, solid: np.ndarray, face_skin: np.ndarray,
     half = 0.45 * max(lr, rr)
     bridge = (xx > lx) & (xx < rx) & (np.abs(yy - mid_y) < half)
     temples = (np.abs(yy - mid_y) < half) & ((xx < lx - INNER * lr) | (xx > rx + INNER * rr))
-    frame = strokes & (bands[0] | bands[1] | bridge | temples)
+    # Glasses sit on the face, their arms running back to the ears at its sides: the hair's
+    # outlines further out, level with the eyes, are not theirs (taken, they moved with the
+    # face, off the hair). The face is as wide on both sides of the eyes' middle as on its
+    # wider side (hair may hide the other); a rim may reach over the hair past the skin seen,
+    # about an eye's width beyond the eye.
+    fx = np.nonzero(face_skin)[1]
+    cx = 0.5 * (lx + rx)
+    half = max(max(cx - fx.min(), fx.max() - cx) + 0.1 * float(np.ptp(fx) + 1),
+               max(abs(lx - cx) + 2.1 * lr, abs(rx - cx) + 2.1 * rr))
+    on_face = np.abs(xx - cx) <= half
+    frame = strokes & (bands[0] | bands[1] | bridge | temples) & on_face
     # One piece: the strokes joined to the rings.
     comps, n = ndimage.label(frame, structure=np.ones((3, 3)))
     if n == 0:
