@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from .. import taxonomy
 from ..character import Layer
@@ -198,11 +199,10 @@ def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np
     edge and the row where the closed lid's lower edge lies; ``skin``: the skin's colour
     (OpenCV Lab). The ink is the lash's strokes: much darker than the skin, and of the line's
     own colour or a blend of it with the skin (not the iris the lash was drawn over). The
-    line is, per
-    column, the run of ink that sits on the opening's upper edge, at most about a third of the
-    opening thick: hair the lash layer took above it, a strand hanging across the eye and a
-    lower lash stay out. It keeps its shape: moved straight down, so its lower edge at the
-    eye's middle lands on the lid row."""
+    line is, per column, the run of ink that sits on the opening's upper edge, at most about
+    a third of the opening thick: hair the lash layer took above it, a strand hanging across
+    the eye and a lower lash stay out. It keeps its shape: moved straight down, so its lower
+    edge at the eye's middle lands on the lid row."""
     h, w = own.shape
     ys, xs = np.nonzero(own)
     if ys.size < 8 or cols.size < 3:
@@ -261,9 +261,19 @@ def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np
     shift = float(np.interp(centre, cols, lid_row)) - float(np.median(lows))
     if shift <= 0:
         return None, None
-    # Drawn clean, as one stroke in the ink's colour: a per-column pick leaves steps and
-    # bumps, so the stroke's middle follows a cubic fitted to the line (a wing included) and
-    # its thickness the line's, smoothed along it.
+    alpha = _clean_stroke(line, (oy + shift, ox), centre - ox, span, (h, w))
+    colour = cv2.cvtColor(ink_colour.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    rgb = np.broadcast_to(colour[0, 0].astype(np.float32), (h, w, 3))
+    return rgb, alpha
+
+
+def _clean_stroke(line: np.ndarray, at: tuple[float, float], middle: float, span: float,
+                  shape: tuple[int, int]) -> np.ndarray:
+    """Coverage (H, W) float of a lash line (bool, in a window whose corner lands at ``at``
+    (y, x) on the canvas) drawn clean as a closed lid, as one stroke: a per-column pick leaves
+    steps and bumps, so the stroke's middle follows a cubic fitted to the line (a wing
+    included), its arch flattened about the eye's ``middle`` column (window coordinates), and
+    its thickness is the line's, smoothed along it over a share of the eye's ``span``."""
     have = np.flatnonzero(line.any(axis=0))
     tops = np.array([np.flatnonzero(line[:, j])[0] for j in have], np.float64)
     bots = np.array([np.flatnonzero(line[:, j])[-1] + 1 for j in have], np.float64)
@@ -276,27 +286,17 @@ def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np
         fit = resid <= max(1.0, 2.5 * float(np.median(resid)))
     centre_row = np.polyval(coef, js - js.mean())
     # A closing lid flattens the open eye's arch (its ends rise towards the middle's row).
-    mid_row = float(np.interp(0.5 * (cols[0] + cols[-1]) - ox, js, centre_row))
+    mid_row = float(np.interp(middle, js, centre_row))
     centre_row = mid_row + CLOSED_LID_ARCH * (centre_row - mid_row)
     k = max(3, int(round(0.15 * span)) | 1)
-    thickness = cv2.GaussianBlur(_median_1d(np.interp(js, have, widths), k)[None], (0, 0),
-                                 max(1.0, 0.03 * span))[0]
+    widths = ndimage.median_filter(np.interp(js, have, widths), size=k, mode="nearest")
+    thickness = cv2.GaussianBlur(widths[None], (0, 0), max(1.0, 0.03 * span))[0]
     thickness = CLOSED_LID_THINNING * thickness
     tops, bots = centre_row - thickness / 2, centre_row + thickness / 2
+    oy, ox = at
     x = js + ox + 0.5
-    poly = np.concatenate([np.stack([x, tops + oy + shift], 1),
-                           np.stack([x, bots + oy + shift], 1)[::-1]])
-    alpha = _fill_polygon(poly, (h, w))
-    colour = cv2.cvtColor(ink_colour.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_LAB2RGB)
-    rgb = np.broadcast_to(colour[0, 0].astype(np.float32), (h, w, 3))
-    return rgb, alpha
-
-
-def _median_1d(values: np.ndarray, size: int) -> np.ndarray:
-    pad = size // 2
-    padded = np.pad(values, pad, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, size)
-    return np.median(windows, axis=1)
+    poly = np.concatenate([np.stack([x, tops + oy], 1), np.stack([x, bots + oy], 1)[::-1]])
+    return _fill_polygon(poly, shape)
 
 
 def _fill_polygon(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -26,11 +26,21 @@ def has_real_alpha(alpha: np.ndarray | None) -> bool:
     return alpha is not None and bool((alpha < 250).mean() > 0.001)
 
 
-def estimate_alpha(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha float32 0..1, foreground colour uint8 RGB) of an opaque image's figure."""
+def fit_background(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-pixel distance to the background (H, W), the smooth background model (H, W, 3)),
+    both float32, of an opaque image: fitted once, shared by the steps that need it."""
+    img = rgb.astype(np.float32)
+    model = _background_model(img)
+    return _background_distance(img, model), model
+
+
+def estimate_alpha(rgb: np.ndarray, background: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha float32 0..1, foreground colour uint8 RGB) of an opaque image's figure.
+    ``background``: ``fit_background(rgb)``, when already at hand."""
     img = rgb.astype(np.float32)
     h, w = img.shape[:2]
-    dist = _background_distance(img)
+    dist, bg_model = background if background is not None else fit_background(img)
     # Background: near-background pixels connected to the border.
     near = dist < _BACKGROUND_MAX
     labels, _ = ndimage.label(near)
@@ -70,7 +80,6 @@ def estimate_alpha(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inner = cv2.erode(figure.astype(np.uint8), kernel) > 0
     outer = cv2.dilate(figure.astype(np.uint8), kernel) > 0
     band = outer & ~inner
-    bg_model = _background_model(img)
     fg_colour = push_pull_fill(img, inner & (dist > _FOREGROUND_MIN)) if inner.any() else img
     diff = img - bg_model
     span = fg_colour - bg_model
@@ -133,9 +142,9 @@ def _background_model(img: np.ndarray) -> np.ndarray:
     return full.reshape(h, w, 3).astype(np.float32)
 
 
-def _background_distance(img: np.ndarray) -> np.ndarray:
-    """Per-pixel distance to the background: the smooth model or a border colour cluster."""
-    model = _background_model(img)
+def _background_distance(img: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Per-pixel distance to the background: the smooth ``model`` or a border colour
+    cluster."""
     dist = np.linalg.norm(img - model, axis=-1)
     _, _, values = _border_pixels(img)
     k = min(_BORDER_CLUSTERS, len(values))
@@ -152,7 +161,9 @@ def _background_distance(img: np.ndarray) -> np.ndarray:
 
 
 def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
-                          region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          region: np.ndarray,
+                          background: tuple[np.ndarray, np.ndarray] | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The background seen through small gaps inside a part (between strand tips of hair),
     cut out: (alpha, colour, the pixels cleared). ``region``: the part's pixels (bool (H, W));
     ``alpha``, ``colour``: ``estimate_alpha``'s. Such gaps are too small for the figure's hole
@@ -161,8 +172,10 @@ def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray
 
     A gap is a connected piece of the region in the background's own colour that opens onto
     the background (it comes within a few pixels of the figure's outline) or has the long thin
-    shape of the space between two strands: a round white jewel or highlight stays. A part drawn in the background's colour itself
-    (white hair on white) is left as it is. The gaps' rims are unmixed like the outline's."""
+    shape of the space between two strands: a round white jewel or highlight stays. A part
+    drawn in the background's colour itself (white hair on white) is left as it is. The gaps'
+    rims are unmixed like the outline's. ``background``: ``fit_background(rgb)``, when
+    already at hand."""
     img = rgb.astype(np.float32)
     h, w = alpha.shape
     cleared = np.zeros((h, w), bool)
@@ -170,7 +183,7 @@ def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray
     region = region & solid
     if region.sum() < 64:
         return alpha, colour, cleared
-    dist = _background_distance(img)
+    dist, model = background if background is not None else fit_background(img)
     if float(np.percentile(dist[region], 10)) < 2 * _FOREGROUND_MIN:
         return alpha, colour, cleared
     candidate = region & (dist < _BACKGROUND_MAX)
@@ -211,7 +224,7 @@ def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray
         known = region[win] & ~rim[win] & ~cleared[win] & (dist[win] > _FOREGROUND_MIN)
         if known.any():
             fg = push_pull_fill(sub, known)
-            bg = _background_model(img)[win]
+            bg = model[win]
             span = fg - bg
             denom = np.maximum((span * span).sum(-1), 1e-6)
             a = np.clip(((sub - bg) * span).sum(-1) / denom, 0.0, 1.0)

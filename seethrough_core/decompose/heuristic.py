@@ -13,7 +13,7 @@ import numpy as np
 
 from ..character import Character, InputError, Layer
 from .depth import inflation, part_depth
-from .foreground import clear_background_gaps, estimate_alpha, has_real_alpha
+from .foreground import clear_background_gaps, estimate_alpha, fit_background, has_real_alpha
 from .layout import Layout, detect_pose
 from .parts import LABEL, PART_TAGS, label_parts
 
@@ -49,7 +49,9 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
         alpha = image_rgba[..., 3].astype(np.float32) / 255.0
         colour = image_rgba[..., :3]
     else:
-        alpha, colour = estimate_alpha(np.ascontiguousarray(image_rgba[..., :3]))
+        # One background fit: the figure's outline and the gaps in its hair both use it.
+        background = fit_background(image_rgba[..., :3])
+        alpha, colour = estimate_alpha(np.ascontiguousarray(image_rgba[..., :3]), background)
 
     report("finding the body layout", 0.25)
     a = alpha[..., None]
@@ -62,7 +64,7 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
         # The background seen between strand tips went to the hair: it is background.
         hair = np.isin(labels, [LABEL[t] for t in ("back hair", "front hair")])
         alpha, colour, cleared = clear_background_gaps(
-            np.ascontiguousarray(image_rgba[..., :3]), alpha, colour, hair)
+            np.ascontiguousarray(image_rgba[..., :3]), alpha, colour, hair, background)
         labels[cleared] = 0
 
     report("estimating pseudo-depth", 0.7)

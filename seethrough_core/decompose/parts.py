@@ -965,17 +965,10 @@ def _lash_wing_from_hair(labels: np.ndarray, eye: np.ndarray, L: np.ndarray) -> 
     box = _eye_box(eye)
     lash = (labels == LABEL["eyelash"]) & box
     hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]]) & box
-    if lash.sum() < 8 or hair.sum() < 8:
+    thr = _lash_ink_threshold(L, lash, hair, min_gap=12.0)
+    if thr is None:
         return
-    # The hair's body colour: its highlights say nothing about its ink.
-    body = hair & (L < 60)
-    if body.sum() < 8:
-        return
-    lash_l = float(np.median(L[lash]))
-    hair_l = float(np.median(L[body]))
-    if hair_l - lash_l < 12:
-        return
-    ink = hair & (L < lash_l + 0.5 * (hair_l - lash_l))
+    ink = hair & (L < thr)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     thick = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0
     if not thick.any():
@@ -1082,6 +1075,21 @@ def _relabel_lash_under_hair(labels: np.ndarray, eye: np.ndarray, dark: np.ndarr
         _lash_by_darkness(labels, hair, L, cols, tops, [x for x, _ in covered], t)
 
 
+def _lash_ink_threshold(L: np.ndarray, lash: np.ndarray, hair: np.ndarray,
+                        min_gap: float) -> float | None:
+    """The lightness halfway between a lash's ink (the median of ``lash``) and the body of the
+    dark hair beside it (``hair`` darker than 60: its highlights say nothing about its ink),
+    or None with fewer than 8 pixels of either, or when the two lie less than ``min_gap``
+    apart (drawn in one ink: darkness tells nothing)."""
+    body = hair & (L < 60)
+    if lash.sum() < 8 or body.sum() < 8:
+        return None
+    lash_l, hair_l = float(np.median(L[lash])), float(np.median(L[body]))
+    if hair_l - lash_l < min_gap:
+        return None
+    return lash_l + 0.5 * (hair_l - lash_l)
+
+
 def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols: np.ndarray,
                       tops: np.ndarray, covered: list[int], t: int) -> None:
     """Where a lash line is drawn darker than the dark hair lying on it: the covered columns'
@@ -1094,14 +1102,9 @@ def _lash_by_darkness(labels: np.ndarray, hair: np.ndarray, L: np.ndarray, cols:
     x0, x1 = max(0, cols[0] - width), min(w, cols[-1] + width + 1)
     y0, y1 = max(0, int(np.argmax((labels == LABEL["eyelash"])[:, cols].any(1))) - 3 * t), h
     box = (slice(y0, y1), slice(x0, x1))
-    lash = labels[box] == LABEL["eyelash"]
-    near_hair = hair[box] & (L[box] < 60)
-    if lash.sum() < 8 or near_hair.sum() < 8:
+    thr = _lash_ink_threshold(L[box], labels[box] == LABEL["eyelash"], hair[box], min_gap=8.0)
+    if thr is None:
         return
-    lash_l, hair_l = float(np.median(L[box][lash])), float(np.median(L[box][near_hair]))
-    if hair_l - lash_l < 8:
-        return                                   # drawn in one ink: darkness tells nothing
-    thr = lash_l + 0.5 * (hair_l - lash_l)
     inky = (L < thr) & (hair | (labels == LABEL["eyelash"]))
     # The upper lash line: lash above the opening's top, column by column.
     top_of = dict(zip(cols.tolist(), tops.tolist()))
