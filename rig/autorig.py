@@ -3,7 +3,8 @@
 1. anchors from the layer masks (face, eyes, mouth, neck, shoulders, hip);
 2. a quality Delaunay mesh per layer, denser where it bends (hair, face, eyes, mouth) and
    coarser on big clothes, scaled by the user's ``mesh_density``;
-3. spring chains along hair strands, skirt hems, sleeves, tails and ribbons;
+3. spring chains along hair strands, skirt hems, sleeves, tails and ribbons, less those that
+   fold their layer when the head turns or tilts (rig.chain_check);
 4. clipping (irides inside their eyewhite) and the default physics per chain group;
 5. a drawn blush over the face for ParamCheek when the art has none (rig.blush).
 """
@@ -19,6 +20,7 @@ from seethrough_core.character import Character, InputError
 from . import springs
 from .anchors import find_anchors
 from .blush import blush_layer
+from .chain_check import without_folding_chains
 from .chains import default_chain_params, find_chains
 from .mesh import Mesh, mesh_from_alpha
 from .model import LayerSpec, Rig, RigSpec
@@ -74,8 +76,10 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     if physics:
         for g, p in physics.items():
             chain_params[g] = p
-    return RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
+    spec = RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
                    chain_params=chain_params, mesh_density=mesh_density, source=character.source)
+    say("chains")
+    return without_folding_chains(spec)
 
 
 def with_blush(character: Character, anchors) -> Character:

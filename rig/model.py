@@ -233,7 +233,8 @@ class Rig:
             pre = arap_precompute(cage.vertices.astype(np.float64), cage.triangles, handles, weights)
             embedding = barycentric_embedding(cage.vertices, cage.triangles, verts)
             self._arap[li] = _ChainLayer(pre, particle_idx, handles.copy(),
-                                         cage.vertices.astype(np.float64), embedding, verts)
+                                         cage.vertices.astype(np.float64),
+                                         np.asarray(cage.triangles), embedding, verts)
 
     def _build_order(self) -> None:
         """Rest order is the layer order; hair layers that stand beside the face may pass behind
@@ -353,6 +354,22 @@ class Rig:
         transforms = self._root_transforms(self._frame)
         return springs.step(self.chains, transforms, 0.0), transforms
 
+    def cage_folds(self) -> list[tuple[int, float, np.ndarray]]:
+        """Where the springs fold a layer over itself, as of the last `pose`: per chain-driven
+        layer with folded cage triangles, (layer index, their share of the layer's area at
+        rest, (K, 2) their rest centroids in canvas px, chains' rest frame)."""
+        out = []
+        for li, cl in self._arap.items():
+            tri = cl.cage_triangles
+            if not len(tri):
+                continue
+            rest, now = _signed_areas(cl.cage_rest, tri), _signed_areas(cl.cage_out, tri)
+            folded = (rest != 0) & (np.sign(now) != np.sign(rest))
+            if folded.any():
+                share = float(np.abs(rest[folded]).sum() / max(np.abs(rest).sum(), 1e-12))
+                out.append((li, share, cl.cage_rest[tri[folded]].mean(axis=1)))
+        return out
+
     def hair_swing(self) -> dict[str, float]:
         """What Live2D's physics would output on ParamHairFront/Side/Back: each group's mean
         chain swing (root-to-tip turn from the rest shape carried by the root) over
@@ -428,15 +445,16 @@ class _ChainLayer:
     embedding that carries the render mesh along, and the last solution."""
 
     __slots__ = ("pre", "particle_idx", "targets", "rest_targets", "cage_rest", "cage_out",
-                 "embedding", "rest", "out", "solved")
+                 "cage_triangles", "embedding", "rest", "out", "solved")
 
-    def __init__(self, pre, particle_idx, targets, cage_rest, embedding, rest):
+    def __init__(self, pre, particle_idx, targets, cage_rest, cage_triangles, embedding, rest):
         self.pre = pre
         self.particle_idx = particle_idx
         self.targets = targets
         self.rest_targets = targets.copy()
         self.cage_rest = cage_rest
         self.cage_out = cage_rest.copy()
+        self.cage_triangles = cage_triangles
         self.embedding = embedding
         self.rest = rest
         self.out = rest.copy()
@@ -457,6 +475,11 @@ CAGE_BAND = 6.0
 def _cage(layer: LayerSpec) -> Mesh:
     cage = mesh_from_alpha(layer.texture[..., 3], layer.offset, density=CAGE_DENSITY, band=CAGE_BAND)
     return cage if cage.n_triangles else layer.mesh
+
+
+def _signed_areas(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = vertices[triangles[:, 0]], vertices[triangles[:, 1]], vertices[triangles[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
 
 def _invert_affines(m: np.ndarray) -> np.ndarray:

@@ -50,6 +50,11 @@ def _checks(rig, image):
     assert s["iris_unchanged"] <= 0.25 and s["iris_skin"] >= 0.45    # eyes really close
     assert s["hair_layers"] >= 1 and s["hair_chains"] >= 2
     assert s["min_face_travel_yaw"] >= 0.05                            # it moves honestly
+    # No chain folds its layer over itself (a flap of stretched hair) in a turn, nod or tilt.
+    from rig.chain_check import FOLD_POSES, MIN_FOLD, settle
+    for params in FOLD_POSES:
+        settle(rig, params)
+        assert all(share < MIN_FOLD for _, share, _ in rig.cage_folds()), params
     return result
 
 
