@@ -113,7 +113,7 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
         if layer.variant is None or layer.variant == "mouth_close":
             mask = layer.alpha > 127
             if mask.any() and covered.any():
-                shape = completion_shape(layer, mask, geo, clothes)
+                shape = completion_shape(layer, mask, geo, covered, clothes)
                 if layer.tag not in LINE_TAGS:      # a frame's strokes keep their width
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 new = shape & ~(layer.alpha > 0) & covered
@@ -274,9 +274,11 @@ def _clean_colours(layer: Layer, visible: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------ shapes
 
 def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
+                     covered: np.ndarray | None = None,
                      clothes: np.ndarray | None = None) -> np.ndarray:
     """The whole shape a part plausibly has, hidden pieces included (bool (H, W)).
-    ``clothes``: the pixels of the clothes on the upper body (top and sleeves)."""
+    ``covered``: the opaque pixels of the layers in front of it; ``clothes``: the pixels of
+    the clothes on the upper body (top and sleeves)."""
     tag = layer.tag
     if tag == "face" and geo.valid:
         return face_shape(mask, geo)
@@ -288,9 +290,15 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         below[int(geo.chin):] = True
         shape = convex_fill(geo.head & ~below) | _closed(mask)
         # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
-        # Tips that end on a shoulder or a collar end there, as an artist draws them: a nod
-        # lifts them off it (hair guessed on behind the collar rose over it as a slab).
         shape |= _row_spans(mask & below) & below
+        # Long hair whose ends lie on a shoulder or the collar goes on behind the body: drawn
+        # down as far as a nod can lift it, no gap opens between it and what it lay on. Tips
+        # of hair that ends there (a bob on its collar) end there, as an artist draws them: a
+        # nod lifts them off (hair guessed on behind the collar rose over it as a slab).
+        if covered is not None:
+            longest = int(np.flatnonzero(geo.hair.any(axis=1)).max())
+            shape |= _hanging_on(mask, covered, int(round(0.3 * (geo.chin - geo.eye_y))) + 1,
+                                 longest)
         return shape
     if tag == "neck":
         return neck_shape(mask, geo)
@@ -605,6 +613,47 @@ def _mirror(mask: np.ndarray, centre_x: float) -> np.ndarray:
     ok = (mx >= 0) & (mx < mask.shape[1])
     out = np.zeros_like(mask)
     out[ys[ok], mx[ok]] = True
+    return out
+
+
+def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int, longest: int) -> np.ndarray:
+    """Below each column's lowest pixel of ``mask`` that is seen and ends right on something
+    in front (within 2 px above a ``covered`` pixel), up to ``reach`` pixels straight down:
+    long hair going on behind the body, where some of the hair is seen hanging on down to
+    ``longest`` (a row) at least ``reach`` further. Hair that ends there (a bob on a collar)
+    ends there, as an artist draws it. A part whose lower edge is already hidden gets nothing,
+    nor does a column with little of the part just above its lowest pixel (an outline stroke
+    lying along the collar, no tip on it). The hidden ends are cut as strand tips, not a
+    flat-bottomed block: lengths run in a zigzag between 0.6 and 1 ``reach``, shorter at the
+    ends of each row of tips."""
+    h, w = mask.shape
+    cols = np.flatnonzero(mask.any(0))
+    out = np.zeros_like(mask)
+    if cols.size == 0:
+        return out
+    bottom = h - 1 - np.argmax(mask[::-1, cols], axis=0)
+    min_hair = max(3, reach // 4)
+    hanging = []
+    for c, b in zip(cols, bottom):
+        if covered[b, c] or not covered[b + 1:b + 3, c].any() or b + reach > longest:
+            continue
+        # A tip (on the outline stroke it may rest on), not a stroke on its own: the part
+        # fills much of the column just above its lowest pixel.
+        if mask[max(0, b + 1 - 2 * min_hair):b + 1, c].sum() < 0.6 * min_hair:
+            continue
+        hanging.append((c, b))
+    if not hanging:
+        return out
+    period = max(4.0, reach / 2.5)
+    starts = [0] + [i for i in range(1, len(hanging)) if hanging[i][0] != hanging[i - 1][0] + 1]
+    ends = starts[1:] + [len(hanging)]
+    for s0, s1 in zip(starts, ends):
+        for i in range(s0, s1):
+            c, b = hanging[i]
+            phase = (c % period) / period
+            zig = 1.0 - 0.4 * abs(2.0 * phase - 1.0)
+            taper = min(1.0, (min(i - s0, s1 - 1 - i) + 1) / (0.5 * period))
+            out[b + 1:b + 1 + max(1, int(round(reach * zig * max(taper, 0.3)))), c] = True
     return out
 
 
