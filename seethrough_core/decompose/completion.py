@@ -116,6 +116,10 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                 shape = completion_shape(layer, mask, geo, covered, clothes)
                 if layer.tag not in LINE_TAGS:      # a frame's strokes keep their width
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
+                if layer.tag in ("back hair", "hair") and geo.valid:
+                    # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
+                    # a nod lifted a full seam into view as a bar under the tips.
+                    shape &= hair_ends(mask, geo, slack=2)
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
                     paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
@@ -289,16 +293,15 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         below = np.zeros_like(mask)
         below[int(geo.chin):] = True
         shape = convex_fill(geo.head & ~below) | _closed(mask)
-        # Below the chin the hair hangs on behind the neck and shoulders, between its sides.
-        shape |= _row_spans(mask & below) & below
+        # Below the chin the hair hangs on behind the neck and shoulders, between its sides,
+        # no lower than it ends.
+        shape |= _row_spans(mask & below) & below & hair_ends(mask, geo)
         # Long hair whose ends lie on a shoulder or the collar goes on behind the body: drawn
         # down as far as a nod can lift it, no gap opens between it and what it lay on. Tips
         # of hair that ends there (a bob on its collar) end there, as an artist draws them: a
         # nod lifts them off (hair guessed on behind the collar rose over it as a slab).
         if covered is not None:
-            longest = int(np.flatnonzero(geo.hair.any(axis=1)).max())
-            shape |= _hanging_on(mask, covered, int(round(0.3 * (geo.chin - geo.eye_y))) + 1,
-                                 longest)
+            shape |= _hanging_on(mask, covered, _hang_reach(geo), _longest(geo))
         return shape
     if tag == "neck":
         return neck_shape(mask, geo)
@@ -654,6 +657,37 @@ def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int, longest: int)
             zig = 1.0 - 0.4 * abs(2.0 * phase - 1.0)
             taper = min(1.0, (min(i - s0, s1 - 1 - i) + 1) / (0.5 * period))
             out[b + 1:b + 1 + max(1, int(round(reach * zig * max(taper, 0.3)))), c] = True
+    return out
+
+
+def _hang_reach(geo: HeadGeometry) -> int:
+    """How far a nod can lift hair off what it lies on (px)."""
+    return int(round(0.3 * (geo.chin - geo.eye_y))) + 1
+
+
+def _longest(geo: HeadGeometry) -> int:
+    """The lowest row any hair is seen at."""
+    return int(np.flatnonzero(geo.hair.any(axis=1)).max())
+
+
+def hair_ends(mask: np.ndarray, geo: HeadGeometry, slack: int = 0) -> np.ndarray:
+    """Where back hair (``mask``) may go on hidden below the chin (bool (H, W)): in a column
+    where it is seen below the chin, down to its lowest pixel there (and ``slack`` px); in one
+    where it is not (behind the neck), down to its lowest tip. Long hair goes on down behind
+    the body: where some hair is seen hanging a nod's reach lower than the back hair ends in
+    a column, that column has no end."""
+    h, w = mask.shape
+    out = np.ones((h, w), bool)
+    hanging = mask.copy()
+    hanging[:int(geo.chin)] = False
+    cols = np.flatnonzero(hanging.any(axis=0))
+    if cols.size == 0:
+        return out
+    low = (h - 1 - np.argmax(hanging[::-1, cols], axis=0)).astype(np.float64)
+    longest, reach = _longest(geo), _hang_reach(geo)
+    ends = np.full(w, low.max() if low.max() + reach > longest else np.inf)
+    ends[cols] = np.where(low + reach > longest, low, np.inf)
+    out[int(geo.chin):] = np.arange(int(geo.chin), h)[:, None] <= ends[None, :] + slack
     return out
 
 
