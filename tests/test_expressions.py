@@ -320,3 +320,39 @@ def test_the_mouth_line_s_soft_edge_goes_with_it_and_leaves_no_ghost_on_the_face
     assert (closed.alpha[fringe] > 30).mean() > 0.9
     after = Character((w, h), out).rest_composite()
     assert np.abs(after.astype(int) - before.astype(int)).max() <= 3
+
+
+def test_a_closed_eye_covers_an_iris_taken_for_the_face_under_its_lash():
+    # A light-brown iris as light as the skin: its right part was labelled face, so the eye's
+    # layers show only the left part of the opening. The lash spans the whole eye; under it
+    # the closed lid covers the whole opening, the part drawn on the face included.
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    cx = 65
+    face = ((xx - 100) / 80.0) ** 2 + ((yy - 80) / 75.0) ** 2 <= 1
+    white = ((xx - cx) / 18.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1
+    iris = white & (((xx - cx) / 8.0) ** 2 + ((yy - 70) / 9.0) ** 2 <= 1)
+    top = 70 - 9 * np.sqrt(np.clip(1 - ((xx - cx) / 18.0) ** 2, 0, 1))
+    lash = (np.abs(xx - cx) <= 18) & (yy >= top - 4) & (yy < top) & ~white
+    lost = white & (xx > cx + 2)                     # shown on the face layer, iris-coloured
+
+    def layer(name, tag, mask, colour, side=None):
+        out = np.zeros((h, w, 4), np.uint8)
+        out[mask, :3] = colour
+        out[mask, 3] = 255
+        return Layer(name, out, tag=tag, side=side, depth=np.full((h, w), 0.4, np.float32))
+
+    face_layer = layer("face", "face", face, SKIN)
+    face_layer.rgba[lost, :3] = (190, 150, 120)
+    layers = [face_layer,
+              layer("eyewhite-r", "eyewhite", white & ~iris & ~lost, (255, 255, 255), "r"),
+              layer("irides-r", "irides", iris & ~lost, (190, 150, 120), "r"),
+              layer("eyelash-r", "eyelash", lash, (30, 20, 20), "r")]
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    inner = lost & (yy > top + 1) & (np.abs(xx - cx) < 15)
+    assert inner.sum() > 40
+    assert (art.alpha[inner] > 250).mean() > 0.95
+    colours = art.rgba[inner][..., :3].astype(int)
+    # No pixel keeps the iris's colour: skin, the lid's line or its soft edge.
+    assert (np.abs(colours - (190, 150, 120)).max(axis=1) > 20).all()
+    assert (np.abs(colours - SKIN).max(axis=1) <= 16).mean() > 0.7

@@ -108,8 +108,28 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     # further out (a strand tip over the eye, a piece of brow) stays drawn as it is.
     from_opening = cv2.distanceTransform((~opening).astype(np.uint8), cv2.DIST_L2, 3)
     own_lash = (lash > 0.05) & (from_opening <= 0.22 * ow)
-    stray = (lash > 0.05) & ~own_lash
-    eye = own_lash | opening
+    # An opening cut short (an iris as light as the skin taken for the face) still lies under
+    # its whole lash line, which runs on from what lies near the opening: the lid covers
+    # that too, and the lash over it.
+    line, _ = ndimage.label(lash > 0.3, structure=np.ones((3, 3)))
+    line = np.isin(line, np.unique(line[own_lash & (lash > 0.3)])) & (line > 0)
+    under = _under_lash(line, opening)
+    if under.any():
+        # ...where it shows no skin there (past the white's end, skin runs on under a wing).
+        oy, ox = np.nonzero(opening)
+        box = (slice(max(0, oy.min() - int(ow)), oy.max() + int(ow) + 1),
+               slice(max(0, ox.min() - int(ow)), ox.max() + int(ow) + 1))
+        face_lab = cv2.cvtColor(face.rgba[box][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+        ref = face_lab[shown[box] & ~under[box] & ~opening[box] & (lash[box] < 0.05)]
+        if len(ref) > 16:
+            skin = np.linalg.norm(face_lab - np.median(ref, axis=0), axis=-1) < 16
+            under[box] &= ~skin
+    covered = own_lash
+    if under.any():
+        from_under = cv2.distanceTransform((~under).astype(np.uint8), cv2.DIST_L2, 3)
+        covered = own_lash | ((lash > 0.05) & (from_under <= 0.22 * ow))
+    stray = (lash > 0.05) & ~covered
+    eye = covered | opening | under
     ys, xs = np.nonzero(eye)
     eye_w = float(np.ptp(xs) + 1)
     # The region the lid covers: the eye, grown by a little of its width, feathered outside.
@@ -186,6 +206,28 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         depth = lash_layers[0].depth.copy()
     return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
                  side=side, variant="eye_close", depth=depth)
+
+
+def _under_lash(lash: np.ndarray, opening: np.ndarray) -> np.ndarray:
+    """The eye's opening under the columns of its upper lash that show none (an iris as light
+    as the skin, taken for the face, would stay open under a closed lid): per column, from
+    the lash's lower edge down to the opening's lower edge, fitted where it shows (bool
+    (H, W))."""
+    out = np.zeros_like(opening)
+    if not lash.any() or opening.sum() < 8:
+        return out
+    cols, lower = _lower_edge(opening)
+    have = opening.any(axis=0)
+    height = float(np.median(opening.sum(axis=0)[have]))
+    centre = cols.mean()
+    coef = np.polyfit(cols - centre, lower, 2) if cols.size >= 3 else [0.0, 0.0, lower.mean()]
+    for c in np.flatnonzero(lash.any(axis=0) & ~have):
+        top = int(np.flatnonzero(lash[:, c]).max()) + 1
+        # Past the opening's ends the fit is not followed further than it reaches there.
+        at = float(np.clip(c, cols[0], cols[-1]))
+        bottom = int(round(min(np.polyval(coef, at - centre), top + height)))
+        out[top:bottom + 1, c] = True
+    return out
 
 
 def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np.ndarray,
