@@ -436,3 +436,26 @@ def test_a_part_ending_in_an_outline_takes_the_outline_s_soft_edge_off_the_part_
     assert (np.abs(layers[1].rgba[20, 5:35, 3].astype(int) - 128) < 30).all()
     after = Character((w, h), layers).composite()
     assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
+
+
+def test_a_lash_line_goes_on_under_a_strand_and_its_pale_shading_does_not():
+    # The upper lash: a dark line with pale lid shading drawn above it, crossed by a strand
+    # of the fringe. Under the strand the line goes on dark; the shading is left unpainted
+    # (the face shows there when the strand swings off, not pale streaks), and the lash gets
+    # no seam past its own outline.
+    h, w = 140, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 80) / 70.0) ** 2 + ((yy - 70) / 65.0) ** 2 <= 1
+    strand = (xx >= 66) & (xx < 77) & (yy < 90) & face
+    line = (xx >= 40) & (xx < 110) & (yy >= 60) & (yy < 64)
+    shade = (xx >= 40) & (xx < 110) & (yy >= 54) & (yy < 60)
+    lash = _layer("eyelash", line & ~strand, (25, 20, 20), 0.3)
+    lash.rgba[shade & ~strand] = (200, 185, 185, 255)
+    layers = [_layer("face", face, (250, 222, 205)), lash,
+              _layer("front hair", strand, (70, 45, 40), 0.1)]
+    complete_hidden(layers)
+    under = strand & line & (xx >= 69) & (xx < 74)
+    assert (lash.alpha[under] > 127).all()
+    assert lash.rgba[under][:, :3].max() < 90                     # the line's ink
+    assert not (lash.alpha[strand & shade & (yy < 59)] > 0).any()   # (a pixel's slack)
+    assert not (lash.alpha[strand & (yy >= 66)] > 0).any()         # no seam below the line

@@ -5,9 +5,11 @@ For every layer, top to bottom:
 
 1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
    the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
-   behind the face and the nape behind the neck; a neck continues up under the chin between its
-   own side lines and down under the neckline (it is drawn behind the top); clothes span their
-   rows (a top reaches its sleeves); eyes are convex; anything else is closed.
+   behind the face and the nape behind the neck, down to its tips (long hair goes on behind the
+   body); a neck continues up under the chin between its own side lines and down under the
+   neckline (it is drawn behind the top); clothes span their rows (a top reaches its sleeves);
+   eyes are convex; strokes (a glasses frame, a lash line) run on across what crosses them;
+   anything else is closed.
 2. **Only hidden pixels** are added: the shape's pixels that an opaque layer above covers, so
    the composite (the input picture) never changes.
 3. **Painted from the layer's own clean pixels** (:func:`clean_source`): opaque pixels away from
@@ -19,7 +21,8 @@ For every layer, top to bottom:
 4. **Outlines**: where the completed face or neck ends under other layers, its outline is
    drawn in the colour of its visible outline, so an uncovered edge looks drawn.
 5. A **seam band**: every layer also reaches a few pixels under the layers above it, so edges
-   softened by downscaled renders never show the background between two layers.
+   softened by downscaled renders never show the background between two layers (2 px under a
+   bob's drawn ends; none for a lash, which lies on the painted face).
 6. **Clean edges** (:func:`decontaminate_edges`): a pixel on the border of two parts shows a
    mix of both. It is split: the upper part keeps its own colour with the mix as its alpha
    (an anti-aliased edge), the lower part its own clean colour, so neither carries a halo of the
@@ -114,7 +117,9 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
             mask = layer.alpha > 127
             if mask.any() and covered.any():
                 shape = completion_shape(layer, mask, geo, covered, clothes)
-                if layer.tag not in LINE_TAGS:      # a frame's strokes keep their width
+                if layer.tag not in LINE_TAGS and layer.tag != "eyelash":
+                    # (A frame's strokes keep their width; a lash lies on the face, painted
+                    # under it, and gets no seam: see lash_shape.)
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 if layer.tag in ("back hair", "hair") and geo.valid:
                     # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
@@ -323,15 +328,36 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         return convex_fill(mask)
     if tag in LINE_TAGS:
         return stroke_bridges(mask)
+    if tag == "eyelash":
+        return lash_shape(layer, mask)
     return _closed(mask)
 
 
-def stroke_bridges(mask: np.ndarray) -> np.ndarray:
+def lash_shape(layer: Layer, mask: np.ndarray) -> np.ndarray:
+    """A lash's whole shape: its line of ink goes on under a strand that crosses it; the pale
+    shading drawn above the line (an eyelid's shadow) does not. Painted between the fringe's
+    tips from the lash's own pixels, that shading came out as pale streaks, and a turn
+    swung the fringe off them onto bare skin."""
+    if mask.sum() < 8:
+        return mask.copy()
+    L = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    dark = float(np.percentile(L[mask], 5))
+    ink = mask & (L <= 0.5 * (dark + float(np.median(L[mask]))))
+    if not ink.any():
+        return mask.copy()
+    # Across a strand up to 0.4 of the line's length (the line is long and thin: its box's
+    # mean side would bridge nothing).
+    ys, xs = np.nonzero(ink)
+    return mask | stroke_bridges(ink, reach=0.4 * (max(np.ptp(xs), np.ptp(ys)) + 1))
+
+
+def stroke_bridges(mask: np.ndarray, reach: float | None = None) -> np.ndarray:
     """A part drawn in thin strokes, with the gaps where something crosses it bridged by strokes
     of its own width: each loose end of its centre lines is joined by a straight stroke to the
-    nearest loose end across the gap, when that is at most 0.4 of the part's size away
-    (a lock of hair across a glasses rim). A closing cannot do this: on lines as thin as a
-    frame's it bridges nothing, and on wider gaps it fills corners with solid blobs."""
+    nearest loose end across the gap, when that is at most ``reach`` away (by default 0.4 of
+    the part's size: a lock of hair across a glasses rim). A closing cannot do this: on lines
+    as thin as a frame's it bridges nothing, and on wider gaps it fills corners with solid
+    blobs."""
     if not mask.any():
         return mask.copy()
     skeleton = cv2.ximgproc.thinning(mask.astype(np.uint8) * 255) > 0
@@ -345,7 +371,8 @@ def stroke_bridges(mask: np.ndarray) -> np.ndarray:
     inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     width = max(1, int(round(2 * float(np.median(inside[skeleton])))))
     ys, xs = np.nonzero(mask)
-    reach = 0.4 * np.sqrt((np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+    if reach is None:
+        reach = 0.4 * np.sqrt((np.ptp(ys) + 1) * (np.ptp(xs) + 1))
     ends = np.stack([ends_x, ends_y], 1).astype(np.float64)
     dist = np.linalg.norm(ends[:, None] - ends[None], axis=-1)
     # Only across a gap: ends of one piece count when the way round along it is much longer
