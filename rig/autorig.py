@@ -79,7 +79,7 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     spec = RigSpec(size=character.size, anchors=anchors, layers=layers, chains=chains,
                    chain_params=chain_params, mesh_density=mesh_density, source=character.source)
     say("chains")
-    return without_folding_chains(spec)
+    return without_folding_chains(spec, say=say)
 
 
 def with_blush(character: Character, anchors) -> Character:

@@ -11,7 +11,7 @@ chains and the head: it bends, it does not fold.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -27,6 +27,7 @@ SETTLE_SECONDS = 1.5
 SETTLE_FPS = 60.0
 MIN_FOLD = 0.001          # share of a layer's area folded over that counts as a fold
 MIN_HAIR_CHAINS = 2       # a rig keeps at least this many hair chains
+MAX_DROPS = 8             # each check costs about half a second: a rig gets at most this many
 
 
 def settle(rig: Rig, params: Mapping[str, float], seconds: float = SETTLE_SECONDS,
@@ -59,18 +60,22 @@ def folding_chain(rig: Rig, poses: Sequence[Mapping[str, float]] = FOLD_POSES) -
     return own[int(np.argmax(votes))]
 
 
-def without_folding_chains(spec: RigSpec, poses: Sequence[Mapping[str, float]] = FOLD_POSES
-                           ) -> RigSpec:
+def without_folding_chains(spec: RigSpec, poses: Sequence[Mapping[str, float]] = FOLD_POSES,
+                           say: Callable[[str], None] | None = None) -> RigSpec:
     """``spec`` without the chains that fold their layer in ``poses`` (see the module's doc);
-    it keeps at least ``MIN_HAIR_CHAINS`` hair chains."""
+    it keeps at least ``MIN_HAIR_CHAINS`` hair chains and drops at most ``MAX_DROPS``. Each
+    chain left out is named to ``say``."""
     chains: list[ChainSpec] = list(spec.chains)
-    while chains:
-        rig = Rig(replace(spec, chains=list(chains)))
-        bad = folding_chain(rig, poses)
+    for _ in range(MAX_DROPS):
+        if not chains:
+            break
+        bad = folding_chain(Rig(replace(spec, chains=list(chains))), poses)
         if bad is None:
             break
         hair = sum(c.group in HANGING_GROUPS for c in chains)
         if chains[bad].group in HANGING_GROUPS and hair <= MIN_HAIR_CHAINS:
             break
+        if say is not None:
+            say(f"chain {chains[bad].name} left out: it folds its layer in a turn or tilt")
         chains.pop(bad)
     return spec if len(chains) == len(spec.chains) else replace(spec, chains=chains)

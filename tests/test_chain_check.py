@@ -97,8 +97,10 @@ def test_folding_chains_are_dropped_until_none_folds(monkeypatch):
     spec = _spec_with_chains(("c0", 0.0), ("c1", 55.0), ("c2", 120.0))
     monkeypatch.setattr(chain_check, "Rig", _FakeRig)
     _FakeRig.built = []
-    out = without_folding_chains(spec, poses=[{}])
+    said = []
+    out = without_folding_chains(spec, poses=[{}], say=said.append)
     assert [c.name for c in out.chains] == ["c0", "c2"]
+    assert len(said) == 1 and "c1" in said[0]                        # named as it goes
     assert _FakeRig.built == [["c0", "c1", "c2"], ["c0", "c2"]]     # checked again after
     # A rig that does not fold is returned as it is.
     clean = _spec_with_chains(("c0", 0.0), ("c2", 120.0))
