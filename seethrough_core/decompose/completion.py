@@ -22,7 +22,7 @@ For every layer, top to bottom:
    drawn in the colour of its visible outline, so an uncovered edge looks drawn.
 5. A **seam band**: every layer also reaches a few pixels under the layers above it, so edges
    softened by downscaled renders never show the background between two layers (2 px under a
-   bob's drawn ends; none for a lash, which lies on the painted face).
+   bob's drawn ends; for a lash, above and below its line of ink only).
 6. **Clean edges** (:func:`decontaminate_edges`): a pixel on the border of two parts shows a
    mix of both. It is split: the upper part keeps its own colour with the mix as its alpha
    (an anti-aliased edge), the lower part its own clean colour, so neither carries a halo of the
@@ -117,9 +117,12 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
             mask = layer.alpha > 127
             if mask.any() and covered.any():
                 shape = completion_shape(layer, mask, geo, covered, clothes)
-                if layer.tag not in LINE_TAGS and layer.tag != "eyelash":
-                    # (A frame's strokes keep their width; a lash lies on the face, painted
-                    # under it, and gets no seam: see lash_shape.)
+                if layer.tag == "eyelash":
+                    # The seam of its line of ink only, above and below it: its pale shading
+                    # gets none (see lash_shape), and the line's ends no blunt block.
+                    shape |= cv2.dilate(lash_ink(layer, mask).astype(np.uint8),
+                                        np.ones((2 * seam + 1, 1), np.uint8)) > 0
+                elif layer.tag not in LINE_TAGS:    # a frame's strokes keep their width
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
                 if layer.tag in ("back hair", "hair") and geo.valid:
                     # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
@@ -338,17 +341,23 @@ def lash_shape(layer: Layer, mask: np.ndarray) -> np.ndarray:
     shading drawn above the line (an eyelid's shadow) does not. Painted between the fringe's
     tips from the lash's own pixels, that shading came out as pale streaks, and a turn
     swung the fringe off them onto bare skin."""
-    if mask.sum() < 8:
-        return mask.copy()
-    L = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
-    dark = float(np.percentile(L[mask], 5))
-    ink = mask & (L <= 0.5 * (dark + float(np.median(L[mask]))))
+    ink = lash_ink(layer, mask)
     if not ink.any():
         return mask.copy()
     # Across a strand up to 0.4 of the line's length (the line is long and thin: its box's
     # mean side would bridge nothing).
     ys, xs = np.nonzero(ink)
     return mask | stroke_bridges(ink, reach=0.4 * (max(np.ptp(xs), np.ptp(ys)) + 1))
+
+
+def lash_ink(layer: Layer, mask: np.ndarray) -> np.ndarray:
+    """The lash's line of ink (bool (H, W)): its pixels darker than halfway from its darkest to
+    its median lightness (the pale lid shading drawn with it is not ink)."""
+    if mask.sum() < 8:
+        return np.zeros_like(mask)
+    L = cv2.cvtColor(layer.rgba[..., :3], cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    dark = float(np.percentile(L[mask], 5))
+    return mask & (L <= 0.5 * (dark + float(np.median(L[mask]))))
 
 
 def stroke_bridges(mask: np.ndarray, reach: float | None = None) -> np.ndarray:
