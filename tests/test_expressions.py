@@ -356,3 +356,25 @@ def test_a_closed_eye_covers_an_iris_taken_for_the_face_under_its_lash():
     # No pixel keeps the iris's colour: skin, the lid's line or its soft edge.
     assert (np.abs(colours - (190, 150, 120)).max(axis=1) > 20).all()
     assert (np.abs(colours - SKIN).max(axis=1) <= 16).mean() > 0.7
+
+
+def test_a_closed_lid_is_drawn_from_the_lash_the_picture_shows():
+    # Under a strand crossing the eye, the lash layer was painted on (its seam): 6 more rows
+    # of ink above the line there. Hidden by the strand, they do not thicken the closed lid.
+    layers, top = _arched_lash_layers(shadow=False)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    plain = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    layers, top = _arched_lash_layers(shadow=False)
+    strand = (np.abs(xx - 65) <= 4) & (yy < top[0, 65] + 2)
+    lash = next(l for l in layers if l.tag == "eyelash")
+    painted = strand & (yy >= top - 11) & (yy < top - 5)
+    lash.rgba[painted] = (30, 20, 20, 255)
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[strand] = (60, 40, 30, 255)
+    layers.append(Layer("front hair", hair, tag="front hair",
+                        depth=np.full((h, w), 0.3, np.float32)))
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    for c in (58, 65, 72):        # (the strand itself hides a little of the line: 1 px)
+        assert abs(len(np.flatnonzero(_lid(art)[:, c])) -
+                   len(np.flatnonzero(_lid(plain)[:, c]))) <= 1

@@ -89,7 +89,15 @@ def _lower_edge(opening: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     """The ``eye_close`` art of one eye (full canvas), or None when that eye is not there."""
+    # The lash the picture shows: what was painted in under a strand (its seam) would thicken
+    # the lid drawn from it.
     lash = _alpha(layers, ("eyelash",), side)
+    lash_at = [i for i, l in enumerate(layers) if l.tag == "eyelash" and l.side == side
+               and l.variant is None]
+    if lash_at:
+        for l in layers[max(lash_at) + 1:]:
+            if l.variant is None:
+                lash = np.where(l.alpha >= 128, 0.0, lash)
     opening = _alpha(layers, ("eyewhite", "irides", "eyes"), side) > 0.5
     face = [l for l in layers if l.tag == "face" and l.variant is None]
     if not opening.any() or not face:
