@@ -33,10 +33,7 @@ MAX_DROPS = 8             # each check costs about half a second: a rig gets at 
 def settle(rig: Rig, params: Mapping[str, float], seconds: float = SETTLE_SECONDS,
            fps: float = SETTLE_FPS) -> None:
     """Hold ``params`` from rest until the springs settle."""
-    rig.reset()
-    dt = 1.0 / fps
-    for _ in range(max(1, int(round(seconds * fps)))):
-        rig.pose(params, dt)
+    rig.hold(params, max(1, int(round(seconds * fps))), 1.0 / fps)
 
 
 def folding_chain(rig: Rig, poses: Sequence[Mapping[str, float]] = FOLD_POSES) -> int | None:

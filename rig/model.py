@@ -274,6 +274,15 @@ class Rig:
             for cl in self._arap.values():
                 cl.reset()
 
+    def hold(self, params: Mapping[str, float], frames: int, dt: float) -> Pose:
+        """From rest, ``params`` held for ``frames`` frames of ``dt`` seconds (springs settling);
+        the last Pose."""
+        self.reset()
+        pose = self.pose(params, dt)
+        for _ in range(frames - 1):
+            pose = self.pose(params, dt)
+        return pose
+
     def pose(self, params: Mapping[str, float] | None = None, dt: float = 0.0) -> Pose:
         if params:
             self.params.update(params)

@@ -67,10 +67,7 @@ class _FakeRig:
             if any(c.name == culprit for c in self.chain_specs) else []
         _FakeRig.built.append([c.name for c in self.chain_specs])
 
-    def reset(self):
-        pass
-
-    def pose(self, params=None, dt=0.0):
+    def hold(self, params, frames, dt):
         pass
 
     def cage_folds(self):

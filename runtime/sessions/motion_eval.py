@@ -77,12 +77,7 @@ SHEET_POSES: tuple[PoseDef, ...] = (
 
 def settle(rig, params: dict, seconds: float = SETTLE_SECONDS, fps: float = SETTLE_FPS):
     """Hold ``params`` from rest until the springs settle; the last Pose."""
-    rig.reset()
-    dt = 1.0 / fps
-    pose = rig.pose(params, dt)
-    for _ in range(max(1, int(round(seconds * fps)))):
-        pose = rig.pose(params, dt)
-    return pose
+    return rig.hold(params, 1 + max(1, int(round(seconds * fps))), 1.0 / fps)
 
 
 def render_poses(rig, poses, *, quality: str = "normal",
