@@ -378,3 +378,33 @@ def test_a_closed_lid_is_drawn_from_the_lash_the_picture_shows():
     for c in (58, 65, 72):        # (the strand itself hides a little of the line: 1 px)
         assert abs(len(np.flatnonzero(_lid(art)[:, c])) -
                    len(np.flatnonzero(_lid(plain)[:, c]))) <= 1
+
+
+def test_a_lash_drawn_over_the_hair_gives_the_hair_back_when_the_eye_closes():
+    # Eyes seen through the fringe: the lash line runs on past the eye's corner over a dark
+    # lock (the lock's layer has a hole where the lash is). Closed, the lid shows the lock's
+    # colour where it covers that lash, not a strip of skin across the lock; over the opening
+    # it is skin as before.
+    layers, top = _arched_lash_layers(shadow=False)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    lash = next(l for l in layers if l.tag == "eyelash")
+    wing = (xx >= 30) & (xx < 46) & (yy >= 60) & (yy < 64)      # past the corner (x 47)
+    lash.rgba[wing] = (30, 20, 20, 255)
+    lock = (xx >= 28) & (xx < 46) & (yy >= 40) & (yy < 100) & ~(lash.alpha > 0)
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[lock] = (70, 60, 75, 255)
+    layers.append(Layer("front hair", hair, tag="front hair",
+                        depth=np.full((h, w), 0.3, np.float32)))
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    over = wing & (xx >= 42)                   # the lid covers the lash this near the eye
+    shown = art.alpha[over] > 128
+    assert shown.mean() > 0.9
+    colours = art.rgba[over][shown][:, :3].astype(int)
+    # The lock's colour, or the lash's ink where the lash further out stays drawn: no skin.
+    assert (np.abs(colours - SKIN).max(axis=1) > 100).all()
+    assert (np.abs(colours - (70, 60, 75)).max(axis=1) <= 25).mean() > 0.6
+    iris = next(l for l in layers if l.tag == "irides").alpha > 127
+    skin = np.abs(art.rgba[iris][:, :3].astype(int) - SKIN).max(axis=1) <= 12
+    assert skin.mean() > 0.6
+

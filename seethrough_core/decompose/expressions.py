@@ -168,6 +168,23 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba = np.zeros((h, w, 4), np.float32)
     rgba[win][..., :3] = skin
     rgba[..., 3] = coverage
+    # Eyes seen through the fringe: where the lash runs across hair (hair right under it, not
+    # the eye), the closed lid gives that hair back, not a strip of skin over the strands.
+    hair = np.zeros((h, w), bool)
+    for l in layers[at + 1:]:
+        if l.variant is None and "hair" in l.tag:
+            hair |= l.alpha >= 128
+    across = _lash_over_hair(covered[win], opening[win], hair[win])
+    if across.any() and (hair[win] & ~outer[win]).sum() > 16:
+        picture = np.zeros(face_rgb.shape, np.float32)
+        for l in layers:
+            if l.variant is None:
+                a = l.alpha[win][..., None].astype(np.float32) / 255.0
+                picture = l.rgba[win][..., :3] * a + picture * (1.0 - a)
+        strands = push_pull_fill(picture, hair[win] & ~covered[win] & ~opening[win])
+        tint = cv2.dilate(across.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        tint &= ~opening[win]
+        rgba[win][tint, :3] = strands[tint]
 
     # The lid: the picture's own upper lash line (its ink, wings and all) brought down into
     # the eye's lower part, the way artists draw a closed eye from the open one; a drawn line
@@ -235,6 +252,23 @@ def _under_lash(lash: np.ndarray, opening: np.ndarray) -> np.ndarray:
         at = float(np.clip(c, cols[0], cols[-1]))
         bottom = int(round(min(np.polyval(coef, at - centre), top + height)))
         out[top:bottom + 1, c] = True
+    return out
+
+
+def _lash_over_hair(lash: np.ndarray, opening: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """The runs of the lash (bool (H, W)) that lie on hair: per column, a run with hair
+    (bool) right under it, not the eye's ``opening``."""
+    out = np.zeros_like(lash)
+    h = lash.shape[0]
+    for c in np.flatnonzero(lash.any(axis=0)):
+        rows = np.flatnonzero(lash[:, c])
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+        ends = np.concatenate([rows[breaks], [rows[-1]]])
+        for top, bottom in zip(starts, ends):
+            below = slice(bottom + 1, min(h, bottom + 3))
+            if hair[below, c].any() and not opening[below, c].any():
+                out[top:bottom + 1, c] = True
     return out
 
 
