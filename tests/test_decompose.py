@@ -881,6 +881,91 @@ def test_a_lash_wing_running_into_a_lock_is_the_lash_but_the_locks_ink_stays_hai
     assert not took[lock & ~wing & (L > 20)].any()
 
 
+def test_a_dark_tops_outline_the_hair_grew_into_along_a_shoulder_is_not_hair():
+    # A lock (hair mask) hangs past the chin; a dark top's outline, 2 px thick, runs off it
+    # sideways along the shoulder and a thin strand tip hangs from it. The flat outline is not
+    # hair (it swung off the shoulder as a spike); the strand tip, and a flat stroke above
+    # the chin (a fringe's edge), are.
+    from seethrough_core.decompose.parts import _flat_strokes_below
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    hair = (xx >= 80) & (xx < 120) & (yy >= 20) & (yy < 170)
+    outline = (xx >= 40) & (xx < 80) & (yy >= 150) & (yy < 152)
+    tip = (xx >= 100) & (xx < 102) & (yy >= 170) & (yy < 190)
+    fringe_edge = (xx >= 120) & (xx < 160) & (yy >= 40) & (yy < 42)
+    mask = hair | outline | tip | fringe_edge
+    flat = _flat_strokes_below(mask, chin_y=100.0, ed=60.0)
+    assert flat[outline].mean() > 0.9
+    assert not flat[tip].any() and not flat[fringe_edge].any() and not flat[hair].any()
+
+
+def test_strand_tips_split_off_on_a_collar_stay_hair_and_specks_join_what_surrounds_them():
+    # A lock of back hair hangs onto a collar; its tips, lying on the collar, were split off
+    # as front hair: a small piece touching mostly the collar, in the hair's colour. It stays
+    # hair (taken by the collar, it stayed behind on it when the lock lifted). A speck of
+    # collar among the lock's strands and a speck of back hair inside the front hair still
+    # join what surrounds them.
+    from seethrough_core.decompose.parts import LABEL, merge_islands
+    h, w = 100, 120
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.zeros((h, w), np.uint8)
+    labels[yy >= 60] = LABEL["topwear"]
+    lock = (xx >= 40) & (xx < 70) & (yy < 62)
+    labels[lock] = LABEL["back hair"]
+    tips = (xx >= 42) & (xx < 68) & (yy >= 62) & (yy < 66)
+    labels[tips] = LABEL["front hair"]
+    speck = (xx >= 50) & (xx < 53) & (yy >= 30) & (yy < 33)
+    labels[speck] = LABEL["topwear"]
+    fringe = (xx >= 80) & (xx < 110) & (yy < 40)
+    labels[fringe] = LABEL["front hair"]
+    dot = (xx >= 90) & (xx < 93) & (yy >= 20) & (yy < 23)
+    labels[dot] = LABEL["back hair"]
+    lab = np.zeros((h, w, 3), np.float32)
+    lab[np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])] = (40, 15, 20)
+    lab[labels == LABEL["topwear"]] = (20, 5, -30)
+    # The collar's tip beside the lock, taken for front hair: of the collar's colour, it
+    # goes back to the collar.
+    lapel = (xx >= 70) & (xx < 79) & (yy >= 58) & (yy < 65)
+    labels[lapel] = LABEL["front hair"]
+    lab[lapel] = (20, 5, -30)
+    merge_islands(labels, ("back hair", "front hair", "topwear"), 200, lab)
+    assert (labels[tips] == LABEL["front hair"]).all()
+    assert (labels[lapel] == LABEL["topwear"]).all()
+    assert (labels[speck] == LABEL["back hair"]).all()
+    assert (labels[dot] == LABEL["front hair"]).all()
+
+
+def test_an_eyewhite_seen_between_strands_is_the_white_but_pale_hair_stays_hair():
+    # An eye (white 17x38, its lash above) beside a dark strand: the white showing past the
+    # strand's outline at the eye's corner, and an unclaimed grey row of rim pixels under the
+    # lash, went to the hair. They are the white's; a wide area of white hair beside the eye,
+    # touching the white too, stays hair.
+    from seethrough_core.decompose.parts import LABEL, _white_from_hair
+    h, w = 80, 140
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    eye = (xx >= 32) & (xx < 70) & (yy >= 30) & (yy < 50)
+    labels[eye] = LABEL["eyewhite"]
+    labels[eye & (yy < 33)] = LABEL["eyelash"]
+    white = np.zeros((h, w), bool)
+    white[eye & (yy >= 33)] = True
+    strand = (xx >= 20) & (xx < 32) & (yy >= 20) & (yy < 55)
+    labels[strand] = LABEL["front hair"]
+    gap = strand & (xx >= 25) & (yy >= 35) & (yy < 48)       # the white past its outline
+    white[gap] = True
+    rim = (xx >= 40) & (xx < 50) & (yy == 33)                        # grey, unclaimed
+    labels[rim] = 0
+    pale = (xx >= 70) & (xx < 130) & (yy >= 10) & (yy < 70)          # white hair beside it
+    labels[pale] = LABEL["back hair"]
+    white[pale] = True
+    _white_from_hair(labels, eye, white)
+    assert (labels[gap] == LABEL["eyewhite"]).all()
+    assert (labels[rim] == LABEL["eyewhite"]).all()
+    assert (labels[pale] == LABEL["back hair"]).all()
+    # The strand's own outlines (not white) stay hair.
+    assert (labels[strand & ~gap & (yy < 30)] == LABEL["front hair"]).all()
+
+
 @pytest.mark.parametrize("below", ["neck", "collar"])
 def test_the_chin_is_the_drawn_jaw_line_where_a_neck_of_the_same_skin_joins_the_face(below):
     # A face with a short mouth line (y 60) and a V-shaped jaw line whose point is at

@@ -83,6 +83,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     hair = hair_mask(lab, solid, first_face, cx=head.cx, eye_y=head.eye_y, eye_dist=ed,
                      chin_y=head.chin_y, top=int(top), skin=skin,
                      eyes=first_eyes[0] if first_eyes is not None else None)
+    hair &= ~_flat_strokes_below(hair, head.chin_y, ed)
     # Eyes are never hair, even where white or silver hair is as light as an eyewhite.
     if first_eyes is not None:
         for eye in first_eyes[1]:
@@ -119,6 +120,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
                        blush)
             _lash_under_hair(labels, eye, dark, face_skin, L)
             _lash_wing_from_hair(labels, eye, L)
+            _white_from_hair(labels, eye, eye_white)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -201,12 +203,12 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Front hair: what lies over the face or the body, split from the back hair on strand lines.
     # Islands: a speck of clothing among hair strands (or of back hair among front strands)
     # would stay behind when the rest moves; it belongs to what surrounds it.
-    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
+    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)), lab)
     _thin_strokes_to_hair(labels, ed, lab)
     _jaw_line_to_face(labels, face_hull, head, yy, dark, _skin_shade(lab, face_skin))
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     # Once more: strokes turned to hair may have cut a piece of clothing off from the rest.
-    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)))
+    merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)), lab)
     _body_among_hair(labels, lab, shoulder_y, ed, yy)
     _label_animal_ears(labels, fg, head, xx, yy)
     # Last, once specks of hair among the face's features have joined the face.
@@ -249,6 +251,25 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
             if is_hair.mean() >= 0.6 and (around == LABEL[tag]).mean() <= 0.15 and \
                     page.mean() >= 0.5:
                 labels[win][own] = np.bincount(around[is_hair]).argmax()
+
+
+def _flat_strokes_below(hair: np.ndarray, chin_y: float, ed: float) -> np.ndarray:
+    """Thin pieces of the hair mask below the chin that lie flat, at least 2.5 times as wide
+    as tall (bool (H, W)): a dark top's outline along a shoulder, which the hair it touches
+    grew into. Hair hangs; taken as hair, the outline swung off the shoulder as a spike when
+    the head tilted."""
+    out = np.zeros_like(hair)
+    k = max(3, int(round(0.06 * ed)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    thin = hair & ~(cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0)
+    comps, n = ndimage.label(thin, structure=np.ones((3, 3)))
+    for i, box in enumerate(ndimage.find_objects(comps), start=1):
+        if box is None or box[0].start <= chin_y:
+            continue
+        height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
+        if width >= 2.5 * height and width >= 2 * k:
+            out[box] |= comps[box] == i
+    return out
 
 
 def _thin_strokes_to_hair(labels: np.ndarray, ed: float, lab: np.ndarray | None = None) -> None:
@@ -356,9 +377,21 @@ def _gap_under_chin_to_neck(labels: np.ndarray, face_hull: np.ndarray, ed: float
     labels[between & body] = LABEL["neck"]
 
 
-def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> None:
+def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int,
+                  lab: np.ndarray | None = None) -> None:
     """Relabel every piece of ``tags`` smaller than ``max_area`` px as the label most of its
-    border touches (in place); pieces touching only the background stay."""
+    border touches (in place); pieces touching only the background stay. With the picture's
+    ``lab``, a piece of hair that also touches the other hair part and has the hair's colours
+    stays hair: strand tips split off as front hair where they lie on a collar are not the
+    collar's (left behind on it, the lock lifted off them at a nod), where the tip of a
+    collar taken for hair is."""
+    hair = (LABEL["front hair"], LABEL["back hair"])
+    hair_colour, spread = None, 0.0
+    if lab is not None and np.isin(labels, hair).sum() >= 16:
+        samples = lab[np.isin(labels, hair)]
+        hair_colour = np.median(samples, axis=0)
+        spread = max(10.0, float(np.percentile(np.linalg.norm(samples - hair_colour, axis=-1),
+                                               90)))
     for tag in tags:
         value = LABEL[tag]
         comps, n = ndimage.label(labels == value, structure=np.ones((3, 3)))
@@ -371,8 +404,14 @@ def merge_islands(labels: np.ndarray, tags: tuple[str, ...], max_area: int) -> N
         for i, win, own, rim in pieces_with_rims(comps, keep=small):
             around = labels[win][rim]
             around = around[(around != value) & (around > 0)]
-            if around.size:
-                labels[win][own] = np.bincount(around).argmax()
+            if not around.size:
+                continue
+            best = np.bincount(around).argmax()
+            if value in hair and best not in hair and hair_colour is not None and \
+                    np.isin(around, hair).sum() >= max(1, 0.1 * around.size):
+                if np.linalg.norm(np.median(lab[win][own], axis=0) - hair_colour) <= spread:
+                    continue                  # hair lying on something else stays hair
+            labels[win][own] = best
 
 
 def pieces_with_rims(comps: np.ndarray, keep: np.ndarray | None = None):
@@ -1021,6 +1060,29 @@ def _lash_bands_only(labels: np.ndarray, before: np.ndarray, box: np.ndarray,
         if hair_l - lash_l >= 25:
             sliver &= L >= lash_l + 0.5 * (hair_l - lash_l)
     labels[sliver] = before[sliver]
+
+
+def _white_from_hair(labels: np.ndarray, eye: np.ndarray, eye_white: np.ndarray) -> None:
+    """An eyewhite seen between strands of a fringe (or cut off from the eye's mask by a
+    strand's outline) went to the hair: it stayed white on the hair when the eye closed. The
+    pixels of the white's colour, on the hair or not yet claimed, that join the eye's own
+    white in small pieces are the white's, with their rim (in place); pale hair's wide areas
+    stay hair."""
+    own = eye & (labels == LABEL["eyewhite"])
+    if own.sum() < 8:
+        return
+    free = np.isin(labels, [0, LABEL["back hair"], LABEL["front hair"]]) & _eye_box(eye)
+    pieces, n = ndimage.label(free & eye_white, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return
+    touching = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    sizes = ndimage.sum(np.ones_like(pieces), pieces, index=np.arange(1, n + 1))
+    joined = np.unique(pieces[touching & (pieces > 0)])
+    keep = [i for i in joined if sizes[i - 1] <= 0.25 * own.sum()]
+    claimed = np.isin(pieces, keep)
+    # With its anti-aliased rim (a grey line left on the hair otherwise).
+    rim = (cv2.dilate(claimed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & free
+    labels[claimed | rim] = LABEL["eyewhite"]
 
 
 def _eye_box(eye: np.ndarray) -> np.ndarray:
