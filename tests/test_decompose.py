@@ -881,6 +881,37 @@ def test_a_lash_wing_running_into_a_lock_is_the_lash_but_the_locks_ink_stays_hai
     assert not took[lock & ~wing & (L > 20)].any()
 
 
+def test_the_bare_chest_down_to_the_neckline_is_the_necks_not_the_tops():
+    # Under the chin the neck; below it the bare chest down to a scoop neckline was given to
+    # the top. Joined to the neck, near the middle, it is the neck's; skin out at the
+    # shoulders and a patch of skin-coloured print not joined to the neck stay the top's.
+    # Without a top (bare shoulders), the torso's skin stays where it was.
+    from seethrough_core.decompose.parts import LABEL, _neckline_skin_to_neck
+    h, w = 240, 240
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    labels[(yy >= 100)] = LABEL["topwear"]
+    neck = (np.abs(xx - 120) < 20) & (yy >= 80) & (yy < 110)
+    labels[neck] = LABEL["neck"]
+    chest = ((xx - 120) / 50.0) ** 2 + ((yy - 110) / 30.0) ** 2 <= 1
+    chest &= yy >= 110
+    shoulder = (xx < 20) & (yy >= 100) & (yy < 130)
+    patch = (np.abs(xx - 120) < 8) & (yy >= 170) & (yy < 180)
+    skin = chest | shoulder | patch | neck
+    _neckline_skin_to_neck(labels, skin, chin_x=120.0, shoulder_y=110.0, face_w=100.0,
+                           ed=40.0, xx=xx, yy=yy)
+    assert (labels[chest] == LABEL["neck"]).all()
+    assert (labels[shoulder] == LABEL["topwear"]).all()
+    assert (labels[patch] == LABEL["topwear"]).all()
+    # A bare torso (a "top" that is all skin) keeps its skin: there is no neckline.
+    labels = np.zeros((h, w), np.uint8)
+    labels[(yy >= 100)] = LABEL["topwear"]
+    labels[neck] = LABEL["neck"]
+    _neckline_skin_to_neck(labels, yy >= 80, chin_x=120.0, shoulder_y=110.0, face_w=100.0,
+                           ed=40.0, xx=xx, yy=yy)
+    assert (labels[chest] == LABEL["topwear"]).all()
+
+
 def test_a_dark_tops_outline_the_hair_grew_into_along_a_shoulder_is_not_hair():
     # A lock (hair mask) hangs past the chin; a dark top's outline, 2 px thick, runs off it
     # sideways along the shoulder and a thin strand tip hangs from it. The flat outline is not

@@ -192,6 +192,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # Body: nearest bone, below the head, whatever is still free.
     body = fg & (labels == 0) & (yy > head.chin_y - 0.2 * ed)
     _label_body(labels, body, lab, skin, layout, head, shoulder_y, face_w, xx, yy)
+    _neckline_skin_to_neck(labels, shaded_skin, chin_x, shoulder_y, face_w, ed, xx, yy)
 
     # Whatever is left (outlines, specks) takes the nearest claimed label.
     missing = fg & (labels == 0)
@@ -1609,6 +1610,26 @@ def _below_drawn_jaw(face: np.ndarray, L: np.ndarray, eye_y: float) -> np.ndarra
 
 
 # ------------------------------------------------------------------------------------ body
+
+def _neckline_skin_to_neck(labels: np.ndarray, skin: np.ndarray, chin_x: float,
+                           shoulder_y: float, face_w: float, ed: float, xx, yy) -> None:
+    """The bare skin of the upper chest, down to a top's neckline, runs on from the neck: it
+    is the neck's (in place), not the top's. Taken as the top, the top's hidden part under a
+    lock lying on the chest was painted in skin up to a straight edge, a pale block a tilt
+    uncovered. Only what joins the neck, near the middle and above the chest, and only when
+    the top is clothing."""
+    neck = labels == LABEL["neck"]
+    top = labels == LABEL["topwear"]
+    # A top that is mostly skin is a bare torso, with no neckline to run down to: it moves
+    # with the body, and the neck stays the neck.
+    if not neck.any() or (top & ~skin).sum() < 0.5 * top.sum():
+        return
+    near = (np.abs(xx - chin_x) < 0.6 * face_w) & (yy < shoulder_y + 0.8 * ed)
+    bare = skin & near & (labels == LABEL["topwear"])
+    comps, _ = ndimage.label(bare | neck, structure=np.ones((3, 3)))
+    joined = np.unique(comps[neck])
+    labels[bare & np.isin(comps, joined[joined > 0])] = LABEL["neck"]
+
 
 def _label_body(labels, body, lab, skin, layout: Layout, head: Head, shoulder_y: float,
                 face_w: float, xx, yy) -> None:
