@@ -300,14 +300,17 @@ def _find_body(character: Character, cx: float, chin_y: float, face_w: float):
         # Shoulders: the first row below the chin where the top is at least 80 % of its widest,
         # or (a coat's hem or a skirt cut with the top may be its widest part, far below)
         # wider than the face by half again: the neck is narrower, shoulders are wider.
-        widths = top_mask.sum(axis=1)
+        # The bare skin down to a neckline is the neck's: it makes up the top's width there.
+        necks = [l for l in character.layers if l.tag == "neck" and l.variant is None]
+        body = top_mask | _canvas_alpha(character, necks) if necks else top_mask
+        widths = body.sum(axis=1)
         widest = widths.max()
         rows = np.nonzero(widths >= 0.8 * widest)[0]
         # Sleeves drawn apart from the top (single pictures split them off) make up the
         # shoulders' width there.
         sleeves = [l for l in character.layers if l.tag == "handwear" and l.variant is None]
         if sleeves:
-            widths = (top_mask | _canvas_alpha(character, sleeves)).sum(axis=1)
+            widths = (body | _canvas_alpha(character, sleeves)).sum(axis=1)
         rows = np.union1d(rows, np.nonzero(widths >= 1.5 * face_w)[0])
         rows = rows[rows >= chin_y] if (rows >= chin_y).any() else rows
         sy = int(rows[0]) if rows.size else int(tb[1] + 0.15 * height)

@@ -86,3 +86,26 @@ def test_shoulders_are_where_the_sleeves_meet_the_top_not_at_a_wide_hem():
     anchors = find_anchors(character)
     (lx, ly), (rx, ry) = anchors.shoulders
     assert 310 <= ly <= 360 and ly == ry
+
+
+def test_shoulders_are_found_with_a_neckline_cut_out_of_the_top():
+    # A top with a deep scoop neckline: the bare chest inside it is the neck's layer. The
+    # shoulders are still at the top's shoulder line, not lower where the neckline closes.
+    import cv2
+
+    from seethrough_core.character import Character, Layer
+    w, h = 600, 900
+    face = np.zeros((h, w, 4), np.uint8)
+    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
+    top = np.zeros((h, w, 4), np.uint8)
+    cv2.rectangle(top, (120, 330), (480, 880), (60, 70, 110, 255), -1)
+    neck = np.zeros((h, w, 4), np.uint8)
+    cv2.rectangle(neck, (260, 260), (340, 330), (240, 210, 195, 255), -1)
+    cv2.ellipse(neck, (300, 330), (140, 110), 0, 0, 180, (240, 210, 195, 255), -1)
+    top[neck[..., 3] > 0] = 0                            # the neckline's scoop
+    character = Character((w, h), [Layer("neck", neck, tag="neck"),
+                                   Layer("topwear", top, tag="topwear"),
+                                   Layer("face", face, tag="face")])
+    anchors = find_anchors(character)
+    (lx, ly), (rx, ry) = anchors.shoulders
+    assert 325 <= ly <= 345 and ly == ry
