@@ -459,3 +459,30 @@ def test_a_lash_line_goes_on_under_a_strand_and_its_pale_shading_does_not():
     assert lash.rgba[under][:, :3].max() < 90                     # the line's ink
     assert not (lash.alpha[strand & shade & (yy < 57)] > 0).any()
     assert not (lash.alpha[strand & (yy >= 67)] > 0).any()
+
+
+def test_the_white_stops_at_the_line_its_opening_follows_at_the_top():
+    # An eye's white and iris under a lash, a strand crossing the white. The white is painted
+    # on under the iris and the strand (and gets its seam), but not above the line the
+    # opening's top edge follows: where a lock took the lash's wing, what lay above that line
+    # slid out from under the lash at a nod as a white fleck.
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 80) / 70.0) ** 2 + ((yy - 60) / 55.0) ** 2 <= 1
+    lens = (((xx - 80) / 30.0) ** 2 + ((yy - 62) / 10.0) ** 2 <= 1) & (yy >= 58)
+    iris = ((xx - 90) ** 2 + (yy - 60) ** 2 <= 9 ** 2)
+    lash = (np.abs(xx - 80) <= 32) & (yy >= 52) & (yy < 58)
+    strand = (xx >= 62) & (xx < 70) & (yy >= 30) & (yy < 90)
+    layers = [_layer("face", face, (250, 222, 205)),
+              _layer("eyewhite", lens & ~iris & ~strand, (255, 255, 255)),
+              _layer("irides", iris & (yy >= 58) & ~strand, (90, 60, 40)),
+              _layer("eyelash", lash & ~strand, (20, 15, 15)),
+              _layer("front hair", strand, (40, 30, 30), depth=0.3)]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
+    complete_hidden(layers)
+    white = layers[1].alpha > 0
+    assert white[(yy >= 60) & (yy <= 64) & strand].all()          # under the strand
+    assert not white[yy < 56].any()                                # not above the line
+    diff = np.abs(Character((w, h), layers).composite().astype(int)
+                  - before.composite().astype(int))
+    assert diff.max() <= 2

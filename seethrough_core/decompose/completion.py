@@ -124,6 +124,14 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                                         np.ones((2 * seam + 1, 1), np.uint8)) > 0
                 elif layer.tag not in LINE_TAGS:    # a frame's strokes keep their width
                     shape |= cv2.dilate(mask.astype(np.uint8), seam_kernel) > 0
+                if layer.tag in ("eyewhite", "eyes"):
+                    # The white (its seam too) stops just above the line the eye's opening
+                    # follows at its top: under the lash it is never seen, and where a lock
+                    # took the lash's wing, what lay above the line slid out from under it at
+                    # a nod as a white fleck.
+                    iris = geo.irides.get(layer.side) if geo.valid else None
+                    opening = mask | iris if iris is not None else mask
+                    shape &= ~_above_top_edge(opening, slack=2)
                 if layer.tag in ("back hair", "hair") and geo.valid:
                     # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
                     # a nod lifted a full seam into view as a bar under the tips.
@@ -724,6 +732,20 @@ def hair_ends(mask: np.ndarray, geo: HeadGeometry, slack: int = 0) -> np.ndarray
     ends = np.full(w, low.max() if low.max() + reach > longest else np.inf)
     ends[cols] = np.where(low + reach > longest, low, np.inf)
     out[int(geo.chin):] = np.arange(int(geo.chin), h)[:, None] <= ends[None, :] + slack
+    return out
+
+
+def _above_top_edge(mask: np.ndarray, slack: int = 0) -> np.ndarray:
+    """Bool (H, W): above the mask's top edge less ``slack`` px; across columns it misses (a
+    strand crossing it) the edge runs straight between its neighbours, and past its ends it
+    stays level with them."""
+    out = np.zeros_like(mask)
+    cols = np.flatnonzero(mask.any(axis=0))
+    if cols.size == 0:
+        return out
+    top = np.argmax(mask[:, cols], axis=0).astype(np.float64)
+    edge = np.interp(np.arange(mask.shape[1]), cols, top) - slack
+    out[:] = np.arange(mask.shape[0])[:, None] < edge[None, :]
     return out
 
 
