@@ -84,7 +84,8 @@ class _Page:
     """Headless chromium on the browser source's page (its own throw-away profile)."""
 
     def __init__(self, chromium: str, source, size: tuple[int, int]) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="bench-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="bench-chromium-",
+                                                    ignore_cleanup_errors=True)
         args = [chromium, "--headless", f"--user-data-dir={self._profile.name}",
                 "--no-first-run", "--mute-audio", f"--window-size={size[0]},{size[1]}",
                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
@@ -110,6 +111,13 @@ class _Page:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # Chromium's helper processes outlive the browser by a moment and still write to the
+        # profile: removing it at once failed now and then ("Directory not empty").
+        for _ in range(20):
+            shutil.rmtree(self._profile.name, ignore_errors=True)
+            if not os.path.exists(self._profile.name):
+                break
+            time.sleep(0.1)
         self._profile.cleanup()
 
 

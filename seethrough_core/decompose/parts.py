@@ -1625,7 +1625,7 @@ def _neckline_skin_to_neck(labels: np.ndarray, skin: np.ndarray, chin_x: float,
     if not neck.any() or (top & ~skin).sum() < 0.5 * top.sum():
         return
     near = (np.abs(xx - chin_x) < 0.6 * face_w) & (yy < shoulder_y + 0.8 * ed)
-    bare = skin & near & (labels == LABEL["topwear"])
+    bare = skin & near & top
     comps, _ = ndimage.label(bare | neck, structure=np.ones((3, 3)))
     joined = np.unique(comps[neck])
     labels[bare & np.isin(comps, joined[joined > 0])] = LABEL["neck"]
