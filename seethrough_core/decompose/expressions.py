@@ -261,15 +261,18 @@ def _lash_over_hair(lash: np.ndarray, opening: np.ndarray, hair: np.ndarray) -> 
     out = np.zeros_like(lash)
     h = lash.shape[0]
     for c in np.flatnonzero(lash.any(axis=0)):
-        rows = np.flatnonzero(lash[:, c])
-        breaks = np.flatnonzero(np.diff(rows) > 1)
-        starts = np.concatenate([[rows[0]], rows[breaks + 1]])
-        ends = np.concatenate([rows[breaks], [rows[-1]]])
-        for top, bottom in zip(starts, ends):
+        for top, bottom in zip(*_runs(np.flatnonzero(lash[:, c]))):
             below = slice(bottom + 1, min(h, bottom + 3))
             if hair[below, c].any() and not opening[below, c].any():
                 out[top:bottom + 1, c] = True
     return out
+
+
+def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of consecutive values in sorted, non-empty ``rows``: (first, last) of each."""
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    return (np.concatenate([[rows[0]], rows[breaks + 1]]),
+            np.concatenate([rows[breaks], [rows[-1]]]))
 
 
 def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np.ndarray,
@@ -319,10 +322,7 @@ def _lid_from_lash(src: np.ndarray, own: np.ndarray, cols: np.ndarray, upper: np
         inside = cols[0] <= c <= cols[-1]
         edge = float(np.interp(c, cols, upper)) - oy
         tol = (0.15 if inside else 0.5) * height
-        rows = np.flatnonzero(ink[:, j])
-        breaks = np.flatnonzero(np.diff(rows) > 1)
-        starts = np.concatenate([[rows[0]], rows[breaks + 1]])
-        ends = np.concatenate([rows[breaks], [rows[-1]]])
+        starts, ends = _runs(np.flatnonzero(ink[:, j]))
         gap = np.maximum(0, np.maximum(edge - tol - ends, starts - (edge + tol)))
         k = int(np.argmin(gap))
         if gap[k] > 0.3 * height:
@@ -417,9 +417,8 @@ def _lash_ink(lash_layers: list[Layer], lash: np.ndarray, lab: np.ndarray, known
     # Stroke thickness: the median vertical run of the lash's dark pixels.
     runs = []
     for c in np.nonzero(ink.any(axis=0))[0]:
-        rows = np.flatnonzero(ink[:, c])
-        breaks = np.flatnonzero(np.diff(rows) > 1)
-        runs.append(int(rows[breaks[0]] - rows[0] + 1) if breaks.size else int(rows.size))
+        starts, ends = _runs(np.flatnonzero(ink[:, c]))
+        runs.append(int(ends[0] - starts[0] + 1))
     run = float(np.median(runs)) if runs else default[1]
     return colour, float(np.clip(LID_THICKNESS * run, max(1.5, 0.03 * eye_w), 0.12 * eye_w))
 

@@ -1077,9 +1077,9 @@ def _white_from_hair(labels: np.ndarray, eye: np.ndarray, eye_white: np.ndarray)
     if n == 0:
         return
     touching = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    sizes = ndimage.sum(np.ones_like(pieces), pieces, index=np.arange(1, n + 1))
+    sizes = np.bincount(pieces.ravel())
     joined = np.unique(pieces[touching & (pieces > 0)])
-    keep = [i for i in joined if sizes[i - 1] <= 0.25 * own.sum()]
+    keep = [i for i in joined if sizes[i] <= 0.25 * own.sum()]
     claimed = np.isin(pieces, keep)
     # With its anti-aliased rim (a grey line left on the hair otherwise).
     rim = (cv2.dilate(claimed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & free
