@@ -102,9 +102,10 @@ def _bust():
     return (h, w), yy, xx, face, eyes, shoulders, neck, hair
 
 
-def test_hair_tips_resting_on_the_shoulders_end_where_they_are_drawn():
-    # A bob's back hair ends at its drawn tips, as an artist draws it: a nod lifts them off
-    # the shoulder. Hair guessed on below them (behind the shoulder) rose over it as a slab.
+def test_hair_ending_on_the_shoulders_goes_on_behind_them_as_far_as_a_look_up_lifts_it():
+    # The shoulders are drawn over the back hair's end (a bob behind a sailor collar). As
+    # an artist paints it, the hair goes on behind them: a look-up lifted the hair off a
+    # hole, the background showing through the body.
     (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
     layers = [_layer("back hair", hair, (60, 40, 40), 0.9), _layer("neck", neck, (230, 190, 170)),
               _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
@@ -112,14 +113,19 @@ def test_hair_tips_resting_on_the_shoulders_end_where_they_are_drawn():
     before = layers[0].alpha.copy()
     complete_hidden(layers)
     painted = (layers[0].alpha > 127) & ~(before > 127)
-    # Straight below the tips at x = 50 (beside the neck, outside the head's hull): only 2 px
-    # of seam (what an anti-aliased edge needs; every other layer gets 3 here) reach under
-    # the shoulder, in hair colour.
-    assert painted[190:192, 50].all() and not painted[192:, 50].any()
-    assert np.abs(layers[0].rgba[191, 50, :3].astype(int) - (60, 40, 40)).max() <= 6
-    # Behind the neck, between the locks, the hair goes on down to the tips' level, no lower.
-    assert painted[185, 120] and painted[189, 120] and not painted[192:, 120].any()
-    # Nothing is painted into the background beside the tips.
+    # Straight below the ends at x = 50: half a nod's reach (eyes to chin 62 px: 10 px) behind
+    # the shoulders, in the hair's colour, and no further.
+    assert painted[190:200, 50].all() and not painted[200:, 50].any()
+    assert np.abs(layers[0].rgba[198, 50, :3].astype(int) - (60, 40, 40)).max() <= 6
+    # Its sides slant in, the end of a lock, not a block's square corner.
+    depth = [np.flatnonzero(painted[:, x]).max() for x in (38, 40, 44)]
+    assert depth[0] < depth[1] <= depth[2] == 199
+    # Behind the neck, between the locks, it goes on down to the ends' level: the neck hides
+    # it there whatever the head does.
+    assert painted[185, 120] and not painted[192:, 120].any()
+    # Only where the shoulders hide it (the picture is unchanged), none into the background
+    # beside the ends.
+    assert not (painted & (yy >= 190) & ~shoulders).any()
     assert not painted[185, 215]
 
 

@@ -930,6 +930,33 @@ def test_a_dark_tops_outline_the_hair_grew_into_along_a_shoulder_is_not_hair():
     assert not flat[tip].any() and not flat[fringe_edge].any() and not flat[hair].any()
 
 
+def test_a_collars_outline_taken_for_hair_between_the_locks_is_the_collars():
+    # Between two locks the collar's dark top edge, 2 px thick, was labelled hair: the
+    # background lies right above it, the collar right under it. It is the collar's (as
+    # hair it lifted off at a look-up as a floating line). The locks' own ends lying on the
+    # collar (thick, hair above them) and a thin strand with hair above it stay hair.
+    from seethrough_core.decompose.parts import LABEL, _outline_on_body_to_body
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.zeros((h, w), np.uint8)
+    labels[yy >= 150] = LABEL["topwear"]
+    locks = ((np.abs(xx - 40) < 20) | (np.abs(xx - 160) < 20)) & (yy >= 20) & (yy < 150)
+    labels[locks] = LABEL["back hair"]
+    edge = (xx >= 60) & (xx < 140) & (yy >= 148) & (yy < 150)
+    labels[edge] = LABEL["back hair"]
+    # A strand hanging between the locks ends in 2 px lying on the collar too.
+    labels[(xx >= 100) & (xx < 103) & (yy >= 60) & (yy < 150)] = LABEL["back hair"]
+    # Above the chin nothing changes: a fringe's thin edge over the face is hair.
+    labels[(xx >= 60) & (xx < 140) & (yy >= 40) & (yy < 60)] = LABEL["face"]
+    labels[(xx >= 60) & (xx < 140) & (yy >= 38) & (yy < 40)] = LABEL["back hair"]
+    before = labels.copy()
+    _outline_on_body_to_body(labels, chin_y=100.0, ed=60.0)
+    changed = labels != before
+    assert (labels[edge & ~((xx >= 100) & (xx < 103))] == LABEL["topwear"]).all()
+    assert not changed[locks].any() and not changed[:100].any()
+    assert (labels[(xx >= 100) & (xx < 103) & (yy >= 60) & (yy < 150)] == LABEL["back hair"]).all()
+
+
 def test_strand_tips_split_off_on_a_collar_stay_hair_and_specks_join_what_surrounds_them():
     # A lock of back hair hangs onto a collar; its tips, lying on the collar, were split off
     # as front hair: a small piece touching mostly the collar, in the hair's colour. It stays

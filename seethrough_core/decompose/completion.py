@@ -6,7 +6,7 @@ For every layer, top to bottom:
 1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
    the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
    behind the face and the nape behind the neck, down to its tips (long hair goes on behind the
-   body); a neck continues up under the chin between its own side lines and down under the
+   body, and so does hair whose end a collar or a shoulder is drawn over); a neck continues up under the chin between its own side lines and down under the
    neckline (it is drawn behind the top); clothes span their rows (a top reaches its sleeves);
    eyes are convex; strokes (a glasses frame, a lash line) run on across what crosses them;
    anything else is closed.
@@ -112,6 +112,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     hair_colours = _hair_colours(layers)
     clothes = _union(layers, TORSO_CLOTHES)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
+    # The body as the picture shows it (what is painted under locks is only a guess).
+    body_seen = np.isin(owner, [i for i, l in enumerate(layers) if l.tag not in STRAND_TAGS])
     for layer in reversed(layers):
         if layer.variant is None or layer.variant == "mouth_close":
             mask = layer.alpha > 127
@@ -136,6 +138,9 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                     # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
                     # a nod lifted a full seam into view as a bar under the tips.
                     shape &= hair_ends(mask, geo, slack=2)
+                    shape |= _on_behind_body(mask, mask | (shape & covered),
+                                             body_seen & covered, _hang_reach(geo) // 2,
+                                             geo.chin)
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
                     paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
@@ -313,9 +318,9 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
         # no lower than it ends.
         shape |= _row_spans(mask & below) & below & hair_ends(mask, geo)
         # Long hair whose ends lie on a shoulder or the collar goes on behind the body: drawn
-        # down as far as a nod can lift it, no gap opens between it and what it lay on. Tips
-        # of hair that ends there (a bob on its collar) end there, as an artist draws them: a
-        # nod lifts them off (hair guessed on behind the collar rose over it as a slab).
+        # down as far as a nod can lift it, no gap opens between it and what it lay on. A
+        # bob's tips seen ending over the page end there, as an artist draws them; where the
+        # body is drawn over the hair's end, it goes on behind it (see _on_behind_body).
         if covered is not None:
             shape |= _hanging_on(mask, covered, _hang_reach(geo), _longest(geo))
         return shape
@@ -702,6 +707,45 @@ def _hanging_on(mask: np.ndarray, covered: np.ndarray, reach: int, longest: int)
             taper = min(1.0, (min(i - s0, s1 - 1 - i) + 1) / (0.5 * period))
             out[b + 1:b + 1 + max(1, int(round(reach * zig * max(taper, 0.3)))), c] = True
     return out
+
+
+def _on_behind_body(own: np.ndarray, extent: np.ndarray, body: np.ndarray, reach: int,
+                    chin: float) -> np.ndarray:
+    """Where back hair ends below the ``chin`` right on the body (``body``: pixels seen of the
+    layers above that are not hair; drawn over the hair, so it hides the hair's end: a bob
+    going behind a sailor collar), it goes on down behind the body, up to ``reach`` px and
+    only where the body hides it, as an artist paints back hair on behind a collar: a look-up
+    lifts the locks, and under them more hair shows, not a hole or the background.
+    ``own``: the layer's own opaque pixels (where they already go on behind the body, nothing
+    is added); ``extent``: what it will cover once completed."""
+    h, w = own.shape
+    out = np.zeros_like(own)
+    ends = extent & ~body
+    cols = np.flatnonzero(ends.any(axis=0))
+    if cols.size == 0:
+        return out
+    bottom = h - 1 - np.argmax(ends[::-1, cols], axis=0)
+    least = max(3, reach // 2)
+    for c, b in zip(cols, bottom):
+        if not chin < b < h - 3 or not body[b + 1, c] or own[b + 1:b + 4, c].all():
+            continue
+        # The end of hair, not an outline stroke on its own along the body's edge.
+        if extent[max(0, b + 1 - 2 * least):b + 1, c].sum() < least:
+            continue
+        run = body[b + 1:b + 1 + reach, c]
+        # Only the run of body right under the end: not on past a gap into other parts.
+        stop = int(np.argmin(run)) if not run.all() else run.size
+        out[b + 1:b + 1 + stop, c] = True
+    # Whole locks, not columns: narrow gaps between them close and lone columns go (a seen
+    # tip among hidden ends left a slit, a lone column a line, that a look-up showed).
+    line = np.ones((1, max(3, reach // 6) | 1), np.uint8)
+    out = (cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_CLOSE, line) > 0) & (out | body)
+    out = cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN, line) > 0
+    # Its sides slant in, a lock's end, not a block's: each column no longer than three
+    # times its distance from the side.
+    across = ndimage.distance_transform_edt(np.pad(out.any(axis=0), 1))[1:-1]
+    depth = np.arange(h)[:, None] - np.argmax(out, axis=0)[None, :]
+    return out & (depth < 3 * across[None, :])
 
 
 def _hang_reach(geo: HeadGeometry) -> int:

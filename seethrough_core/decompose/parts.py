@@ -206,6 +206,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     # would stay behind when the rest moves; it belongs to what surrounds it.
     merge_islands(labels, ISLAND_TAGS, max(16, int(0.12 * ed * ed)), lab)
     _thin_strokes_to_hair(labels, ed, lab)
+    _outline_on_body_to_body(labels, head.chin_y, ed)
     _jaw_line_to_face(labels, face_hull, head, yy, dark, _skin_shade(lab, face_skin))
     _split_hair(labels, L, head, skin & (np.abs(xx - head.cx) < 0.6 * ed), xx, yy)
     # Once more: strokes turned to hair may have cut a piece of clothing off from the rest.
@@ -271,6 +272,30 @@ def _flat_strokes_below(hair: np.ndarray, chin_y: float, ed: float) -> np.ndarra
         if width >= 2.5 * height and width >= 2 * k:
             out[box] |= comps[box] == i
     return out
+
+
+def _outline_on_body_to_body(labels: np.ndarray, chin_y: float, ed: float) -> None:
+    """A thin run of hair below the chin with the background right above it and the body
+    right under it is the body's outline (a collar's edge between two locks), not hair: it
+    takes the body's label (in place). As hair it lifted off the collar at a look-up as a
+    floating line, and back hair going on behind the collar from it rose as a slab."""
+    hair = labels == LABEL["back hair"]
+    h = labels.shape[0]
+    start = int(chin_y) + 1
+    if start >= h - 1 or not hair[start:].any():
+        return
+    body_labels = np.array([LABEL[t] for t in ("neck", "topwear", "handwear", "bottomwear")])
+    thick = max(2, int(round(0.04 * ed)))
+    for c in np.flatnonzero(hair[start:].any(axis=0)):
+        rows = start + np.flatnonzero(hair[start:, c])
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        for r0, r1 in zip(np.concatenate([[rows[0]], rows[breaks + 1]]),
+                          np.concatenate([rows[breaks], [rows[-1]]])):
+            if r1 - r0 + 1 > thick or r0 < 1 or r1 + 1 >= h:
+                continue
+            under = labels[r1 + 1, c]
+            if labels[r0 - 1, c] == 0 and np.isin(under, body_labels):
+                labels[r0:r1 + 1, c] = under
 
 
 def _thin_strokes_to_hair(labels: np.ndarray, ed: float, lab: np.ndarray | None = None) -> None:
