@@ -957,6 +957,28 @@ def test_a_collars_outline_taken_for_hair_between_the_locks_is_the_collars():
     assert (labels[(xx >= 100) & (xx < 103) & (yy >= 60) & (yy < 150)] == LABEL["back hair"]).all()
 
 
+def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays():
+    # A pale gap between the upper lash and a lock above it was taken for the eye's white:
+    # the closed lid, which covers the white, laid a box of skin over the fringe. It is the
+    # face's. The white inside the eye, down to the lower lash line, stays the white.
+    from seethrough_core.decompose.parts import LABEL, _white_above_lash_to_face
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    eye = ((xx - 80) / 30.0) ** 2 + ((yy - 60) / 14.0) ** 2 <= 1
+    labels[eye] = LABEL["eyewhite"]
+    labels[eye & (np.abs(xx - 80) < 10)] = LABEL["irides"]
+    upper = (np.abs(xx - 80) < 32) & (yy >= 44) & (yy < 49)
+    lower = eye & (yy >= 71)
+    labels[upper | lower] = LABEL["eyelash"]
+    gap = (np.abs(xx - 90) < 10) & (yy >= 40) & (yy < 44)
+    labels[gap] = LABEL["eyewhite"]
+    inside = (labels == LABEL["eyewhite"]) & ~gap
+    _white_above_lash_to_face(labels, eye)
+    assert (labels[gap] == LABEL["face"]).all()
+    assert (labels[inside] == LABEL["eyewhite"]).all()
+
+
 def test_strand_tips_split_off_on_a_collar_stay_hair_and_specks_join_what_surrounds_them():
     # A lock of back hair hangs onto a collar; its tips, lying on the collar, were split off
     # as front hair: a small piece touching mostly the collar, in the hair's colour. It stays

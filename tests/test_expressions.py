@@ -408,3 +408,29 @@ def test_a_lash_drawn_over_the_hair_gives_the_hair_back_when_the_eye_closes():
     skin = np.abs(art.rgba[iris][:, :3].astype(int) - SKIN).max(axis=1) <= 12
     assert skin.mean() > 0.6
 
+
+
+def test_a_lock_of_hair_that_went_to_the_lash_stays_drawn_on_the_closed_eye():
+    # Black hair, blacker lash: a lock hanging over the eye's inner corner, in the hair's
+    # grey, was taken into the lash layer where it meets the lash. Closed, the lid drew a box
+    # of skin over it; the lock stays drawn as it is, its hair colour where it was.
+    layers, top = _arched_lash_layers(shadow=False)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    lash = next(l for l in layers if l.tag == "eyelash")
+    grey = (70, 64, 66)
+    lock_in_lash = (xx >= 76) & (xx < 84) & (yy >= 58) & (yy < 72)
+    lash.rgba[lock_in_lash] = (*grey, 255)
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[(xx >= 76) & (xx < 84) & (yy >= 30) & (yy < 58)] = (*grey, 255)
+    layers.append(Layer("front hair", hair, tag="front hair",
+                        depth=np.full((h, w), 0.3, np.float32)))
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    inner = lock_in_lash & (yy < 68)
+    colours = art.rgba[inner][:, :3].astype(int)
+    assert (art.alpha[inner] > 200).mean() > 0.9
+    assert (np.abs(colours - grey).max(axis=1) <= 12).mean() > 0.85
+    # The eye itself still closes under skin with its lid line.
+    iris = next(l for l in layers if l.tag == "irides").alpha > 127
+    skin = np.abs(art.rgba[iris & (xx < 70)][:, :3].astype(int) - SKIN).max(axis=1) <= 12
+    assert skin.mean() > 0.6

@@ -115,7 +115,7 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     # The lid covers the opening and the lashes around it; whatever the lash layer holds
     # further out (a strand tip over the eye, a piece of brow) stays drawn as it is.
     from_opening = cv2.distanceTransform((~opening).astype(np.uint8), cv2.DIST_L2, 3)
-    own_lash = (lash > 0.05) & (from_opening <= 0.22 * ow)
+    own_lash = (lash > 0.05) & (from_opening <= 0.22 * ow) & ~_strand_in_lash(layers, lash, side)
     # An opening cut short (an iris as light as the skin taken for the face) still lies under
     # its whole lash line, which runs on from what lies near the opening: the lid covers
     # that too, and the lash over it.
@@ -231,6 +231,56 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         depth = lash_layers[0].depth.copy()
     return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
                  side=side, variant="eye_close", depth=depth)
+
+
+def _strand_in_lash(layers: list[Layer], lash: np.ndarray, side: str | None) -> np.ndarray:
+    """The lash layer's pixels that are a lock of hair running on into it (bool (H, W)): in the
+    hair's colour, not the lash's darker ink, and joined to the hair through such pixels. With
+    black hair a lock over the eye's corner went to the lash: the closed lid painted it over
+    as a box of skin; it stays drawn on the closed eye as it is."""
+    out = np.zeros(lash.shape, bool)
+    src = [l for l in layers if l.tag == "eyelash" and l.side == side and l.variant is None]
+    # The hair the picture shows: where a hair layer is the topmost one drawn.
+    hair = np.zeros(lash.shape, bool)
+    for l in layers:
+        if l.variant is None:
+            hair = np.where(l.alpha >= 128, "hair" in l.tag, hair)
+    on = lash > 0.5
+    if not src or not on.any() or hair.sum() < 16:
+        return out
+    ys, xs = np.nonzero(on)
+    pad = max(4, int(0.5 * (np.ptp(xs) + 1)))
+    win = (slice(max(0, ys.min() - pad), ys.max() + pad + 1),
+           slice(max(0, xs.min() - pad), xs.max() + pad + 1))
+    lash_lab = cv2.cvtColor(src[0].rgba[win][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
+    picture = np.zeros(lash_lab.shape, np.float32)
+    for l in layers:
+        if l.variant is None:
+            a = l.alpha[win][..., None].astype(np.float32) / 255.0
+            picture = l.rgba[win][..., :3] * a + picture * (1.0 - a)
+    pic_lab = cv2.cvtColor(np.clip(picture + 0.5, 0, 255).astype(np.uint8),
+                           cv2.COLOR_RGB2LAB).astype(np.float32)
+    near_hair = hair[win] & ~on[win]
+    if near_hair.sum() < 16:
+        return out
+    hair_colour = np.median(pic_lab[near_hair], axis=0)
+    ink_l = float(np.percentile(lash_lab[on[win], 0], 10))
+    # Clearly lighter than the ink and in the hair's colour: the ink and the hair must differ.
+    if hair_colour[0] - ink_l < 8:
+        return out
+    hairlike = on[win] & (np.linalg.norm(lash_lab - hair_colour, axis=-1) < 12) & \
+        (lash_lab[..., 0] > ink_l + 6)
+    # A lock has a body: the ink's anti-aliased rim against the hair (a blend as light as the
+    # hair) is a line one or two pixels thin.
+    hairlike = cv2.morphologyEx(hairlike.astype(np.uint8), cv2.MORPH_OPEN,
+                                np.ones((3, 3), np.uint8)) > 0
+    pieces, n = ndimage.label(hairlike, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return out
+    touching = cv2.dilate(near_hair.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    joined = np.unique(pieces[touching & (pieces > 0)])
+    out[win] = np.isin(pieces, joined[joined > 0])
+    return out
 
 
 def _under_lash(lash: np.ndarray, opening: np.ndarray) -> np.ndarray:

@@ -121,6 +121,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
             _lash_under_hair(labels, eye, dark, face_skin, L)
             _lash_wing_from_hair(labels, eye, L)
             _white_from_hair(labels, eye, eye_white)
+            _white_above_lash_to_face(labels, eye)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -1109,6 +1110,27 @@ def _white_from_hair(labels: np.ndarray, eye: np.ndarray, eye_white: np.ndarray)
     # With its anti-aliased rim (a grey line left on the hair otherwise).
     rim = (cv2.dilate(claimed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & free
     labels[claimed | rim] = LABEL["eyewhite"]
+
+
+def _white_above_lash_to_face(labels: np.ndarray, eye: np.ndarray) -> None:
+    """White above the upper lash line (a pale gap between the lash and a lock of the fringe,
+    taken for the white) is skin: the face's (in place). As the white, the eye's opening
+    reached up over the lash, and the closed lid, which covers the opening, laid a flat box
+    of skin over the fringe. The upper lash here: its pixels above the eye's middle (the
+    iris's middle row); the white above the lower lash line stays."""
+    box = _eye_box(eye)
+    white = (labels == LABEL["eyewhite"]) & box
+    lash = (labels == LABEL["eyelash"]) & box
+    iris = (labels == LABEL["irides"]) & box
+    middle = iris if iris.any() else white
+    if not white.any() or not lash.any() or not middle.any():
+        return
+    rows = np.arange(labels.shape[0])[:, None]
+    upper = lash & (rows < float(np.median(np.nonzero(middle)[0])))
+    cols = np.flatnonzero(upper.any(axis=0))
+    lowest = np.full(labels.shape[1], -1)
+    lowest[cols] = labels.shape[0] - 1 - np.argmax(upper[::-1, cols], axis=0)
+    labels[white & (rows < lowest[None, :])] = LABEL["face"]
 
 
 def _eye_box(eye: np.ndarray) -> np.ndarray:
