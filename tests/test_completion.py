@@ -209,6 +209,21 @@ def test_where_hair_hangs_behind_the_jaw_the_neck_rises_as_wide_as_it_is_seen():
     assert cols.max() - cols.min() >= 30                             # still up under the jaw
 
 
+def test_below_the_chin_the_neck_is_as_wide_as_it_is_seen():
+    # Short hair: under the jaw the neck reaches out as wide as the jaw. Below the chin no
+    # jaw hides it; what a lock lying beside it hides there is as wide as the neck is seen
+    # (a look-up lifted the locks off patches of skin among them).
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    cap = hair & (yy < 90)
+    long_neck = (np.abs(xx - 120) < 22) & (yy > 150) & (yy < 235) & ~face
+    geo = HeadGeometry(face, cap, eyes, eyes)
+    shape = neck_shape(long_neck, geo)
+    assert np.flatnonzero(shape[145]).min() <= 90                   # under the jaw: wide
+    for row in (168, 175, 185):                                      # the chin is at 162
+        cols = np.flatnonzero(shape[row])
+        assert cols.min() >= 96 and cols.max() <= 144                # the neck's 98..141
+
+
 def test_the_neck_goes_on_down_under_the_neckline_as_wide_as_its_base():
     # The neck is drawn behind the top (a collar lies over it); a nod lifts its base, so its
     # base goes on under the top, as wide as it is there, about a third of the chin-to-eyes

@@ -485,7 +485,9 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
     below = np.zeros_like(mask)
     below[int(geo.chin):] = True
     hair_behind = convex_fill(geo.hair & ~below)
-    hull = hull_to(seen_left, seen_right) | (wide & ~hair_behind)
+    # Below the chin no jaw hides the neck: what hair hides there is as wide as the neck is
+    # seen (wider, a look-up lifted the locks off patches of skin among them).
+    hull = hull_to(seen_left, seen_right) | (wide & ~hair_behind & ~below)
     # Down under the neckline: the neck's base, as wide as it is there, goes on as far as a
     # nod can lift it (the collar and the top lie over it).
     low = rows[rows.size - max(1, rows.size // 8):]
