@@ -6,10 +6,11 @@ For every layer, top to bottom:
 1. **The whole shape** the part plausibly has (:func:`completion_shape`): a face is an egg from
    the chin up under the fringe to the skull, as wide as the eyes say; back hair fills the head
    behind the face and the nape behind the neck, down to its tips (long hair goes on behind the
-   body, and so does hair whose end a collar or a shoulder is drawn over); a neck continues up under the chin between its own side lines and down under the
-   neckline (it is drawn behind the top); clothes span their rows (a top reaches its sleeves);
-   eyes are convex; strokes (a glasses frame, a lash line) run on across what crosses them;
-   anything else is closed.
+   body, and so does hair whose end a collar or a shoulder is drawn over); a neck continues up
+   under the chin between its own side lines (under a lock below the chin, as wide as it is
+   seen) and down under the neckline (it is drawn behind the top); clothes span their rows (a
+   top reaches its sleeves); eyes are convex; strokes (a glasses frame, a lash line) run on
+   across what crosses them; anything else is closed.
 2. **Only hidden pixels** are added: the shape's pixels that an opaque layer above covers, so
    the composite (the input picture) never changes.
 3. **Painted from the layer's own clean pixels** (:func:`clean_source`): opaque pixels away from
