@@ -819,7 +819,8 @@ def _auto_slopes(t: np.ndarray, v: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(h > 0, np.diff(v) / np.where(h > 0, h, 1.0), 0.0)
     h0, h1, d0, d1 = h[:-1], h[1:], d[:-1], d[1:]
-    same_sign = (d0 * d1) > 0
+    # Signs, not the product: slopes of a hostile file's huge values overflowed it.
+    same_sign = np.sign(d0) * np.sign(d1) > 0
     w0, w1 = 2.0 * h1 + h0, h1 + 2.0 * h0
     with np.errstate(divide="ignore", invalid="ignore"):
         harmonic = w0 / np.where(same_sign, d0, 1.0) + w1 / np.where(same_sign, d1, 1.0)
