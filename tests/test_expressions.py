@@ -434,3 +434,40 @@ def test_a_lock_of_hair_that_went_to_the_lash_stays_drawn_on_the_closed_eye():
     iris = next(l for l in layers if l.tag == "irides").alpha > 127
     skin = np.abs(art.rgba[iris & (xx < 70)][:, :3].astype(int) - SKIN).max(axis=1) <= 12
     assert skin.mean() > 0.6
+
+
+def test_an_iris_as_light_as_the_skin_is_closed_under_the_lid_whole():
+    # A light brown iris, outlined by a darker ring, of which only its shaded top was taken
+    # for the iris (the rest went to the face): closed, the lid covers the whole round, no
+    # crescent of it stays under the lid, and the lid line lies in the eye's lower part.
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    cx, cy, r = 100, 74, 13
+    face = ((xx - 100) / 80.0) ** 2 + ((yy - 80) / 75.0) ** 2 <= 1
+    ring = np.abs(np.hypot(xx - cx, yy - cy) - r) < 1.5
+    disc = np.hypot(xx - cx, yy - cy) < r - 1.5
+    top = yy < 62
+    lash = (np.abs(xx - cx) <= 22) & (yy >= 57) & (yy < 62)
+    picture_face = np.zeros((h, w, 4), np.uint8)
+    picture_face[face] = (*SKIN, 255)
+    iris_colour = (214, 176, 150)                  # close to the skin
+    picture_face[(disc | ring) & ~top] = (*iris_colour, 255)
+    picture_face[ring & ~top] = (150, 100, 80, 255)
+    taken = (disc | ring) & ~top & (yy < 68)       # only the shaded top went to the iris
+    picture_face[taken] = 0
+
+    def layer(name, tag, mask, colour, side=None):
+        out = np.zeros((h, w, 4), np.uint8)
+        out[mask, :3] = colour
+        out[mask, 3] = 255
+        return Layer(name, out, tag=tag, side=side, depth=np.full((h, w), 0.4, np.float32))
+
+    iris = layer("irides-r", "irides", taken, (120, 80, 60), "r")
+    layers = [Layer("face", picture_face, tag="face", depth=np.full((h, w), 0.4, np.float32)),
+              iris, layer("eyelash-r", "eyelash", lash, (30, 20, 20), "r")]
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    whole = (disc | ring) & ~top
+    assert (art.alpha[whole] > 200).mean() > 0.95
+    lid = _lid(art)
+    ys = np.nonzero(lid[:, cx])[0]
+    assert ys.size and ys.max() >= cy
