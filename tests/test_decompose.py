@@ -954,7 +954,8 @@ def test_a_collars_outline_taken_for_hair_between_the_locks_is_the_collars():
     changed = labels != before
     assert (labels[edge & ~((xx >= 100) & (xx < 103))] == LABEL["topwear"]).all()
     assert not changed[locks].any() and not changed[:100].any()
-    assert (labels[(xx >= 100) & (xx < 103) & (yy >= 60) & (yy < 150)] == LABEL["back hair"]).all()
+    strand = (xx >= 100) & (xx < 103) & (yy >= 60) & (yy < 150)
+    assert (labels[strand] == LABEL["back hair"]).all()
 
 
 def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays():
@@ -977,6 +978,34 @@ def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays
     _white_above_lash_to_face(labels, eye)
     assert (labels[gap] == LABEL["face"]).all()
     assert (labels[inside] == LABEL["eyewhite"]).all()
+
+
+def test_the_iris_s_dark_top_taken_for_the_lash_is_the_iris_s():
+    # A blue iris whose dark upper part is as dark as the lash above it and was taken for the
+    # lash: the blue part inside the iris's round goes to the iris (it slid off the lash at a
+    # glance otherwise); the lash's own dull ink, and the white, stay.
+    from seethrough_core.decompose.parts import LABEL, _iris_coloured_lash_to_iris, to_lab
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.full((h, w, 3), (250, 225, 210), np.uint8)
+    eye = ((xx - 80) / 34.0) ** 2 + ((yy - 62) / 18.0) ** 2 <= 1
+    rgb[eye] = (250, 250, 250)
+    r = np.hypot(xx - 80, yy - 62)
+    iris = r <= 15
+    rgb[iris] = (70, 120, 220)
+    rgb[iris & (yy < 58)] = (25, 45, 120)                     # its dark upper part
+    rgb[np.abs(r - 15) < 1.2] = (20, 30, 80)                   # its outline
+    lash = (np.abs(xx - 80) <= 36) & (yy >= 40) & (yy < 47)
+    rgb[lash] = (35, 28, 32)                                   # dull, nearly black ink
+    labels = np.full((h, w), LABEL["face"], np.uint8)
+    labels[eye] = LABEL["eyewhite"]
+    labels[iris] = LABEL["irides"]
+    top = iris & (yy < 56)
+    labels[top | lash] = LABEL["eyelash"]
+    _iris_coloured_lash_to_iris(labels, eye, to_lab(rgb))
+    assert (labels[top & (yy >= 49)] == LABEL["irides"]).mean() > 0.9
+    assert (labels[lash] == LABEL["eyelash"]).mean() > 0.95
+    assert (labels[eye & ~iris & ~lash] == LABEL["eyewhite"]).all()
 
 
 def test_strand_tips_split_off_on_a_collar_stay_hair_and_specks_join_what_surrounds_them():

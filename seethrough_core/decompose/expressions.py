@@ -26,6 +26,7 @@ from scipy import ndimage
 from .. import taxonomy
 from ..character import Layer
 from .inpaint import push_pull_fill
+from .iris_round import iris_circle
 
 MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
 LID_HEIGHT = 0.7        # where a closed lid lies: from the eye opening's top (0) to bottom (1)
@@ -276,11 +277,9 @@ def _strand_in_lash(layers: list[Layer], lash: np.ndarray, side: str | None) -> 
 
 
 def _iris_disc(layers: list[Layer], lash: np.ndarray, iris: np.ndarray) -> np.ndarray:
-    """The iris's whole round, below the lash, as the picture draws it (bool (H, W)): an
-    iris as light as the skin is only partly taken for the iris, and the rest of it, left
-    to the face, stayed as a crescent under the closed lid. Found as the circle the iris's
-    outline draws (a Hough transform), about as wide as a third to nine tenths of the lash,
-    holding most of the iris as labelled; none when no such circle is clear."""
+    """The iris's whole round, below the lash (bool (H, W)): an iris as light as the skin is
+    only partly taken for the iris, and the rest of it, left to the face, stayed as a
+    crescent under the closed lid (see :mod:`.iris_round`)."""
     out = np.zeros(iris.shape, bool)
     on = lash > 0.3
     if iris.sum() < 8 or on.sum() < 8:
@@ -291,31 +290,18 @@ def _iris_disc(layers: list[Layer], lash: np.ndarray, iris: np.ndarray) -> np.nd
     y0, x0 = max(0, ys.min() - pad), max(0, xs.min() - pad)
     y1, x1 = min(iris.shape[0], ys.max() + pad + 1), min(iris.shape[1], xs.max() + pad + 1)
     picture = _picture(layers, (slice(y0, y1), slice(x0, x1)))
-    gray = cv2.GaussianBlur(cv2.cvtColor(np.clip(picture + 0.5, 0, 255).astype(np.uint8),
-                                         cv2.COLOR_RGB2GRAY), (3, 3), 0)
-    circles = cv2.HoughCircles(gray, cv2.HOUGH_GRADIENT, dp=1, minDist=max(4, span / 4),
-                               param1=60, param2=15, minRadius=max(3, int(0.17 * span)),
-                               maxRadius=max(4, int(0.45 * span)))
-    if circles is None:
-        return out
-    yy, xx = np.mgrid[y0:y1, x0:x1]
+    gray = cv2.cvtColor(np.clip(picture + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
     own = iris[y0:y1, x0:x1]
-    lash_top = np.where(on.any(axis=0), np.argmax(on, axis=0), iris.shape[0])[x0:x1]
-    best, best_score = None, 0.0
-    for cx, cy, r in circles[0]:
-        disc = (xx - (cx + x0)) ** 2 + (yy - (cy + y0)) ** 2 <= r * r
-        inside = (disc & own).sum() / own.sum()
-        extra = (disc & ~own).sum() / max(disc.sum(), 1)
-        if inside >= 0.7 and inside - 0.5 * extra > best_score:
-            best, best_score = disc, inside - 0.5 * extra
-    if best is None:
+    disc = iris_circle(gray, own, span)
+    if disc is None:
         return out
-    best &= yy >= lash_top[None, :]
+    lash_top = np.where(on.any(axis=0), np.argmax(on, axis=0), iris.shape[0])[x0:x1]
+    disc &= np.arange(y0, y1)[:, None] >= lash_top[None, :]
     # Only an iris mostly left to the face needs it: around an iris taken whole the circle
     # found may be the eye's larger outline, and the lid would drop below the eye.
-    if (best & own).sum() >= 0.4 * best.sum():
+    if (disc & own).sum() >= 0.4 * disc.sum():
         return out
-    out[y0:y1, x0:x1] = best
+    out[y0:y1, x0:x1] = disc
     return out
 
 

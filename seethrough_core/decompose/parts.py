@@ -22,6 +22,7 @@ from ..character import InputError
 from .completion import HeadGeometry, _row_spans, convex_fill, face_shape
 from .eyewear import find_eyewear
 from .hair import SQUARE, grown_within, hair_mask, split_front_back
+from .iris_round import iris_circle
 from .layout import Layout, Point
 
 # Tags the heuristic produces; the label map stores an index into this tuple (+1, 0 = none).
@@ -122,6 +123,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
             _lash_wing_from_hair(labels, eye, L)
             _white_from_hair(labels, eye, eye_white)
             _white_above_lash_to_face(labels, eye)
+            _iris_coloured_lash_to_iris(labels, eye, lab)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -1131,6 +1133,50 @@ def _white_above_lash_to_face(labels: np.ndarray, eye: np.ndarray) -> None:
     lowest = np.full(labels.shape[1], -1)
     lowest[cols] = labels.shape[0] - 1 - np.argmax(upper[::-1, cols], axis=0)
     labels[white & (rows < lowest[None, :])] = LABEL["face"]
+
+
+def _iris_coloured_lash_to_iris(labels: np.ndarray, eye: np.ndarray, lab: np.ndarray) -> None:
+    """The iris's dark upper part, as dark as the lash and taken for it, is the iris's when it
+    is coloured, not the lash ink's dull dark (in place): the lash's pixels fall into two
+    colours (k-means on their hue), and where one is clearly saturated and the other not, its
+    pieces inside the iris's round (:mod:`.iris_round`) that join the iris, not the hair (a
+    coloured lock crossing the lash), go to it, and a highlight they ring with it. As lash
+    they stayed behind at a glance, a dark sickle and a white gap."""
+    box = _eye_box(eye)
+    lash = (labels == LABEL["eyelash"]) & box
+    iris = (labels == LABEL["irides"]) & box
+    if lash.sum() < 20 or iris.sum() < 20:
+        return
+    ab = lab[..., 1:]
+    samples = ab[lash].astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, assign, centres = cv2.kmeans(samples, 2, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    # The ink is dark and dull; the iris's own colour is saturated.
+    chroma = np.linalg.norm(centres, axis=1)
+    near = int(np.argmax(chroma))
+    if chroma[near] < 20 or chroma[near] < 1.8 * chroma[1 - near]:
+        return
+    hued = np.zeros_like(lash)
+    hued[lash] = assign.ravel() == near
+    # Only inside the iris's round: a lock of coloured hair crossing the lash is not the iris.
+    ys, xs = np.nonzero(box)
+    win = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    gray = np.clip(lab[win][..., 0] * 2.55 + 0.5, 0, 255).astype(np.uint8)
+    disc = iris_circle(gray, iris[win], float(np.ptp(np.nonzero(lash)[1]) + 1))
+    if disc is None:
+        return
+    hued[win] &= disc
+    hued[~box] = False
+    pieces, n = ndimage.label(hued, structure=np.ones((3, 3), bool))
+    ring = np.ones((3, 3), np.uint8)
+    touching = cv2.dilate(iris.astype(np.uint8), ring) > 0
+    hair = np.isin(labels, [LABEL["back hair"], LABEL["front hair"]])
+    on_hair = cv2.dilate(hair.astype(np.uint8), ring) > 0
+    joined = set(np.unique(pieces[touching & (pieces > 0)]).tolist())
+    joined -= set(np.unique(pieces[on_hair & (pieces > 0)]).tolist())
+    labels[np.isin(pieces, sorted(joined))] = LABEL["irides"]
+    _highlights_to_iris(labels, (labels == LABEL["eyewhite"]) & box)
 
 
 def _eye_box(eye: np.ndarray) -> np.ndarray:
