@@ -983,7 +983,8 @@ def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays
 def test_the_iris_s_dark_top_taken_for_the_lash_is_the_iris_s():
     # A blue iris whose dark upper part is as dark as the lash above it and was taken for the
     # lash: the blue part inside the iris's round goes to the iris (it slid off the lash at a
-    # glance otherwise); the lash's own dull ink, and the white, stay.
+    # glance otherwise), and so does the highlight in it; the lash's own dull ink, and the
+    # white, stay.
     from seethrough_core.decompose.parts import LABEL, _iris_coloured_lash_to_iris, to_lab
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w]
@@ -995,15 +996,19 @@ def test_the_iris_s_dark_top_taken_for_the_lash_is_the_iris_s():
     rgb[iris] = (70, 120, 220)
     rgb[iris & (yy < 58)] = (25, 45, 120)                     # its dark upper part
     rgb[np.abs(r - 15) < 1.2] = (20, 30, 80)                   # its outline
+    light = np.hypot(xx - 76, yy - 53) <= 3                     # a highlight in the dark part
+    rgb[light] = (255, 255, 255)
     lash = (np.abs(xx - 80) <= 36) & (yy >= 40) & (yy < 47)
     rgb[lash] = (35, 28, 32)                                   # dull, nearly black ink
     labels = np.full((h, w), LABEL["face"], np.uint8)
     labels[eye] = LABEL["eyewhite"]
     labels[iris] = LABEL["irides"]
-    top = iris & (yy < 56)
+    top = iris & (yy < 56) & ~light
     labels[top | lash] = LABEL["eyelash"]
+    labels[light] = LABEL["eyewhite"]
     _iris_coloured_lash_to_iris(labels, eye, to_lab(rgb))
     assert (labels[top & (yy >= 49)] == LABEL["irides"]).mean() > 0.9
+    assert (labels[light] == LABEL["irides"]).all()           # it moves with the iris
     assert (labels[lash] == LABEL["eyelash"]).mean() > 0.95
     assert (labels[eye & ~iris & ~lash] == LABEL["eyewhite"]).all()
 

@@ -29,6 +29,8 @@ def iris_circle(gray: np.ndarray, iris: np.ndarray, span: float) -> np.ndarray |
     yy, xx = np.mgrid[0:gray.shape[0], 0:gray.shape[1]]
     best, best_score = None, 0.0
     for cx, cy, r in circles[0]:
+        # The circle runs along the outline's inner edge: the outline is the iris's too.
+        r = r + max(1.5, 0.08 * r)
         disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
         inside = (disc & iris).sum() / iris.sum()
         extra = (disc & ~iris).sum() / max(disc.sum(), 1)

@@ -122,8 +122,9 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
             _lash_under_hair(labels, eye, dark, face_skin, L)
             _lash_wing_from_hair(labels, eye, L)
             _white_from_hair(labels, eye, eye_white)
-            _white_above_lash_to_face(labels, eye)
+            # The iris's own top first: a highlight in it is no white above the lash.
             _iris_coloured_lash_to_iris(labels, eye, lab)
+            _white_above_lash_to_face(labels, eye)
     for ex, ey in head.eyes if found is None else ():
         zone = ((xx - ex) / (0.6 * ed)) ** 2 + ((yy - ey) / (0.42 * ed)) ** 2 <= 1.0
         eye = zone & face_hull & ~hair & (feats | white)
@@ -1176,7 +1177,10 @@ def _iris_coloured_lash_to_iris(labels: np.ndarray, eye: np.ndarray, lab: np.nda
     joined = set(np.unique(pieces[touching & (pieces > 0)]).tolist())
     joined -= set(np.unique(pieces[on_hair & (pieces > 0)]).tolist())
     labels[np.isin(pieces, sorted(joined))] = LABEL["irides"]
+    # Its highlight, and the highlight's soft rim (dark enough to have gone to the lash), are
+    # the iris's once the iris rings them.
     _highlights_to_iris(labels, (labels == LABEL["eyewhite"]) & box)
+    _highlights_to_iris(labels, (labels == LABEL["eyelash"]) & box)
 
 
 def _eye_box(eye: np.ndarray) -> np.ndarray:
