@@ -63,28 +63,40 @@ def test_no_face_is_a_clear_error():
         find_anchors(Character((10, 10), [Layer("x", blob, tag="topwear")]))
 
 
+W, H = 600, 900
+
+
+def _canvas():
+    return np.zeros((H, W, 4), np.uint8)
+
+
+def _shoulder_rows(parts):
+    """The shoulders' rows found on a 600x900 figure of ``parts`` ((tag, RGBA) pairs, bottom
+    first) with a face ellipse on top."""
+    import cv2
+
+    from seethrough_core.character import Character, Layer
+    face = _canvas()
+    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
+    layers = [Layer(tag, rgba, tag=tag) for tag, rgba in parts]
+    layers.append(Layer("face", face, tag="face"))
+    (_, ly), (_, ry) = find_anchors(Character((W, H), layers)).shoulders
+    return ly, ry
+
+
 def test_shoulders_are_where_the_sleeves_meet_the_top_not_at_a_wide_hem():
     # A single picture's top often comes with its skirt or coat hem, wider than the shoulders,
     # and its sleeves cut apart: the shoulders are where the figure first gets half as wide
     # again as the face below the chin, not where the top is widest.
     import cv2
-
-    from seethrough_core.character import Character, Layer
-    w, h = 600, 900
-    face = np.zeros((h, w, 4), np.uint8)
-    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
-    top = np.zeros((h, w, 4), np.uint8)
+    top = _canvas()
     # A torso 160 px wide from the neck down, flaring to a 500 px hem.
     cv2.fillPoly(top, [np.array([(220, 320), (380, 320), (550, 880), (50, 880)], np.int32)],
                  (60, 70, 110, 255))
-    sleeves = np.zeros((h, w, 4), np.uint8)
+    sleeves = _canvas()
     for x in (150, 450):
         cv2.rectangle(sleeves, (x - 60, 320), (x + 60, 700), (60, 70, 110, 255), -1)
-    character = Character((w, h), [Layer("topwear", top, tag="topwear"),
-                                   Layer("handwear", sleeves, tag="handwear"),
-                                   Layer("face", face, tag="face")])
-    anchors = find_anchors(character)
-    (lx, ly), (rx, ry) = anchors.shoulders
+    ly, ry = _shoulder_rows([("topwear", top), ("handwear", sleeves)])
     assert 310 <= ly <= 360 and ly == ry
 
 
@@ -92,20 +104,12 @@ def test_shoulders_are_found_with_a_neckline_cut_out_of_the_top():
     # A top with a deep scoop neckline: the bare chest inside it is the neck's layer. The
     # shoulders are still at the top's shoulder line, not lower where the neckline closes.
     import cv2
-
-    from seethrough_core.character import Character, Layer
-    w, h = 600, 900
-    face = np.zeros((h, w, 4), np.uint8)
-    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
-    top = np.zeros((h, w, 4), np.uint8)
+    top = _canvas()
     cv2.rectangle(top, (120, 330), (480, 880), (60, 70, 110, 255), -1)
-    neck = np.zeros((h, w, 4), np.uint8)
+    neck = _canvas()
     cv2.rectangle(neck, (260, 260), (340, 330), (240, 210, 195, 255), -1)
     cv2.ellipse(neck, (300, 330), (140, 110), 0, 0, 180, (240, 210, 195, 255), -1)
     top[neck[..., 3] > 0] = 0                            # the neckline's scoop
-    character = Character((w, h), [Layer("neck", neck, tag="neck"),
-                                   Layer("topwear", top, tag="topwear"),
-                                   Layer("face", face, tag="face")])
-    anchors = find_anchors(character)
-    (lx, ly), (rx, ry) = anchors.shoulders
+    ly, ry = _shoulder_rows([("neck", neck), ("topwear", top)])
     assert 325 <= ly <= 345 and ly == ry
+
