@@ -1180,6 +1180,34 @@ def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops(
     assert (labels[sleeve] == LABEL["handwear"]).all()
 
 
+def test_a_lock_s_pale_tip_over_the_page_is_the_hairs_not_the_tops():
+    # A lock ends over the page in a paler tip, cut off from the lock by its outline and taken
+    # for the top (it lies below the chin): it floated in the air when the hair lifted at a
+    # nod. In the hair's colours and not the skin's, it is the hair's; a patch of skin the
+    # same shape, on the page beside the lock, stays the body's.
+    from seethrough_core.decompose.parts import LABEL, _body_among_hair, to_lab
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    lock = (yy < 100) & (xx > 40) & (xx < 160)
+    labels[lock] = LABEL["front hair"]
+    # Shaded from dark to light, as hair is.
+    shade = ((xx - 40) / 120.0)[..., None]
+    rgb[lock] = (np.array([45, 30, 35]) + shade * np.array([100, 80, 95]))[lock].astype(np.uint8)
+    labels[yy >= 170] = LABEL["topwear"]
+    rgb[yy >= 170] = (40, 40, 60)
+    tip = (yy >= 100) & (yy < 106) & (xx >= 120) & (xx < 150)
+    labels[tip] = LABEL["topwear"]
+    rgb[tip] = (135, 110, 125)
+    skin = (yy >= 100) & (yy < 106) & (xx >= 60) & (xx < 90)
+    labels[skin] = LABEL["topwear"]
+    rgb[skin] = (250, 215, 200)
+    _body_among_hair(labels, to_lab(rgb), shoulder_y=160.0, ed=40.0, yy=yy)
+    assert (labels[tip] == LABEL["front hair"]).all()
+    assert (labels[skin] == LABEL["topwear"]).all()
+
+
 def test_hair_in_shadow_cut_off_by_a_strand_s_outline_is_still_hair():
     # Beside the neck the hair lies in deep shadow, joined to the lit hair only by a thread
     # (the strand's outline cuts it off). It runs on much further than a strand tip could

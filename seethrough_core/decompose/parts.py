@@ -233,10 +233,15 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
                      yy) -> None:
     """The page showing between strands above the shoulders, taken for clothing (it joins the
     top below the shoulder line), is the hair's: it would stay behind, a white sliver in the
-    air, when the hair moves (in place)."""
+    air, when the hair moves (in place). So is a lock's pale tip ending over the page, cut off
+    from its lock by its outline: in the hair's colours and not the skin's, it floated in the
+    air at a nod."""
     hair = (labels == LABEL["front hair"]) | (labels == LABEL["back hair"])
     if not hair.any():
         return
+    samples = lab[hair]
+    hair_colour = np.median(samples, axis=0)
+    spread = max(10.0, float(np.percentile(np.linalg.norm(samples - hair_colour, axis=-1), 90)))
     above = yy < shoulder_y - 0.1 * ed
     for tag in ("topwear", "handwear"):
         comps, n = ndimage.label((labels == LABEL[tag]) & above, structure=np.ones((3, 3)))
@@ -251,11 +256,13 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
             is_hair = np.isin(around, (LABEL["front hair"], LABEL["back hair"]))
             colour = lab[win][own]
             page = (colour[:, 0] > 88) & (np.hypot(colour[:, 1], colour[:, 2]) < 8)
+            lock = np.linalg.norm(np.median(colour, axis=0) - hair_colour) <= spread and \
+                _skin_like(colour).mean() < 0.3
             # Hair all round, joined to the rest of its part (below the shoulder line) by a
-            # thread at most, and the colour of the page: skin or a sleeve showing between
-            # locks is the body's and stays.
+            # thread at most, and the colour of the page or of the hair: skin or a sleeve
+            # showing between locks is the body's and stays.
             if is_hair.mean() >= 0.6 and (around == LABEL[tag]).mean() <= 0.15 and \
-                    page.mean() >= 0.5:
+                    (page.mean() >= 0.5 or lock):
                 labels[win][own] = np.bincount(around[is_hair]).argmax()
 
 
