@@ -86,15 +86,6 @@ def reference_depths(layers) -> dict[str, float]:
     return {tag: s / w for tag, (s, w) in sums.items() if w > 0}
 
 
-def _nearest_eye_centres(vertices: np.ndarray, anchors: Anchors) -> np.ndarray:
-    eyes = list(anchors.eyes.values())
-    if not eyes:
-        return np.repeat(vertices.mean(axis=0, keepdims=True), len(vertices), axis=0)
-    centres = np.array([e.center for e in eyes])
-    d = np.linalg.norm(vertices[:, None, :] - centres[None, :, :], axis=2)
-    return centres[np.argmin(d, axis=1)]
-
-
 def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | None,
                reference_depth: float | None) -> WarpAttributes:
     n = len(vertices)
@@ -116,13 +107,16 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
         w_head[:] = 1.0
         if tag == "face":
             z_head = face_dome(x, y, anchors)
+        elif tag in EYE_TAGS:
+            # Eyes lie on the face's curve, a little above the skin, as a face warp carries
+            # them: held at their centre's height, an eye's outer corner swung past the skin
+            # and the locks beside it by a fifth of a head radius times the turn's sine, and
+            # a lash wing drawn on a lock, or the skin seen between locks, came apart there.
+            z_head = face_dome(x, y, anchors) + 0.05 * r
         elif tag in FEATURE_TAGS:
-            # Features move rigidly: the dome height at their own centre (per eye for a layer
-            # holding both eyes), a little above the skin.
-            if tag in EYE_TAGS:
-                c = _nearest_eye_centres(vertices, anchors)
-            else:
-                c = np.repeat(vertices.mean(axis=0, keepdims=True), n, axis=0)
+            # The nose and mouth move rigidly: the dome height at their own centre, a little
+            # above the skin (on the face's centre line, where the dome is flat).
+            c = np.repeat(vertices.mean(axis=0, keepdims=True), n, axis=0)
             z_head = face_dome(c[:, 0], c[:, 1], anchors) + 0.05 * r
         elif tag == "eyewear":
             # Glasses follow the face's curve a little above the skin: a rigid frame at the

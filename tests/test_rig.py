@@ -63,6 +63,34 @@ def test_head_turn_moves_near_parts_right_and_back_hair_much_less(example_rig):
     assert back_dx < 0.4 * nose_dx
 
 
+def test_an_eye_turns_with_the_skin_under_it(example_rig):
+    # An eye lies on the face's curve, as a face warp carries it: at a turn each corner
+    # travels with the skin under it (both ahead of it by the same small lift). Held at its
+    # centre's height, the outer corner swung past the skin and the locks beside it (a lash
+    # wing drawn on a lock came apart from it).
+    from scipy.interpolate import griddata
+    rest = example_rig.pose({}, 0).copy()
+    example_rig.reset()
+    turned = example_rig.pose({"ParamAngleX": 25}, 0)
+    r = example_rig.anchors.head_radius
+    face_rest = layer_vertices(rest, example_rig, "face")
+    face_move = layer_vertices(turned, example_rig, "face") - face_rest
+    cx = example_rig.anchors.head_center[0]
+    lashes = [l.name for l in example_rig.spec.layers if l.tag == "eyelash" and l.variant is None]
+    assert lashes
+    for name in lashes:
+        at_rest = layer_vertices(rest, example_rig, name)
+        moved = layer_vertices(turned, example_rig, name) - at_rest
+        off = np.abs(at_rest[:, 0] - cx)
+        ahead = []
+        for corner in (np.argmin(off), np.argmax(off)):
+            skin = griddata(face_rest, face_move, at_rest[corner][None], method="linear")[0]
+            assert np.isfinite(skin).all(), name
+            ahead.append(moved[corner, 0] - skin[0])
+        assert abs(ahead[0] - ahead[1]) < 0.01 * r, (name, ahead)
+        assert abs(ahead[1]) < 0.03 * r, (name, ahead)
+
+
 def test_head_pitch_up_moves_face_up(example_rig):
     rest = example_rig.pose({}, 0).copy()
     up = example_rig.pose({"ParamAngleY": 20}, 0)
