@@ -1208,6 +1208,37 @@ def test_a_lock_s_pale_tip_over_the_page_is_the_hairs_not_the_tops():
     assert (labels[skin] == LABEL["topwear"]).all()
 
 
+def test_thin_strands_on_the_page_between_locks_are_the_hairs_not_the_tops():
+    # Smaller in the picture, the page between two locks holds thin dark strands and their
+    # soft edges: barely half of it is the page's white, the rest the hair's ink and blends
+    # of the two. Taken for the top, it stayed behind as a white block at a turn. Blends of
+    # the hair and the page are the hair's; a skin-coloured patch between the locks stays.
+    from seethrough_core.decompose.parts import LABEL, _body_among_hair, to_lab
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    hair = (yy < 150) & (xx > 20) & (xx < 180)
+    labels[hair] = LABEL["front hair"]
+    rgb[hair] = (28, 24, 30)
+    labels[yy >= 150] = LABEL["topwear"]
+    rgb[yy >= 150] = (40, 40, 60)
+    gap = (xx >= 60) & (xx < 72) & (yy >= 80) & (yy < 140)
+    labels[gap] = LABEL["topwear"]
+    # Page with three soft strands: each a dark core with a blended edge either side.
+    shade = np.full((h, w), 1.0, np.float32)
+    for cx in (62.0, 66.0, 70.0):
+        shade = np.minimum(shade, np.clip(np.abs(xx - cx) - 0.5, 0.0, 1.5) / 1.5)
+    mixed = (np.array([28, 24, 30]) * (1 - shade[..., None]) + 255 * shade[..., None])
+    rgb[gap] = mixed[gap].astype(np.uint8)
+    skin = (xx >= 120) & (xx < 132) & (yy >= 80) & (yy < 140)
+    labels[skin] = LABEL["topwear"]
+    rgb[skin] = (250, 215, 200)
+    _body_among_hair(labels, to_lab(rgb), shoulder_y=160.0, ed=40.0, yy=yy)
+    assert (labels[gap] == LABEL["front hair"]).all()
+    assert (labels[skin] == LABEL["topwear"]).all()
+
+
 def test_hair_in_shadow_cut_off_by_a_strand_s_outline_is_still_hair():
     # Beside the neck the hair lies in deep shadow, joined to the lit hair only by a thread
     # (the strand's outline cuts it off). It runs on much further than a strand tip could

@@ -258,12 +258,27 @@ def _body_among_hair(labels: np.ndarray, lab: np.ndarray, shoulder_y: float, ed:
             page = (colour[:, 0] > 88) & (np.hypot(colour[:, 1], colour[:, 2]) < 8)
             lock = np.linalg.norm(np.median(colour, axis=0) - hair_colour) <= spread and \
                 _skin_like(colour).mean() < 0.3
+            # Thin strands on the page between locks: the hair's colour, the page's and their
+            # blends only (a smaller picture draws the strands as wide as the gap).
+            strands = page.mean() >= 0.2 and \
+                (_from_blend(colour, hair_colour, PAGE_LAB) <= 0.5 * spread).mean() >= 0.8
             # Hair all round, joined to the rest of its part (below the shoulder line) by a
             # thread at most, and the colour of the page or of the hair: skin or a sleeve
             # showing between locks is the body's and stays.
             if is_hair.mean() >= 0.6 and (around == LABEL[tag]).mean() <= 0.15 and \
-                    (page.mean() >= 0.5 or lock):
+                    (page.mean() >= 0.5 or lock or strands):
                 labels[win][own] = np.bincount(around[is_hair]).argmax()
+
+
+PAGE_LAB = np.array([100.0, 0.0, 0.0], np.float32)    # white paper
+
+
+def _from_blend(colour: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per Lab colour (N, 3), its distance from the blends of colours ``a`` and ``b`` (the
+    segment between them): an anti-aliased edge between two colours lies on it."""
+    ab = (b - a).astype(np.float32)
+    t = np.clip(((colour - a) @ ab) / max(float(ab @ ab), 1e-6), 0.0, 1.0)
+    return np.linalg.norm(colour - (a + t[:, None] * ab), axis=-1)
 
 
 def _flat_strokes_below(hair: np.ndarray, chin_y: float, ed: float) -> np.ndarray:
