@@ -1396,3 +1396,54 @@ def test_a_long_chin_is_the_face_s_and_the_neck_starts_right_under_the_jaw():
     assert (labels[chin] == LABEL["face"]).mean() > 0.95
     beside = below_jaw & (yy > 305) & (yy < 335) & (np.abs(xx - 200) > 1.2 * (350 - yy) + 8)
     assert beside.sum() > 100 and (labels[beside] == LABEL["neck"]).mean() > 0.9
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.mark.parametrize("cut_out", [True, False])
+def test_layers_decomposed_at_a_smaller_size_get_the_pictures_own_pixels_back(cut_out):
+    # A large picture is decomposed at a working size and its layers scaled back up: every
+    # one-pixel line came back soft, and the rest frame no longer matched the picture. The
+    # picture's own pixels go back into the layers: the composite is the picture again (on a
+    # cut-out, its alpha too; on a plain page, over that page).
+    from seethrough_core.decompose.images import rescale_character, resize_rgba
+    from seethrough_core.decompose.restore import restore_picture
+    h, w = 240, 320
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = (xx - 160) ** 2 / 90 ** 2 + (yy - 130) ** 2 / 100 ** 2 <= 1
+    hair = face & (yy < 90)
+    page = np.array([255, 255, 255], np.uint8) if not cut_out else np.zeros(3, np.uint8)
+    image = np.zeros((h, w, 4), np.uint8)
+    image[..., :3] = page
+    image[face, :3] = (250, 214, 196)
+    image[hair, :3] = (120, 70, 50)
+    lines = face & ((xx % 9 == 0) | (yy % 13 == 0))         # one-pixel ink, the hardest case
+    image[lines, :3] = (40, 20, 20)
+    image[..., 3] = np.where(face, 255, 0 if cut_out else 255)
+    # The layers a decomposition at half the size gives back, scaled up: the face painted
+    # on under the hair, the hair over it.
+    skin = np.zeros((h, w, 4), np.uint8)
+    skin[face] = (250, 214, 196, 255)
+    skin[lines & ~hair, :3] = (40, 20, 20)
+    locks = np.zeros((h, w, 4), np.uint8)
+    locks[hair] = image[hair]
+    locks[hair, 3] = 255
+    layers = [Layer(tag, resize_rgba(rgba, (w // 2, h // 2)), tag=tag)
+              for tag, rgba in (("face", skin), ("front hair", locks))]
+    small = Character((w // 2, h // 2), layers)
+    character = rescale_character(small, (w, h))
+    composite = character.composite()
+    soft = _psnr(composite[face], image[face])
+    restore_picture(character, image)
+    composite = character.composite()
+    inside = cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert soft < 30
+    assert np.array_equal(composite[inside, :3], image[inside, :3])
+    if cut_out:
+        assert np.abs(composite[..., 3].astype(int) - image[..., 3]).max() <= 1
+    a = composite[..., 3:4].astype(np.float32) / 255.0
+    shown = composite[..., :3] * a + np.array([255.0, 255.0, 255.0]) * (1 - a)
+    assert _psnr(shown, np.where(face[..., None], image[..., :3], 255)) >= 40

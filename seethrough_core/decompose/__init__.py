@@ -24,6 +24,7 @@ import numpy as np
 
 from ..character import Character, InputError
 from .images import load_image, rescale_character, resize_rgba, to_rgba
+from .restore import restore_picture
 
 __all__ = ["BACKENDS", "decompose", "load_image", "missing_parts", "to_rgba"]
 
@@ -60,6 +61,7 @@ def decompose(image_rgba: np.ndarray, *, backend: str = "heuristic",
                              stratify_depth=getattr(module, "MEASURES_DEPTH", True))
     if scale != 1.0:
         character = rescale_character(character, (w, h))
+        restore_picture(character, image)
     character.warnings.extend(missing_parts(character, had_mouth=any(
         l.tag == "mouth" for l in raw.layers)))
     if progress:
