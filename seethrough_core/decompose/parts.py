@@ -531,8 +531,24 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
         ed = max(abs(eyes[0][0] - eyes[1][0]), 0.02 * fig_h, 3.0)
         at_landmarks = _head_at_eyes(lab, solid, eyes, nose, _mouth_point(layout, nose, ed),
                                      ed, xx, yy)
-        if at_landmarks is not None and _eyes_near(lab, solid, at_landmarks, xx, yy):
-            return (*at_landmarks, True)
+        pair = _eyes_at(lab, solid, at_landmarks, xx, yy) if at_landmarks is not None else None
+        if pair is not None:
+            head = at_landmarks[0]
+            (a, b) = pair
+            mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+            off = float(np.hypot(mid[0] - head.cx, mid[1] - head.eye_y))
+            if off <= 1.5 * head.eye_dist:
+                return (*at_landmarks, True)
+            # The pose model saw the face side-on (its eyes drawn together, a mirrored picture
+            # of a head turned a little can do it): the eyes the picture shows there are the
+            # face's, and its skeleton is no better than its eyes.
+            seen_ed = max(EYE_DIST_OF_CENTRES * float(np.hypot(a[0] - b[0], a[1] - b[1])), 3.0)
+            if abs(eyes[0][0] - eyes[1][0]) < 0.5 * seen_ed and off <= 1.5 * seen_ed:
+                cx, eye_y = mid
+                seen = _head_at_eyes(lab, solid, (a, b), (cx, eye_y + 0.45 * seen_ed),
+                                     (cx, eye_y + 0.8 * seen_ed), seen_ed, xx, yy)
+                if seen is not None:
+                    return (*seen, False)
     # No landmarks, or the pose model put its face where the picture shows no eyes near them
     # (on a small figure it may find one on the neck): the face is a skin blob with two eyes
     # in it. Landmarks on a face whose eyes show no white are kept.
@@ -568,22 +584,18 @@ def _find_head(lab, solid, layout: Layout, top: int, fig_h: float, xx, yy):
     return Head(cx, eye_y, ed, chin, eyes, nose, mouth), skin, False
 
 
-def _eyes_near(lab, solid, found: tuple, xx, yy) -> bool:
-    """Whether the face found at the landmarks shows two eyes (eyewhites under a lash line)
-    about where the landmarks put them: within one and a half eye distances (the pose model's
-    eyes on an anime face are often off by a lid's height or drawn together)."""
+def _eyes_at(lab, solid, found: tuple, xx, yy) -> tuple[Point, Point] | None:
+    """The two eyes (eyewhites under a lash line, image right first) the face found at the
+    landmarks shows, or None. The pose model's eyes on an anime face are often off by a lid's
+    height or drawn together: the caller checks how far these lie from them."""
     head, skin = found
     L = lab[..., 0]
     face = _face_pieces(skin & (yy <= head.chin_y), head, xx, yy)
     if not face.any():
-        return False
+        return None
     eyes = _eyes_from_whites(_eye_white(lab, face), _dark(L, face), face,
                              convex_fill(face) & solid, L, head, xx, yy)
-    if eyes is None:
-        return False
-    (a, b), _ = eyes
-    mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
-    return float(np.hypot(mid[0] - head.cx, mid[1] - head.eye_y)) <= 1.5 * head.eye_dist
+    return None if eyes is None else eyes[0]
 
 
 def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Point, ed: float,
