@@ -495,6 +495,28 @@ def test_without_landmarks_the_face_is_the_skin_with_eyes_not_a_larger_bare_ches
     assert 40 < head.eye_dist < 110
 
 
+def test_without_landmarks_the_eyes_are_above_the_neck_of_a_face_joined_to_a_bare_chest():
+    # Face, neck and a bare chest in one skin blob (an off-shoulder top): searched over the
+    # whole blob, two bright highlights under dark lines on the chest (pendants, an earring)
+    # passed for the eyes, and the face's own eyes lay above the band searched. Above the
+    # neck, the blob's first waist, the face's eyes are found.
+    face_rgb, _, _ = _face_with_eyes()
+    h, w = 1000, 400
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    rgb[:400] = face_rgb
+    yy, xx = np.mgrid[0:h, 0:w]
+    neck = (np.abs(xx - 200) < 45) & (yy >= 330) & (yy < 420)
+    chest = ((xx - 200) / 195.0) ** 2 + ((yy - 760) / 360.0) ** 2 <= 1
+    rgb[(neck | chest) & (rgb.sum(axis=-1) > 700)] = SKIN_RGB
+    for cx in (110, 290):
+        cv2.ellipse(rgb, (cx, 520), (45, 20), 0, 0, 360, (255, 255, 255), -1)
+        cv2.ellipse(rgb, (cx, 520), (47, 22), 0, 200, 340, (20, 15, 15), 5)
+    head = _head_without_landmarks(rgb)
+    right, left = sorted(head.eyes)
+    assert abs(right[0] - 150) < 10 and abs(left[0] - 250) < 10
+    assert abs(head.eye_y - 200) < 8
+
+
 def test_without_landmarks_a_face_cut_in_two_by_glasses_still_has_its_eyes():
     # Thick frames and their temples cross the whole face at the eyes: the skin under them
     # (the larger piece) holds no eyes; joined across the frames, the face has both.

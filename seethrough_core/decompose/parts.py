@@ -749,22 +749,48 @@ def _face_by_its_eyes(lab, solid, top: int, fig_h: float, xx, yy):
         for i in np.argsort(-sizes)[:MAX_FACE_CANDIDATES]:
             if sizes[i] < 0.003 * solid.sum():
                 break
-            blob = (labels == i) & upper
-            hull = convex_fill(blob) & solid
-            found = _eyes_from_whites(_eye_white(lab, blob), _dark(L, blob), blob, hull, L,
-                                      None, xx, yy)
-            if found is None:
-                continue
-            (left, right), _ = found
-            ed = max(EYE_DIST_OF_CENTRES * float(np.hypot(left[0] - right[0],
-                                                          left[1] - right[1])), 3.0)
-            eye_y = (left[1] + right[1]) / 2
-            cx = (left[0] + right[0]) / 2
-            nose = (cx, eye_y + 0.45 * ed)
-            head = _head_at_eyes(lab, solid, (left, right), nose, (cx, eye_y + 0.8 * ed), ed,
-                                 xx, yy)
-            if head is not None:
-                return head
+            whole = (labels == i) & upper
+            # A face joined by its neck to a bare chest: its eyes are looked for above the
+            # neck first (searched over face and chest, an earring or a collarbone's
+            # highlight passed for them, and the real eyes lay above the band searched).
+            above_neck = _above_waist(whole)
+            for blob in ([above_neck] if above_neck is not None else []) + [whole]:
+                hull = convex_fill(blob) & solid
+                found = _eyes_from_whites(_eye_white(lab, blob), _dark(L, blob), blob, hull, L,
+                                          None, xx, yy)
+                if found is None:
+                    continue
+                (left, right), _ = found
+                ed = max(EYE_DIST_OF_CENTRES * float(np.hypot(left[0] - right[0],
+                                                              left[1] - right[1])), 3.0)
+                eye_y = (left[1] + right[1]) / 2
+                cx = (left[0] + right[0]) / 2
+                nose = (cx, eye_y + 0.45 * ed)
+                head = _head_at_eyes(lab, solid, (left, right), nose, (cx, eye_y + 0.8 * ed),
+                                     ed, xx, yy)
+                if head is not None:
+                    return head
+    return None
+
+
+def _above_waist(blob: np.ndarray) -> np.ndarray | None:
+    """The part of a skin blob above its first waist (bool (H, W)), or None where it has
+    none: going down from its top, the first row at most half as wide as the widest row so
+    far, below which it widens again past that width (a head on its neck, then the
+    shoulders)."""
+    rows = np.flatnonzero(blob.any(axis=1))
+    if rows.size < 8:
+        return None
+    first = np.argmax(blob[rows], axis=1)
+    last = blob.shape[1] - 1 - np.argmax(blob[rows, ::-1], axis=1)
+    width = ndimage.uniform_filter1d((last - first + 1).astype(np.float64), size=5)
+    widest = np.maximum.accumulate(width)
+    waist = np.flatnonzero((width <= 0.5 * widest) & (widest >= 8))
+    for k in waist:
+        if (width[k:] > widest[k]).any():
+            out = blob.copy()
+            out[rows[k]:] = False
+            return out
     return None
 
 
