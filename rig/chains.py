@@ -234,22 +234,31 @@ def _resample(pts: np.ndarray, n: int) -> np.ndarray:
 
 
 # Default physics per chain group, for a head of REFERENCE_HEAD_RADIUS px (the rig scales the
-# accelerations, gravity and wind, to its own head size). Long hair hangs under gravity against
-# soft tips; fringes are shorter and springier; sleeves barely swing.
+# accelerations, gravity and wind, to its own head size). Fringes are springier than long hair
+# (they swing back faster after a move) and less dragged along; sleeves barely swing.
 REFERENCE_HEAD_RADIUS = 150.0
+# Hair is one material: held at a tilt, every lock sags by the same share of its length,
+# whichever layer holds it (a particle sags by gravity / (2 pi f)^2, f growing with the
+# stiffness, so gravity / stiffness^2 is the same for all hair groups, over the same stiffness
+# profile along the lock). Front locks hanging beside back hair that sagged five times as far
+# parted from it at a tilt, and the page showed between them.
+HAIR_SAG = 5220.0           # gravity / stiffness^2 of every hair group
+HAIR_TIP_STIFFNESS = 0.4
+
+
+def _hair(stiffness: float, damping: float, inertia: float):
+    from .springs import ChainParams
+    return ChainParams(stiffness=stiffness, damping=damping, gravity=HAIR_SAG * stiffness ** 2,
+                       inertia=inertia, root_stiffness=1.5, tip_stiffness=HAIR_TIP_STIFFNESS)
 
 
 def _group_defaults():
     from .springs import PRESETS, ChainParams
     return {
-        "back hair": ChainParams(stiffness=0.35, damping=6.0, gravity=1500.0, inertia=0.45,
-                                 root_stiffness=1.5, tip_stiffness=0.3),
-        "hair": ChainParams(stiffness=0.45, damping=6.5, gravity=1200.0, inertia=0.4,
-                            root_stiffness=1.5, tip_stiffness=0.35),
-        "side hair": ChainParams(stiffness=0.45, damping=6.5, gravity=1200.0, inertia=0.4,
-                                 root_stiffness=1.5, tip_stiffness=0.35),
-        "front hair": ChainParams(stiffness=0.6, damping=7.0, gravity=800.0, inertia=0.35,
-                                  root_stiffness=1.5, tip_stiffness=0.5),
+        "back hair": _hair(stiffness=0.35, damping=6.0, inertia=0.45),
+        "hair": _hair(stiffness=0.45, damping=6.5, inertia=0.4),
+        "side hair": _hair(stiffness=0.45, damping=6.5, inertia=0.4),
+        "front hair": _hair(stiffness=0.6, damping=7.0, inertia=0.35),
         "skirt": ChainParams(stiffness=0.7, damping=6.0, gravity=800.0, inertia=0.5,
                              root_stiffness=1.5, tip_stiffness=0.6),
         "sleeves": PRESETS["stiff"],

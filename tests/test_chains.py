@@ -45,3 +45,28 @@ def test_a_chain_hangs_when_its_tip_is_below_its_root_within_60_degrees_of_strai
     assert _hangs(np.array([[0.0, 0.0], [0.0, 40.0]]))               # straight down
     assert _hangs(np.array([[0.0, 0.0], [20.0, 20.0], [40.0, 40.0]]))  # a lock flaring out
     assert not _hangs(np.array([[0.0, 0.0], [40.0, 20.0]]))          # 63 degrees off
+
+
+def test_every_hair_group_sags_alike_at_a_held_tilt():
+    # Hair is one material: a front lock hanging beside back hair settles at the same swing
+    # when the head is held tilted, whatever layer holds it. The back hair's defaults once
+    # sagged five times as far as the front's: side by side they parted by 5 degrees at a
+    # 15-degree tilt, and the page showed between them.
+    import math
+    from rig.chains import default_chain_params
+    from rig.springs import build_chains, chain_swing, step
+    lock = np.stack([np.full(8, 200.0), np.linspace(100.0, 240.0, 8)], axis=1)
+    groups = ["front hair", "side hair", "hair", "back hair"]
+    chains = build_chains([lock] * len(groups), groups,
+                          {g: default_chain_params(g) for g in groups}, rest_is_equilibrium=True)
+    t = math.radians(15)
+    c, s = math.cos(t), math.sin(t)
+    px, py = 200.0, 100.0                          # turned about the roots
+    tilt = np.array([[c, -s, px - c * px + s * py], [s, c, py - s * px - c * py]])
+    frames = np.repeat(tilt[None], len(groups), axis=0)
+    step(chains, frames, 0.0)
+    for _ in range(8 * 60):
+        out = step(chains, frames, 1 / 60)
+    swing = np.degrees(chain_swing(chains, out, frames))
+    assert np.ptp(swing) < 0.3, swing
+    assert abs(swing[0]) > 1.0, swing              # and they do hang under gravity
