@@ -241,6 +241,29 @@ def test_background_seen_between_strands_is_cut_out_but_a_white_jewel_stays():
     assert not cleared.any()
 
 
+def test_a_figure_running_off_the_canvas_at_top_and_bottom_keeps_its_page():
+    # A bust cut by the canvas: its black hair runs off the top edge and its dark top off the
+    # bottom, two fifths of the border. Fitted to every border pixel first, the page came out
+    # a smear from grey to over-white, the hair's outline was matted against it and white
+    # flecks stayed at the shoulders.
+    from seethrough_core.decompose.foreground import estimate_alpha, fit_background
+    h, w = 400, 400
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.full((h, w, 3), 250, np.uint8)
+    head = ((xx - 200) / 110.0) ** 2 + ((yy - 120) / 150.0) ** 2 <= 1
+    body = (yy > 260) & (np.abs(xx - 200) < 40 + (yy - 260))
+    img[head] = (25, 22, 28)
+    img[body] = (40, 40, 48)
+    dist, model = fit_background(img)
+    assert np.abs(model - 250).max() < 3
+    alpha, _ = estimate_alpha(img, (dist, model))
+    figure = (head | body).astype(np.uint8)
+    inside = cv2.erode(figure, np.ones((5, 5), np.uint8)) > 0
+    outside = cv2.dilate(figure, np.ones((5, 5), np.uint8)) == 0
+    assert alpha[inside].min() == 1.0                  # the figure, hair and top, all of it
+    assert alpha[outside].max() == 0.0                 # the page
+
+
 def test_grayscale_and_tiny_inputs_still_decompose(example_image):
     gray = cv2.cvtColor(_on_white(example_image), cv2.COLOR_RGB2GRAY)
     c = decompose(to_rgba(gray))

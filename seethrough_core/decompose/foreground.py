@@ -128,8 +128,13 @@ def _background_model(img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     xs, ys, values = _border_pixels(img)
     design = _design(xs.astype(np.float32), ys.astype(np.float32), w, h)
-    keep = np.ones(len(values), bool)
-    for _ in range(3):  # drop border pixels the figure covers (feet, cut-off bodies), refit
+    # Start from the border's own colour: where the figure runs off the canvas over much of
+    # the border (a bust's body below, its crown above), a first fit to every border pixel
+    # was pulled so far toward the figure that trimming never recovered the page.
+    keep = np.linalg.norm(values - np.median(values, axis=0), axis=1) < 30.0
+    if keep.sum() < 12:
+        keep = np.ones(len(values), bool)
+    for _ in range(4):  # drop border pixels the figure covers (feet, cut-off bodies), refit
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         resid = np.linalg.norm(design @ coef - values, axis=1)
         cutoff = max(3.0 * np.median(resid[keep]) + 2.0, 6.0)
@@ -146,15 +151,23 @@ def _background_distance(img: np.ndarray, model: np.ndarray) -> np.ndarray:
     """Per-pixel distance to the background: the smooth ``model`` or a border colour
     cluster."""
     dist = np.linalg.norm(img - model, axis=-1)
-    _, _, values = _border_pixels(img)
+    xs, ys, values = _border_pixels(img)
+    h, w = img.shape[:2]
     k = min(_BORDER_CLUSTERS, len(values))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)
     _, labels, centres = cv2.kmeans(values.astype(np.float32), k, None, criteria, 2,
                                     cv2.KMEANS_PP_CENTERS)
-    counts = np.bincount(labels.ravel(), minlength=k)
-    for centre, count in zip(centres, counts):
+    labels = labels.ravel()
+    counts = np.bincount(labels, minlength=k)
+    t = max(1, min(h, w) // 100)
+    sides = [ys < t, ys >= h - t, xs < t, xs >= w - t]
+    for i, (centre, count) in enumerate(zip(centres, counts)):
         if count < 0.2 * len(values):   # a cluster the figure contributes, not a pattern
+            continue
+        # A pattern runs round the picture; a figure running off the canvas (a bust's top
+        # below, its hair above) fills one or two sides with its own colours.
+        if sum(bool((labels[side] == i).mean() >= 0.1) for side in sides) < 3:
             continue
         dist = np.minimum(dist, np.linalg.norm(img - centre, axis=-1))
     return dist
