@@ -589,6 +589,22 @@ def test_landmarks_on_the_neck_give_way_to_the_face_with_the_eyes():
     assert abs(head.eye_y - 200) < 8
 
 
+def test_a_smile_just_under_the_mouth_landmark_is_not_taken_for_the_chin():
+    # The pose model's mouth point sat a little above the drawn smile: looked for from that
+    # point down, the smile's curve was taken for the jaw line and the face was cut off at
+    # the mouth. The chin is the jaw line below it.
+    from seethrough_core.decompose.layout import Layout
+    from seethrough_core.decompose.parts import _find_head, to_lab
+    rgb, alpha, _, _, yy, xx = _face_over_neck()
+    cv2.ellipse(rgb, (200, 298), (46, 10), 0, 15, 165, (90, 40, 40), 2)    # a wide smile
+    layout = Layout({"eye_l": (250.0, 200.0), "eye_r": (150.0, 200.0), "nose": (200.0, 240.0),
+                     "mouth_l": (215.0, 292.0), "mouth_r": (185.0, 292.0),
+                     "shoulder_l": (330.0, 500.0), "shoulder_r": (70.0, 500.0)}, from_pose=True)
+    head = _find_head(to_lab(rgb), alpha > 0, layout, 0, float(rgb.shape[0]),
+                      xx.astype(np.float32), yy.astype(np.float32))[0]
+    assert head.chin_y > 330, head.chin_y
+
+
 def test_a_skeleton_whose_face_was_not_the_face_does_not_place_the_body():
     # The pose model drew a tiny figure over the character: its face is not where the eyes
     # are, and its shoulders (here above the chin) are no better. With the face found by its

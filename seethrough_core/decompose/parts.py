@@ -621,7 +621,9 @@ def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Poi
     chin = float(np.nonzero(face)[0].max())
     # A neck of the face's own skin joins it round the ends of the jaw line: the chin is where
     # that line crosses the middle, with skin going on below it.
-    drawn = _chin_line(lab[..., 0], skin, cx, max(mouth[1], eye_y + 0.8 * ed), chin, ed)
+    # (Looked for below the mouth's own line: a smile's curve is no jaw.)
+    drawn = _chin_line(lab[..., 0], skin, cx, max(mouth[1] + 0.25 * ed, eye_y + 0.8 * ed), chin,
+                       ed)
     if drawn is not None and drawn >= eye_y + 1.0 * ed:
         chin = drawn
     return Head(cx, eye_y, ed, chin, (eyes[0], eyes[1]), nose, mouth), skin
