@@ -241,6 +241,59 @@ def test_background_seen_between_strands_is_cut_out_but_a_white_jewel_stays():
     assert not cleared.any()
 
 
+def test_the_page_between_hair_tips_and_the_shoulder_under_them_is_cut_out():
+    # A bob's tips end on the shoulder with the page seen between them: pockets as wide as
+    # they are tall, enclosed by two strands and the shoulder's edge. Kept with the hair,
+    # they swung off the shoulder with it at a tilt as white flecks. A round jewel in the
+    # hair stays.
+    from seethrough_core.decompose.foreground import clear_background_gaps, estimate_alpha
+    h, w = 400, 400
+    img = np.full((h, w, 3), 255, np.uint8)
+    img[240:400, 40:360] = (230, 200, 185)                    # the shoulders
+    img[60:240, 80:320] = (70, 45, 40)                         # the hair down to them
+    img[80:230, 170:230] = (235, 205, 190)                     # the face within it
+    pockets = [(115, 125), (275, 285)]
+    for x0, x1 in pockets:                                      # the page between two tips
+        tip = np.abs(np.arange(x0, x1) - (x0 + x1) / 2) < (np.arange(231, 240)[:, None] - 229)
+        img[231:240, x0:x1][tip] = 255
+    cv2.circle(img, (120, 100), 3, (255, 255, 255), -1)        # a jewel in the hair
+    hair = np.zeros((h, w), bool)
+    hair[60:240, 80:320] = True
+    hair[80:230, 170:230] = False
+    shoulders = np.zeros((h, w), bool)
+    shoulders[240:400, 40:360] = True
+    alpha, colour = estimate_alpha(img)
+    assert alpha[236, 120] > 0.5                                # enclosed: kept as figure
+    # Without knowing what the hair hangs over, a pocket that round is taken for a jewel.
+    assert not clear_background_gaps(img, alpha, colour, hair)[2][236, 120]
+    alpha2, _, cleared = clear_background_gaps(img, alpha, colour, hair, below=shoulders)
+    for x0, x1 in pockets:
+        assert cleared[236, (x0 + x1) // 2] and alpha2[236, (x0 + x1) // 2] < 0.05
+    assert not cleared[100, 120] and alpha2[100, 120] > 0.95    # the jewel
+    assert alpha2[150, 100] == 1.0                              # the hair itself
+
+
+def test_the_shoulder_s_outline_under_a_pocket_cut_from_the_hair_is_the_body_s():
+    # Under the page cut out from between two tips, the shoulder's outline (a thin dark run)
+    # had gone to the hair with the pocket: it swung off the shoulder with the tips at a
+    # tilt as a dark streak. Once the pocket is page, the run is the shoulder's; the tips
+    # beside it, thick strands, stay hair.
+    from seethrough_core.decompose.parts import LABEL, Head, page_out_of_hair
+    h, w = 200, 200
+    labels = np.zeros((h, w), np.uint8)
+    labels[100:160, 40:160] = LABEL["back hair"]               # the hair down to the shoulder
+    labels[160:, 20:180] = LABEL["topwear"]                     # the shoulder
+    pocket = np.zeros((h, w), bool)
+    pocket[150:158, 80:90] = True                               # the page between two tips
+    head = Head(100.0, 40.0, 60.0, 90.0, ((130.0, 40.0), (70.0, 40.0)), (100.0, 60.0),
+                (100.0, 75.0))
+    page_out_of_hair(labels, pocket, head)
+    assert (labels[pocket] == 0).all()
+    assert (labels[158:160, 80:90] == LABEL["topwear"]).all()  # the outline under it
+    assert (labels[150:160, 60:78] == LABEL["back hair"]).all()  # the tips beside it
+    assert (labels[100:150, 80:90] == LABEL["back hair"]).all()
+
+
 def test_a_figure_running_off_the_canvas_at_top_and_bottom_keeps_its_page():
     # A bust cut by the canvas: its black hair runs off the top edge and its dark top off the
     # bottom, two fifths of the border. Fitted to every border pixel first, the page came out

@@ -173,9 +173,31 @@ def _background_distance(img: np.ndarray, model: np.ndarray) -> np.ndarray:
     return dist
 
 
+def _rests_on(piece_mask: np.ndarray, piece: tuple[slice, slice], below: np.ndarray,
+              reach: int) -> bool:
+    """Whether the piece (``piece_mask`` within the box ``piece``) lies right on ``below``
+    under it: most of what of ``below`` it comes within ``reach`` + 1 px of lies under its
+    middle row. A pocket of the page between the tips of hair and the shoulder they hang
+    over, which the tips leave when they swing; a jewel in the hair touches no body, or only
+    beside it."""
+    r = reach + 1
+    y0, x0 = max(0, piece[0].start - r), max(0, piece[1].start - r)
+    y1, x1 = min(below.shape[0], piece[0].stop + r), min(below.shape[1], piece[1].stop + r)
+    local = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    local[piece[0].start - y0:piece[0].stop - y0, piece[1].start - x0:piece[1].stop - x0] = \
+        piece_mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    touch = (cv2.dilate(local, kernel) > 0) & below[y0:y1, x0:x1]
+    if not touch.any():
+        return False
+    middle = float(np.nonzero(local)[0].mean())
+    return float((np.nonzero(touch)[0] > middle).mean()) >= 0.8
+
+
 def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
                           region: np.ndarray,
-                          background: tuple[np.ndarray, np.ndarray] | None = None
+                          background: tuple[np.ndarray, np.ndarray] | None = None,
+                          below: np.ndarray | None = None
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The background seen through small gaps inside a part (between strand tips of hair),
     cut out: (alpha, colour, the pixels cleared). ``region``: the part's pixels (bool (H, W));
@@ -185,10 +207,11 @@ def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray
 
     A gap is a connected piece of the region in the background's own colour that opens onto
     the background (it comes within a few pixels of the figure's outline) or has the long thin
-    shape of the space between two strands: a round white jewel or highlight stays. A part
-    drawn in the background's colour itself (white hair on white) is left as it is. The gaps'
-    rims are unmixed like the outline's. ``background``: ``fit_background(rgb)``, when
-    already at hand."""
+    shape of the space between two strands, or rests on ``below`` (bool (H, W): the body the
+    part hangs over) under it, the page seen between strand tips and a shoulder: a round white
+    jewel or highlight stays. A part drawn in the background's colour itself (white hair on
+    white) is left as it is. The gaps' rims are unmixed like the outline's. ``background``:
+    ``fit_background(rgb)``, when already at hand."""
     img = rgb.astype(np.float32)
     h, w = alpha.shape
     cleared = np.zeros((h, w), bool)
@@ -217,6 +240,8 @@ def clear_background_gaps(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray
             continue
         (_, _), (a, b), _ = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
         if max(a, b) >= 2.5 * max(min(a, b), 1.0):
+            gaps.add(i)
+        elif below is not None and _rests_on(labels[piece] == i, piece, below, reach):
             gaps.add(i)
     cleared = np.isin(labels, sorted(gaps))
     if not cleared.any():

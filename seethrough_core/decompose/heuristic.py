@@ -15,7 +15,7 @@ from ..character import Character, InputError, Layer
 from .depth import inflation, part_depth
 from .foreground import clear_background_gaps, estimate_alpha, fit_background, has_real_alpha
 from .layout import Layout, detect_pose
-from .parts import LABEL, PART_TAGS, label_parts
+from .parts import LABEL, PART_TAGS, label_parts, page_out_of_hair
 
 # Depth here is each part's band plus inflation: it orders parts but measures nothing inside
 # one, so parts are not split into depth strata.
@@ -23,6 +23,10 @@ MEASURES_DEPTH = False
 
 # Options that belong to model backends; given here they are a mistake worth reporting.
 _MODEL_OPTIONS = ("model", "depth_model", "device", "dtype")
+
+
+# What hair hangs over below the head: page seen between its tips and these is page.
+BODY_TAGS = ("neck", "topwear", "handwear", "bottomwear")
 
 
 def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], None] | None = None,
@@ -59,13 +63,14 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
     layout = detect_pose(on_white) if pose else Layout()
 
     report("assigning pixels to parts", 0.4)
-    labels, _ = label_parts(colour, alpha, layout)
+    labels, head = label_parts(colour, alpha, layout)
     if not cut_out:
         # The background seen between strand tips went to the hair: it is background.
         hair = np.isin(labels, [LABEL[t] for t in ("back hair", "front hair")])
+        body = np.isin(labels, [LABEL[t] for t in BODY_TAGS])
         alpha, colour, cleared = clear_background_gaps(
-            np.ascontiguousarray(image_rgba[..., :3]), alpha, colour, hair, background)
-        labels[cleared] = 0
+            np.ascontiguousarray(image_rgba[..., :3]), alpha, colour, hair, background, body)
+        page_out_of_hair(labels, cleared, head)
 
     report("estimating pseudo-depth", 0.7)
     inflated = inflation(alpha > 0.5)

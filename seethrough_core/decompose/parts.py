@@ -300,6 +300,16 @@ def _flat_strokes_below(hair: np.ndarray, chin_y: float, ed: float) -> np.ndarra
     return out
 
 
+def page_out_of_hair(labels: np.ndarray, cleared: np.ndarray, head: Head) -> None:
+    """The page cut out from between strands (``cleared``, bool (H, W)) is no part, in place;
+    a thin run of hair left between it and the body right under it is the body's outline
+    drawn under the tips (see ``_outline_on_body_to_body``): as hair, it swung off the
+    shoulder with the tips at a tilt as a dark streak."""
+    labels[cleared] = 0
+    if cleared.any():
+        _outline_on_body_to_body(labels, head.chin_y, head.eye_dist)
+
+
 def _outline_on_body_to_body(labels: np.ndarray, chin_y: float, ed: float) -> None:
     """A thin run of hair below the chin with the background right above it and the body
     right under it is the body's outline (a collar's edge between two locks), not hair: it
