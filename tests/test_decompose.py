@@ -1075,7 +1075,8 @@ def test_a_collars_outline_taken_for_hair_between_the_locks_is_the_collars():
 def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays():
     # A pale gap between the upper lash and a lock above it was taken for the eye's white:
     # the closed lid, which covers the white, laid a box of skin over the fringe. It is the
-    # face's. The white inside the eye, down to the lower lash line, stays the white.
+    # face's. The white inside the eye, down to the lower lash line, stays the white, and so
+    # does the white above a fleck of the lash's corner under the line.
     from seethrough_core.decompose.parts import LABEL, _white_above_lash_to_face
     h, w = 120, 160
     yy, xx = np.mgrid[0:h, 0:w]
@@ -1088,6 +1089,11 @@ def test_white_above_the_upper_lash_is_skin_and_white_above_the_lower_lash_stays
     labels[upper | lower] = LABEL["eyelash"]
     gap = (np.abs(xx - 90) < 10) & (yy >= 40) & (yy < 44)
     labels[gap] = LABEL["eyewhite"]
+    # A fleck of the lash's corner below the line, the white between them: the eye's.
+    fleck = (xx >= 60) & (xx < 65) & (yy >= 52) & (yy < 54)
+    labels[fleck] = LABEL["eyelash"]
+    between = eye & (xx >= 60) & (xx < 65) & (yy < 52)
+    assert between.sum() >= 5 and (labels[between] == LABEL["eyewhite"]).all()
     inside = (labels == LABEL["eyewhite"]) & ~gap
     _white_above_lash_to_face(labels, eye)
     assert (labels[gap] == LABEL["face"]).all()

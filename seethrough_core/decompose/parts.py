@@ -1203,8 +1203,14 @@ def _white_above_lash_to_face(labels: np.ndarray, eye: np.ndarray) -> None:
     rows = np.arange(labels.shape[0])[:, None]
     upper = lash & (rows < float(np.median(np.nonzero(middle)[0])))
     cols = np.flatnonzero(upper.any(axis=0))
+    # The line's foot in each column: the end of its topmost run. White under it is the
+    # eye's, a fleck of a wing or corner lower down notwithstanding (white above that, taken
+    # for skin, went to a strand beside it and stayed on when the eye closed).
     lowest = np.full(labels.shape[1], -1)
-    lowest[cols] = labels.shape[0] - 1 - np.argmax(upper[::-1, cols], axis=0)
+    top = np.argmax(upper[:, cols], axis=0)
+    below_top = rows >= top[None, :]
+    gap = ~upper[:, cols] & below_top
+    lowest[cols] = np.where(gap.any(axis=0), np.argmax(gap, axis=0), labels.shape[0]) - 1
     labels[white & (rows < lowest[None, :])] = LABEL["face"]
 
 
