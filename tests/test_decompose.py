@@ -1266,21 +1266,29 @@ def test_thin_strokes_along_the_hair_join_it_but_a_sliver_of_the_top_in_its_own_
     assert labels[100, 80] == LABEL["topwear"]                  # the top itself stays
 
 
+def _hair_over_a_top(hair_tag: str, shoulder: int):
+    """A white page, 200 px square: dark hair (labelled ``hair_tag``) between x 20 and 180
+    down to row ``shoulder``, a navy top from there down. (yy, xx, labels, rgb)."""
+    from seethrough_core.decompose.parts import LABEL
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    labels = np.zeros((h, w), np.uint8)
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    hair = (yy < shoulder) & (xx > 20) & (xx < 180)
+    labels[hair] = LABEL[hair_tag]
+    rgb[hair] = (30, 25, 30)
+    labels[yy >= shoulder] = LABEL["topwear"]
+    rgb[yy >= shoulder] = (40, 40, 60)
+    return yy, xx, labels, rgb
+
+
 def test_the_page_between_strands_above_the_shoulders_is_the_hairs_not_the_tops():
     # White page shows between two locks above the shoulder; it reaches the top below the
     # shoulder line through a thread, so it was taken for clothing and stayed behind, a white
     # sliver in the air, when the hair moved. Skin between locks and a sleeve's cap (joined
     # to the sleeve along its width) stay the body's.
     from seethrough_core.decompose.parts import LABEL, _body_among_hair, to_lab
-    h, w = 200, 200
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    labels = np.zeros((h, w), np.uint8)
-    rgb = np.full((h, w, 3), 255, np.uint8)
-    hair = (yy < 120) & (xx > 20) & (xx < 180)
-    labels[hair] = LABEL["back hair"]
-    rgb[hair] = (30, 25, 30)
-    labels[yy >= 120] = LABEL["topwear"]
-    rgb[yy >= 120] = (40, 40, 60)
+    yy, xx, labels, rgb = _hair_over_a_top("back hair", 120)
     page = (xx >= 50) & (xx < 58) & (yy >= 60) & (yy < 120)
     labels[page] = LABEL["topwear"]                  # joined to the top along x = 50..57
     rgb[page] = (255, 255, 255)
@@ -1334,15 +1342,8 @@ def test_thin_strands_on_the_page_between_locks_are_the_hairs_not_the_tops():
     # of the two. Taken for the top, it stayed behind as a white block at a turn. Blends of
     # the hair and the page are the hair's; a skin-coloured patch between the locks stays.
     from seethrough_core.decompose.parts import LABEL, _body_among_hair, to_lab
-    h, w = 200, 200
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    labels = np.zeros((h, w), np.uint8)
-    rgb = np.full((h, w, 3), 255, np.uint8)
-    hair = (yy < 150) & (xx > 20) & (xx < 180)
-    labels[hair] = LABEL["front hair"]
-    rgb[hair] = (28, 24, 30)
-    labels[yy >= 150] = LABEL["topwear"]
-    rgb[yy >= 150] = (40, 40, 60)
+    yy, xx, labels, rgb = _hair_over_a_top("front hair", 150)
+    h, w = labels.shape
     gap = (xx >= 60) & (xx < 72) & (yy >= 80) & (yy < 140)
     labels[gap] = LABEL["topwear"]
     # Page with three soft strands: each a dark core with a blended edge either side.

@@ -66,6 +66,15 @@ class _Stack:
         self.views, self.places, self.box = views, places, box
         self.shape = (box[1] - box[0], box[3] - box[2])
 
+    def pixels(self, which: np.ndarray):
+        """Per layer, the pixels a map over the box (``which``: a layer index per pixel)
+        gives it: (its view, rows and columns in the view, the same in the box)."""
+        for i, (v, at) in enumerate(zip(self.views, self.places)):
+            mine = which[at] == i
+            if mine.any():
+                ys, xs = np.nonzero(mine)
+                yield v, ys, xs, ys + at[0].start, xs + at[1].start
+
     @classmethod
     def of(cls, character: Character) -> "_Stack | None":
         w, h = character.size
@@ -132,12 +141,7 @@ def _fit_edges(stack: _Stack, picture: np.ndarray) -> None:
     """Each soft edge drawn alone over the layer that shows a pixel: its alpha unmixed from
     the picture between its colour and what it lies over."""
     owner, below, _, edge = stack.layout()
-    for i, (v, at) in enumerate(zip(stack.views, stack.places)):
-        mine = edge[at] == i
-        if not mine.any():
-            continue
-        ys, xs = np.nonzero(mine)
-        gy, gx = ys + at[0].start, xs + at[1].start
+    for v, ys, xs, gy, gx in stack.pixels(edge):
         o = owner[gy, gx]
         under = np.zeros((ys.size, 3), np.float32)
         for j in np.unique(o):
@@ -159,12 +163,7 @@ def _fit_owners(stack: _Stack, picture: np.ndarray, matte_a: np.ndarray,
     cut_out = figure is None
     owner, below, above, _ = stack.layout()
     alone = np.zeros(stack.shape, bool)
-    for i, (v, at) in enumerate(zip(stack.views, stack.places)):
-        mine = owner[at] == i
-        if not mine.any():
-            continue
-        ys, xs = np.nonzero(mine)
-        gy, gx = ys + at[0].start, xs + at[1].start
+    for v, ys, xs, gy, gx in stack.pixels(owner):
         a = v[ys, xs, 3].astype(np.float32) / 255.0
         rgb = v[ys, xs, :3].astype(np.float32) / 255.0
         up, low, pic = above[gy, gx], below[gy, gx], picture[gy, gx]
