@@ -145,6 +145,42 @@ def test_a_picture_larger_than_the_working_size_keeps_its_sharpness(shared_data)
     assert np.percentile(diff, 99) <= 2
 
 
+def test_a_picture_turned_decomposes_as_the_picture_turned(shared_data):
+    # test-image1 leans its head by 11 degrees; turned by 8 more, the face was cut off along
+    # a vertical line, an eye went to an ear, the whole body to the top (no skirt, no legs)
+    # and the closed lid ran across the face. Turned, the picture gives the same parts, each
+    # where the picture's turned lies.
+    import cv2
+    from seethrough_core.decompose import decompose, load_image
+    path = shared_data / "illustrations" / "seethrough-test-image1.png"
+    if not path.exists():
+        pytest.skip("seethrough-test-image1.png not found")
+    image = load_image(path)
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 8.0, 1.0)
+    turned = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255, 255))
+
+    def centres(character):
+        out = {}
+        for l in character.layers:
+            if l.variant in (None, "eye_close", "mouth_close"):
+                ys, xs = np.nonzero(l.on_canvas(character.size)[..., 3] > 127)
+                out[l.name] = (xs.mean(), ys.mean())
+        return out
+
+    character = decompose(image)
+    plain, tilted = centres(character), centres(decompose(turned))
+    face_w = (character.layer("face").alpha > 127).any(axis=0).sum()
+    placed = ("face", "neck", "mouth_close", "eyewhite-l", "eyewhite-r", "irides-l",
+              "irides-r", "eyelash-l", "eyelash-r", "eye_close-l", "eye_close-r")
+    whole = {"back hair", "front hair", "topwear", "bottomwear", "legwear-l", "legwear-r"}
+    assert whole | set(placed) <= set(tilted) & set(plain), set(tilted) ^ set(plain)
+    for name in placed:
+        x, y = m @ np.array([*plain[name], 1.0])
+        assert np.hypot(x - tilted[name][0], y - tilted[name][1]) < 0.08 * face_w, name
+
+
 def test_a_mirrored_picture_decomposes_as_the_mirror_of_the_picture(shared_data):
     # Mirrored, test-image1's head turns the other way and the pose model saw it side-on (its
     # eyes drawn together, its shoulders on top of each other): the face was looked for in a

@@ -16,6 +16,7 @@ from .depth import inflation, part_depth
 from .foreground import clear_background_gaps, estimate_alpha, fit_background, has_real_alpha
 from .layout import Layout, detect_pose
 from .parts import LABEL, PART_TAGS, label_parts, page_out_of_hair
+from .upright import label_upright
 
 # Depth here is each part's band plus inflation: it orders parts but measures nothing inside
 # one, so parts are not split into depth strata.
@@ -63,7 +64,7 @@ def decompose_parts(image_rgba: np.ndarray, *, progress: Callable[[str, float], 
     layout = detect_pose(on_white) if pose else Layout()
 
     report("assigning pixels to parts", 0.4)
-    labels, head = label_parts(colour, alpha, layout)
+    labels, head = label_upright(label_parts, np.ascontiguousarray(colour), alpha, layout)
     if not cut_out:
         # The background seen between strand tips went to the hair: it is background.
         hair = np.isin(labels, [LABEL[t] for t in ("back hair", "front hair")])
