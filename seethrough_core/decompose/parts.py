@@ -199,10 +199,7 @@ def label_parts(rgb: np.ndarray, alpha: np.ndarray, layout: Layout) -> tuple[np.
     _neckline_skin_to_neck(labels, shaded_skin, chin_x, shoulder_y, face_w, ed, xx, yy)
 
     # Whatever is left (outlines, specks) takes the nearest claimed label.
-    missing = fg & (labels == 0)
-    if missing.any() and (labels > 0).any():
-        _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-        labels[missing] = labels[iy[missing], ix[missing]]
+    label_the_rest(labels, fg)
     _gap_under_chin_to_neck(labels, face_hull, ed)
 
     # Front hair: what lies over the face or the body, split from the back hair on strand lines.
@@ -298,6 +295,14 @@ def _flat_strokes_below(hair: np.ndarray, chin_y: float, ed: float) -> np.ndarra
         if width >= 2.5 * height and width >= 2 * k:
             out[box] |= comps[box] == i
     return out
+
+
+def label_the_rest(labels: np.ndarray, figure: np.ndarray) -> None:
+    """The figure's unlabelled pixels take the nearest label (in place)."""
+    missing = figure & (labels == 0)
+    if missing.any() and (labels > 0).any():
+        _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        labels[missing] = labels[iy[missing], ix[missing]]
 
 
 def page_out_of_hair(labels: np.ndarray, cleared: np.ndarray, head: Head) -> None:

@@ -16,11 +16,10 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from ..character import InputError
 from .layout import Layout, Point
-from .parts import Head
+from .parts import Head, label_the_rest
 
 # Tilts up to this many degrees the rules take as they are: they hold to about 12 (test-image1
 # leans 11), and a picture labelled turned loses a little to the resampling (thin lashes).
@@ -88,10 +87,7 @@ def label_upright(label: Callable[[np.ndarray, np.ndarray, Layout], tuple[np.nda
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     # The figure's own outline: pixels the turn left unlabelled take their nearest label.
     fg = alpha > 0
-    missing = fg & (back == 0)
-    if missing.any() and (back > 0).any():
-        _, (iy, ix) = ndimage.distance_transform_edt(back == 0, return_indices=True)
-        back[missing] = back[iy[missing], ix[missing]]
+    label_the_rest(back, fg)
     back[~fg] = 0
     cx, eye_y = _moved(inverse, (level_head.cx, level_head.eye_y))
     chin = _moved(inverse, (level_head.cx, level_head.chin_y))
