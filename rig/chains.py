@@ -237,11 +237,13 @@ def _resample(pts: np.ndarray, n: int) -> np.ndarray:
 # accelerations, gravity and wind, to its own head size). Fringes are springier than long hair
 # (they swing back faster after a move) and less dragged along; sleeves barely swing.
 REFERENCE_HEAD_RADIUS = 150.0
-# Hair is one material: held at a tilt, every lock sags by the same share of its length,
-# whichever layer holds it (a particle sags by gravity / (2 pi f)^2, f growing with the
-# stiffness, so gravity / stiffness^2 is the same for all hair groups, over the same stiffness
-# profile along the lock). Front locks hanging beside back hair that sagged five times as far
-# parted from it at a tilt, and the page showed between them.
+# Hair is one material: held at a tilt, a point of any lock sags as far as a point the same
+# way from its root on any other, whichever layer holds it (a particle sags by
+# gravity / (2 pi f)^2, f growing with the stiffness, so gravity / stiffness^2 is the same for
+# all hair groups, over one stiffness profile that runs the length of the longest lock: the
+# rig builds the hair groups' chains as one material, see springs.build_chains). Front locks
+# hanging beside back hair that sagged five times as far parted from it at a tilt, and the
+# page showed between them.
 HAIR_SAG = 5220.0           # gravity / stiffness^2 of every hair group
 HAIR_TIP_STIFFNESS = 0.4
 

@@ -194,7 +194,8 @@ class Rig:
         # The drawing shows the hair at rest under gravity: that is the springs' equilibrium.
         self.chains = springs.build_chains([c.rest for c in self.chain_specs],
                                            [c.group for c in self.chain_specs], params,
-                                           rest_is_equilibrium=True)
+                                           rest_is_equilibrium=True,
+                                           one_material=HAIR_PARAM_OF_GROUP)
         self._chain_starts = np.cumsum([0] + [len(c.rest) for c in self.chain_specs])
         hair = [HAIR_PARAM_OF_GROUP.get(c.group) for c in self.chain_specs]
         self._bias_chains = np.array([i for i, h in enumerate(hair) if h], np.int64)

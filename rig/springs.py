@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
@@ -93,7 +94,8 @@ class ChainParams:
 
     Each particle's spring toward its rest position oscillates at
     ``STIFFNESS_HZ * stiffness * profile`` Hz, where ``profile`` runs linearly along the chain
-    from ``root_stiffness`` (at the root) to ``tip_stiffness`` (at the tip). With gravity g a
+    from ``root_stiffness`` (at the root) to ``tip_stiffness`` (at the tip; for chains of one
+    material, see ``build_chains``, at the longest one's tip). With gravity g a
     particle held only by its spring sags by about g / (2 pi f)^2 px.
     """
     stiffness: float = 0.6        # pull back toward the rest shape, 0..1-ish
@@ -237,7 +239,7 @@ class ChainSet:
 
 def build_chains(rest_points: list[np.ndarray], groups: list[str],
                  params: dict[str, ChainParams], *, rest_is_equilibrium: bool = False,
-                 limit_folds: bool = True) -> ChainSet:
+                 limit_folds: bool = True, one_material: Collection[str] = ()) -> ChainSet:
     """Pack chains into a ChainSet (at rest; the first ``step`` places them on their roots).
 
     ``rest_is_equilibrium``: the rest shape is where the chain hangs at rest *under gravity* (as
@@ -247,6 +249,12 @@ def build_chains(rest_points: list[np.ndarray], groups: list[str],
 
     ``limit_folds``: apply the fold limits (``SWING_LIMIT``, ``BEND_LIMIT``); off only to
     measure what they change (the unconstrained simulation).
+
+    ``one_material``: groups whose chains are one material (all hair): their stiffness profile
+    runs over the longest of their chains, so a point the same way from its root is as stiff
+    on a short lock as on a long one. (Over each chain's own length, a lock cut in two where a
+    long one ran on was stiff near the ear on the long one and soft on the short one beside it:
+    at a tilt the two parted.)
 
     ``rest_points[i]``: (P_i, 2) particle rest positions root->tip in canvas px (P_i >= 2);
     ``groups[i]``: the key of chain i's parameters in ``params``.
@@ -275,6 +283,9 @@ def build_chains(rest_points: list[np.ndarray], groups: list[str],
     # Stiffness profile along the arc length, sampled at each particle.
     arc = np.cumsum(rest_len, axis=1)
     along = arc / np.maximum(arc[:, -1:], _EPS)
+    shared = np.array([g in one_material for g in groups], bool)
+    if shared.any():
+        along[shared] = np.minimum(1.0, arc[shared] / max(float(arc[shared, -1].max()), _EPS))
     root_k, tip_k = per_chain("root_stiffness")[:, None], per_chain("tip_stiffness")[:, None]
     omega = 2 * math.pi * STIFFNESS_HZ * per_chain("stiffness")[:, None] * (
         root_k + along * (tip_k - root_k))

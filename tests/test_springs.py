@@ -768,3 +768,25 @@ def test_a_snap_drags_the_hair_along_instead_of_flinging_it(monkeypatch):
     assert fast < 0.7 * flung, (fast, flung)
     assert fast < 1.35 * brisk, (fast, brisk)
     assert fast > 0.5 * brisk          # still a swing, not a rigid strand
+
+
+def test_chains_of_one_material_are_as_stiff_the_same_way_from_their_roots():
+    # A short lock beside a long one: held level, each point sags as far as the point the same
+    # way along the long one (the stiffness profile runs over the longest lock), where over
+    # its own length the short lock's tip was as soft as the long lock's tip.
+    params = {"hair": ChainParams(stiffness=0.5, gravity=200.0, damping=6.0,
+                                  root_stiffness=1.5, tip_stiffness=0.4)}
+    rests = [strand(n=9, angle_deg=0.0), strand(root=(200.0, 300.0), n=5, angle_deg=0.0)]
+
+    def sags(**kw):
+        chains = build_chains(rests, ["hair", "hair"], params, **kw)
+        _, pos = simulate(chains, lambda t: np.stack([affine(), affine(pivot=(200.0, 300.0))]),
+                          4.0, 60)
+        sag = pos[-1, :, 1] - chains.rest_points[:, 1]
+        return sag[chains.chain_of == 0], sag[chains.chain_of == 1]
+
+    long_sag, short_sag = sags(one_material={"hair"})
+    np.testing.assert_allclose(short_sag[1:], long_sag[1:5], rtol=0.1)
+    long_own, short_own = sags()
+    np.testing.assert_allclose(long_own, long_sag, rtol=1e-9)      # the longest is unchanged
+    assert short_own[-1] > 1.5 * long_own[4]                        # each over its own length
