@@ -1431,6 +1431,31 @@ def test_hair_in_shadow_cut_off_by_a_strand_s_outline_is_still_hair():
     assert not hair[face].any()
 
 
+def test_a_dark_lock_passing_the_neck_is_front_hair_its_whole_length_not_cut_across():
+    # A black lock over the cheek hangs on past the neck over the chest: as dark as its
+    # outlines, it gives the watershed no ridge, and the back hair seeded beside the neck met
+    # the front hair in a band across it. Hair beside the neck, with nothing in front above or
+    # below it, stays back hair.
+    from seethrough_core.decompose.hair import split_front_back
+    h, w = 200, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    chin, ed = 80.0, 50.0
+    face = ((xx - 110) / 42.0) ** 2 + ((yy - 45) / 42.0) ** 2 <= 1
+    lock = (xx >= 80) & (xx <= 92) & (yy >= 10) & (yy <= 180)
+    nape = (xx >= 95) & (xx <= 128) & (yy > chin) & (yy <= 130)
+    beside = (xx >= 132) & (xx <= 144) & (yy > chin) & (yy <= 118)
+    hair = lock | beside
+    body = yy > 95
+    figure = face | hair | nape | body
+    gray = np.where(hair, 30, 210).astype(np.float32)
+    front = split_front_back(hair, face, body, gray, chin, ed, figure, nape)
+    # Not a row of the lock is back hair from side to side (its edge beside the neck may be).
+    rows = range(20, 175)
+    assert not any((lock[r] & ~front[r]).sum() == lock[r].sum() for r in rows)
+    assert front[lock & (yy > 60) & (yy < 160)].mean() > 0.7
+    assert not front[beside & (yy < 95)].any()
+
+
 def test_the_chin_s_shadow_on_the_neck_stays_the_neck_s_and_its_thick_line_is_the_face_s():
     # Under the chin the neck is in shadow, dark enough to pass for line art. The chin's thick
     # line joins the face; the shadow (the skin's hue, as saturated, lighter than ink) stays

@@ -234,4 +234,11 @@ def split_front_back(hair: np.ndarray, face_egg: np.ndarray, body_span: np.ndarr
     if ridge.any():
         near_front = cv2.dilate(front.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         front |= ridge & near_front
-    return front
+    # A lock is not cut across: in hair as dark as its outlines the floods find no ridge to
+    # meet on, and where a lock hangs past the neck (seeded as back hair there) they met in a
+    # band across it; at a tilt the lock below swung off from the lock above, its end torn.
+    # Back hair with the front hair both above and below it, a short way, is that lock's.
+    reach = max(3, int(round(0.3 * ed))) | 1
+    across = cv2.morphologyEx(front.astype(np.uint8), cv2.MORPH_CLOSE,
+                              np.ones((reach, 1), np.uint8)) > 0
+    return front | (across & hair)
