@@ -507,3 +507,23 @@ def test_the_white_stops_at_the_line_its_opening_follows_at_the_top():
     diff = np.abs(Character((w, h), layers).composite().astype(int)
                   - before.composite().astype(int))
     assert diff.max() <= 2
+
+
+def test_back_hair_behind_the_head_is_painted_in_the_hair_s_tone_not_lifted_by_its_sheen():
+    # Brown hair with a broad pale sheen across the crown (an "angel ring"): the hair painted
+    # behind the face and the neck takes the hair's own tone, as an artist paints back hair,
+    # not a blend lightened by the sheen that showed as a pale block at a look-up.
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    tone, sheen = np.array((90, 60, 45)), np.array((235, 200, 180))
+    layer = _layer("back hair", hair, tuple(tone), 0.9)
+    layer.rgba[hair & (yy < 100), :3] = sheen                    # the crown, above the eyes
+    layers = [layer, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = layers[0].alpha.copy()
+    complete_hidden(layers)
+    painted = (layers[0].alpha > 127) & ~(before > 127)
+    low = painted & (face | neck) & (yy > 110)                 # below the eyes
+    assert low.sum() > 200
+    colours = layers[0].rgba[low, :3].astype(float)
+    assert np.abs(np.median(colours, axis=0) - tone).max() < 12

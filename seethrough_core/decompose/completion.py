@@ -41,6 +41,7 @@ from .inpaint import directional_fill, orientation_field, push_pull_fill
 
 SKIN_TAGS = frozenset({"face", "neck", "ears", "nose"})
 STRAND_TAGS = taxonomy.HAIR_TAGS | {"tail"}
+HIGHLIGHT_MARGIN = 15.0     # OpenCV L above the hair's median that is a highlight, not its tone
 # Parts drawn as thin lines of one colour (a glasses frame): they continue under what crosses
 # them as the same lines, never as filled areas.
 LINE_TAGS = frozenset({"eyewear"})
@@ -581,8 +582,11 @@ def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
         prior = DOWN if layer.tag in STRAND_TAGS else None
         directions = orientation_field(gray, known, sigma=max(2.0, 0.003 * max(h, w)),
                                        prior=prior)
+        strands = layer.tag in STRAND_TAGS
         painted = directional_fill(rgb, known, todo, directions, fade=0.04 * max(h, w),
-                                   smooth_base=layer.tag in STRAND_TAGS)
+                                   smooth_base=strands,
+                                   base_source=_without_highlights(rgb, known) if strands
+                                   else None)
         if layer.tag in STRAND_TAGS:
             # Carried down from the strands' ends, neighbouring columns alternate between a
             # highlight and an outline: a barcode. Strands are a few pixels wide; soften it
@@ -596,6 +600,22 @@ def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
     if layer.depth is not None:
         depth = push_pull_fill(layer.depth[win], own[win])
         layer.depth[win][todo] = depth[todo]
+
+
+def _without_highlights(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The ``known`` pixels of a hair layer less its highlights (bool (H, W)). Hidden hair is
+    painted in the hair's own tone, as artists paint it behind the head (the layered sample's
+    back hair: a flat fill as dark as its seen hair); a smooth fill over a bright sheen on the
+    crown came out lighter than any hair beside it, a pale block when a look-up showed it."""
+    ys, xs = np.nonzero(known)
+    if ys.size < 16:
+        return known
+    lum = cv2.cvtColor(np.clip(rgb[ys, xs] + 0.5, 0, 255).astype(np.uint8)[None],
+                       cv2.COLOR_RGB2LAB)[0, :, 0].astype(np.float32)
+    keep = lum <= float(np.median(lum)) + HIGHLIGHT_MARGIN
+    out = np.zeros_like(known)
+    out[ys[keep], xs[keep]] = True
+    return out
 
 
 def draw_hidden_outline(layer: Layer, visible: np.ndarray, new: np.ndarray) -> None:

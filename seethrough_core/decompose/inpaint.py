@@ -108,7 +108,8 @@ def orientation_field(gray: np.ndarray, known: np.ndarray, sigma: float = 3.0,
 def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
                      directions: np.ndarray, max_reach: float | None = None,
                      step: float = 1.0, fade: float | None = None,
-                     smooth_base: bool = False) -> np.ndarray:
+                     smooth_base: bool = False,
+                     base_source: np.ndarray | None = None) -> np.ndarray:
     """``rgb`` (H, W, 3) float with the ``todo`` pixels painted from the ``source`` pixels:
     each looks both ways along its direction for the nearest source pixel and takes that
     pixel's detail over a smooth fill (nearer side weighted more). Pixels that find no source
@@ -116,7 +117,8 @@ def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
     distance it is carried, so a lone mark (a parting, a button) does not run on forever.
     ``smooth_base``: colours come from a smooth (push-pull) fill instead of being carried
     along the strokes: right for one material with shading (hair), wrong for several (a navy
-    collar on a white shirt would average to grey)."""
+    collar on a white shirt would average to grey). ``base_source``: the source pixels the
+    smooth colours come from (by default all of ``source``)."""
     out = np.asarray(rgb, np.float32).copy()
     h, w = source.shape
     ys, xs = np.nonzero(todo)
@@ -126,7 +128,8 @@ def directional_fill(rgb: np.ndarray, source: np.ndarray, todo: np.ndarray,
     # between the two ends a pixel sees (never averaged across the layer, which would turn
     # navy and white into grey), details fade with distance.
     if smooth_base:
-        base = push_pull_fill(out, source)
+        base = push_pull_fill(out, source if base_source is None or not base_source.any()
+                              else base_source)
         low = cv2.GaussianBlur(base, (0, 0), 2.0)
     else:
         _, (ny, nx) = ndimage.distance_transform_edt(~source, return_indices=True)
