@@ -471,3 +471,41 @@ def test_an_iris_as_light_as_the_skin_is_closed_under_the_lid_whole():
     lid = _lid(art)
     ys = np.nonzero(lid[:, cx])[0]
     assert ys.size and ys.max() >= cy
+
+
+def test_specks_of_the_brow_and_the_glasses_on_the_eye_close_with_it_and_their_strokes_stay():
+    # A dark crease dot taken for the brow and a bit of lash taken for the glasses (black
+    # lash, black frame): the closed eye covered the lash around them and they floated over
+    # the lid as dots. They are the lash's ink and go with it; the brow's stroke and the
+    # frame's ring stay where they were, and the picture is the same.
+    layers = _face_layers()
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def layer(name, tag, mask, colour):
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[mask, :3] = colour
+        rgba[mask, 3] = 255
+        return Layer(name, rgba, tag=tag, depth=np.full((h, w), 0.4, np.float32))
+
+    brow = (np.abs(xx - 65) < 18) & (yy >= 44) & (yy < 48)
+    crease_dot = (np.abs(xx - 60) <= 1) & (np.abs(yy - 57) <= 1)
+    ring = (np.abs(np.hypot((xx - 65) / 26.0, (yy - 70) / 18.0) - 1.0) < 0.08)
+    lash_bit = (np.abs(xx - 75) <= 2) & (yy >= 59) & (yy < 62)
+    layers += [layer("eyebrow", "eyebrow", brow | crease_dot, (60, 40, 30)),
+               layer("eyewear", "eyewear", ring | lash_bit, (25, 25, 25))]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag, side=l.side)
+                                for l in layers]).composite()
+    out = add_expression_art(layers)
+    by_name = {l.name: l for l in out}
+    lash = by_name["eyelash-r"].alpha > 127
+    assert lash[crease_dot].all() and lash[lash_bit].all()
+    assert not (by_name["eyebrow"].alpha > 0)[crease_dot].any()
+    assert not (by_name["eyewear"].alpha > 0)[lash_bit & ~ring].any()
+    assert (by_name["eyebrow"].alpha > 127)[brow].all()
+    assert (by_name["eyewear"].alpha > 127)[ring & ~lash_bit].all()
+    after = Character((w, h), [l for l in out if l.variant in (None, "mouth_close")]).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 1
+    # Closed, the eye shows neither dot: the lid art replaces the lash layer they are in.
+    closed = by_name["eye_close-r"]
+    assert (closed.alpha[crease_dot | lash_bit] > 250).all()

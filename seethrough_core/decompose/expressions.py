@@ -33,6 +33,7 @@ LID_HEIGHT = 0.7        # where a closed lid lies: from the eye opening's top (0
 LID_THICKNESS = 0.6     # the lid line's width as a share of the lash strokes' thickness
 CLOSED_LID_THINNING = 0.9   # a closed lid drawn from the lash: its line a little thinner...
 CLOSED_LID_ARCH = 0.6       # ...and its arch flatter than the open eye's
+SPECK_SHARE = 0.1       # a brow's or frame's piece no larger than this share of the lash is a speck
 
 
 def add_expression_art(layers: list[Layer]) -> list[Layer]:
@@ -40,6 +41,8 @@ def add_expression_art(layers: list[Layer]) -> list[Layer]:
     the picture has none; returns the new list."""
     out = list(layers)
     if not any(l.variant == "eye_close" for l in out):
+        for side in ("r", "l", None):
+            _specks_on_the_eye_to_the_lash(out, side)
         eye_parts = [i for i, l in enumerate(out) if l.tag in ("eyelash", "eyewhite", "irides")
                      and l.variant is None]
         arts = [a for a in (closed_eye(out, side) for side in ("r", "l", None)) if a is not None]
@@ -59,6 +62,59 @@ def add_expression_art(layers: list[Layer]) -> list[Layer]:
 
 
 # ------------------------------------------------------------------------------ closed eyes
+
+SPECK_TAGS = ("eyebrow", "eyewear")     # parts whose specks on an eye are the lash's ink
+
+
+def _specks_on_the_eye_to_the_lash(layers: list[Layer], side: str | None) -> None:
+    """Specks of a brow or glasses layer lying on one eye's lash line or opening go to that
+    eye's lash layer, in place. With black lashes, a black frame and a dark crease, labelling
+    by colour left bits of the lash and crease to the glasses and the brow: the closed eye
+    covered the lash around them and they floated over the lid as dark dots. A part's own
+    strokes (the frame's ring, the brow) are far larger than such a speck and stay."""
+    lash_at = [i for i, l in enumerate(layers) if l.tag == "eyelash" and l.side == side
+               and l.variant is None]
+    if not lash_at:
+        return
+    lash = layers[lash_at[0]]
+    opening = _alpha(layers, ("eyewhite", "irides", "eyes"), side) > 0.5
+    ink = lash.alpha >= 128
+    if ink.sum() < 8 or not opening.any():
+        return
+    eye = ink | opening
+    xs = np.nonzero(eye)[1]
+    grow = max(1, int(round(0.06 * (np.ptp(xs) + 1))))
+    region = cv2.dilate(eye.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+    largest = max(1, int(ink.sum() * SPECK_SHARE))
+    for l in layers:
+        if l.tag not in SPECK_TAGS or l.variant is not None:
+            continue
+        pieces, n = ndimage.label(l.alpha >= 128, structure=np.ones((3, 3), bool))
+        if n == 0:
+            continue
+        sizes = ndimage.sum(np.ones_like(pieces), pieces, index=np.arange(1, n + 1))
+        inside = ndimage.sum(region, pieces, index=np.arange(1, n + 1))
+        specks = np.flatnonzero((sizes <= largest) & (inside >= 0.8 * sizes)) + 1
+        if specks.size == 0:
+            continue
+        # The speck with its soft rim: its pixels and their faint neighbours.
+        move = np.isin(pieces, specks)
+        move = (cv2.dilate(move.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & \
+            (l.alpha > 0) & region
+        _draw_over(lash, l, move)
+        l.rgba[move] = 0
+
+
+def _draw_over(below: Layer, above: Layer, where: np.ndarray) -> None:
+    """``above``'s pixels at ``where`` composited over ``below``'s, in ``below`` (in place;
+    full-canvas layers)."""
+    a = above.rgba[where, 3:4].astype(np.float32) / 255.0
+    b = below.rgba[where, 3:4].astype(np.float32) / 255.0
+    total = a + b * (1.0 - a)
+    rgb = (above.rgba[where, :3] * a + below.rgba[where, :3] * b * (1.0 - a)) / \
+        np.maximum(total, 1e-6)
+    below.rgba[where, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    below.rgba[where, 3] = np.clip(total[:, 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 def _alpha(layers: list[Layer], tags: tuple[str, ...], side: str | None) -> np.ndarray:
     h, w = layers[0].alpha.shape
