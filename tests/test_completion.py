@@ -300,6 +300,17 @@ def test_a_glasses_frame_goes_on_under_a_strand_as_a_stroke_of_its_own_width_and
     assert np.abs(eyewear.rgba[added, :3].astype(int) - (30, 30, 35)).max() <= 2
 
 
+def _paint_behind_the_bust(back_hair, face, eyes, shoulders, neck):
+    """``back_hair`` completed under the bust's neck, top, face and eyes, in place; the pixels
+    it gained (bool (H, W))."""
+    layers = [back_hair, _layer("neck", neck, (230, 190, 170)),
+              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
+              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
+    before = back_hair.alpha.copy()
+    complete_hidden(layers)
+    return (back_hair.alpha > 127) & ~(before > 127)
+
+
 def test_the_background_seen_between_strands_is_not_painted_on_behind_the_head():
     # Dark hair with white slivers between its strands (the white page seen through): the
     # back hair painted behind the face and the neck is hair-coloured, with no white streak.
@@ -308,14 +319,9 @@ def test_the_background_seen_between_strands_is_not_painted_on_behind_the_head()
     layer = _layer("back hair", hair, tuple(rgb), 0.9)
     slivers = hair & (np.abs(((xx - 44) % 40) - 20) <= 1)               # white gaps
     layer.rgba[slivers, :3] = 255
-    layers = [layer, _layer("neck", neck, (230, 190, 170)),
-              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
-              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
-    before = layers[0].alpha.copy()
-    complete_hidden(layers)
-    painted = (layers[0].alpha > 127) & ~(before > 127)
+    painted = _paint_behind_the_bust(layer, face, eyes, shoulders, neck)
     assert painted[face | neck].mean() > 0.5
-    colours = layers[0].rgba[painted & (face | neck), :3].astype(int)
+    colours = layer.rgba[painted & (face | neck), :3].astype(int)
     assert (colours.max(axis=1) >= 120).mean() < 0.001           # no streak of white
     assert np.abs(colours.mean(axis=0) - rgb).max() < 6          # nor a lighter, greyer blend
 
@@ -517,13 +523,8 @@ def test_back_hair_behind_the_head_is_painted_in_the_hair_s_tone_not_lifted_by_i
     tone, sheen = np.array((90, 60, 45)), np.array((235, 200, 180))
     layer = _layer("back hair", hair, tuple(tone), 0.9)
     layer.rgba[hair & (yy < 100), :3] = sheen                    # the crown, above the eyes
-    layers = [layer, _layer("neck", neck, (230, 190, 170)),
-              _layer("topwear", shoulders, (30, 30, 90), 0.6), _layer("face", face, (250, 220, 200)),
-              _layer("eyewhite", eyes, (255, 255, 255), 0.3)]
-    before = layers[0].alpha.copy()
-    complete_hidden(layers)
-    painted = (layers[0].alpha > 127) & ~(before > 127)
+    painted = _paint_behind_the_bust(layer, face, eyes, shoulders, neck)
     low = painted & (face | neck) & (yy > 110)                 # below the eyes
     assert low.sum() > 200
-    colours = layers[0].rgba[low, :3].astype(float)
+    colours = layer.rgba[low, :3].astype(float)
     assert np.abs(np.median(colours, axis=0) - tone).max() < 12
