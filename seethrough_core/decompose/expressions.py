@@ -86,19 +86,31 @@ def _specks_on_the_eye_to_the_lash(layers: list[Layer], side: str | None) -> Non
     grow = max(1, int(round(0.06 * (np.ptp(xs) + 1))))
     region = cv2.dilate(eye.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
     largest = max(1, int(ink.sum() * SPECK_SHARE))
+    # Only pieces that reach into the eye's region can be its specks: look around it alone
+    # (a speck lies 80 % inside it, so within its size of it).
+    ys, xs = np.nonzero(region)
+    pad = int(largest) + 2
+    win = (slice(max(0, ys.min() - pad), ys.max() + pad + 1),
+           slice(max(0, xs.min() - pad), xs.max() + pad + 1))
     for l in layers:
         if l.tag not in SPECK_TAGS or l.variant is not None:
             continue
-        pieces, n = ndimage.label(l.alpha >= 128, structure=np.ones((3, 3), bool))
+        pieces, n = ndimage.label(l.alpha[win] >= 128, structure=np.ones((3, 3), bool))
         if n == 0:
             continue
         sizes = ndimage.sum(np.ones_like(pieces), pieces, index=np.arange(1, n + 1))
-        inside = ndimage.sum(region, pieces, index=np.arange(1, n + 1))
-        specks = np.flatnonzero((sizes <= largest) & (inside >= 0.8 * sizes)) + 1
+        inside = ndimage.sum(region[win], pieces, index=np.arange(1, n + 1))
+        # A piece cut by the window's edge runs on out of it: no speck.
+        edge = np.zeros(pieces.shape, bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        cut = np.unique(pieces[edge & (pieces > 0)])
+        specks = np.setdiff1d(np.flatnonzero((sizes <= largest) & (inside >= 0.8 * sizes)) + 1,
+                              cut)
         if specks.size == 0:
             continue
         # The speck with its soft rim: its pixels and their faint neighbours.
-        move = np.isin(pieces, specks)
+        move = np.zeros(region.shape, bool)
+        move[win] = np.isin(pieces, specks)
         move = (cv2.dilate(move.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & \
             (l.alpha > 0) & region
         _draw_over(lash, l, move)
@@ -115,6 +127,7 @@ def _draw_over(below: Layer, above: Layer, where: np.ndarray) -> None:
         np.maximum(total, 1e-6)
     below.rgba[where, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
     below.rgba[where, 3] = np.clip(total[:, 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
 
 def _alpha(layers: list[Layer], tags: tuple[str, ...], side: str | None) -> np.ndarray:
     h, w = layers[0].alpha.shape
