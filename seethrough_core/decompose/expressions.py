@@ -120,13 +120,20 @@ def _specks_on_the_eye_to_the_lash(layers: list[Layer], side: str | None) -> Non
 def _draw_over(below: Layer, above: Layer, where: np.ndarray) -> None:
     """``above``'s pixels at ``where`` composited over ``below``'s, in ``below`` (in place;
     full-canvas layers)."""
-    a = above.rgba[where, 3:4].astype(np.float32) / 255.0
-    b = below.rgba[where, 3:4].astype(np.float32) / 255.0
-    total = a + b * (1.0 - a)
-    rgb = (above.rgba[where, :3] * a + below.rgba[where, :3] * b * (1.0 - a)) / \
-        np.maximum(total, 1e-6)
+    top, bottom = above.rgba[where].astype(np.float32), below.rgba[where].astype(np.float32)
+    rgb, a = _over(top[:, :3], top[:, 3] / 255.0, bottom[:, :3], bottom[:, 3] / 255.0)
     below.rgba[where, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-    below.rgba[where, 3] = np.clip(total[:, 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    below.rgba[where, 3] = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _over(top_rgb: np.ndarray, top_a: np.ndarray, rgb: np.ndarray,
+          a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Straight-alpha "over": (colour, coverage) of ``top`` drawn on the other; coverages
+    0..1, colours as given. Where nothing covers, the lower colour stays."""
+    total = top_a + a * (1.0 - top_a)
+    mixed = (top_rgb * top_a[..., None] + rgb * (a * (1.0 - top_a))[..., None]) / \
+        np.maximum(total, 1e-6)[..., None]
+    return np.where((total > 1e-6)[..., None], mixed, rgb), total
 
 
 def _alpha(layers: list[Layer], tags: tuple[str, ...], side: str | None) -> np.ndarray:
@@ -284,12 +291,8 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba[..., 3] = np.maximum(rgba[..., 3], lid)
     if stray.any() and lash_layers:
         src = lash_layers[0].rgba.astype(np.float32)
-        a = (src[..., 3:4] / 255.0) * stray[..., None]
-        under = rgba[..., 3:4]
-        total = a + under * (1 - a)
-        rgba[..., :3] = np.where(total > 1e-6, (src[..., :3] * a + rgba[..., :3] * under *
-                                                (1 - a)) / np.maximum(total, 1e-6), rgba[..., :3])
-        rgba[..., 3] = total[..., 0]
+        rgba[..., :3], rgba[..., 3] = _over(src[..., :3], src[..., 3] / 255.0 * stray,
+                                            rgba[..., :3], rgba[..., 3])
     out = np.empty((h, w, 4), np.uint8)
     out[..., :3] = np.clip(rgba[..., :3] + 0.5, 0, 255).astype(np.uint8)
     out[..., 3] = np.clip(rgba[..., 3] * 255 + 0.5, 0, 255).astype(np.uint8)
