@@ -509,3 +509,34 @@ def test_specks_of_the_brow_and_the_glasses_on_the_eye_close_with_it_and_their_s
     # Closed, the eye shows neither dot: the lid art replaces the lash layer they are in.
     closed = by_name["eye_close-r"]
     assert (closed.alpha[crease_dot | lash_bit] > 250).all()
+
+
+def test_a_fringe_tip_taken_for_the_face_stays_drawn_over_the_closed_eye():
+    # Brown hair: a lock of the fringe hangs down onto the eye's upper lid; its tip, lying on
+    # the skin just above the lash, was taken for the face. Closed, the patch of skin cut the
+    # lock off square above the lash; its tip stays drawn in the hair's colour, the eye
+    # itself still closes under skin, and the skin beside the tip stays skin.
+    layers, top = _arched_lash_layers(shadow=False)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    brown = (120, 80, 60)
+    face = layers[0]
+    tip = (xx >= 70) & (xx < 77) & (yy >= 54) & (yy < top - 5)
+    face.rgba[tip, :3] = brown
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[(xx >= 70) & (xx < 77) & (yy >= 25) & (yy < 54)] = (*brown, 255)
+    hair[(xx >= 40) & (xx < 95) & (yy >= 20) & (yy < 30)] = (*brown, 255)
+    layers.append(Layer("front hair", hair, tag="front hair",
+                        depth=np.full((h, w), 0.3, np.float32)))
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    covered_tip = tip & (art.alpha > 0)
+    assert covered_tip.sum() >= 15                      # the patch reaches over the tip...
+    colours = art.rgba[covered_tip][:, :3].astype(int)
+    assert (np.abs(colours - brown).max(axis=1) <= 12).mean() > 0.9   # ...and keeps it brown
+    assert (art.alpha[covered_tip] > 200).mean() > 0.9
+    beside = (art.alpha > 200) & ~tip & (yy >= 54) & (yy < top - 6) & (np.abs(xx - 73) < 9)
+    beside_colours = art.rgba[beside][:, :3].astype(int)
+    assert beside.sum() > 5 and (np.abs(beside_colours - SKIN).max(axis=1) <= 16).all()
+    iris = next(l for l in layers if l.tag == "irides").alpha > 127
+    skin = np.abs(art.rgba[iris & (xx < 70)][:, :3].astype(int) - SKIN).max(axis=1) <= 12
+    assert skin.mean() > 0.6

@@ -236,7 +236,9 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     lab = cv2.cvtColor(face.rgba[win][..., :3], cv2.COLOR_RGB2LAB).astype(np.float32)
     if around.sum() > 16:
         med = np.median(lab[around], axis=0)
-        around &= np.linalg.norm(lab - med, axis=-1) < 18
+        # The skin right at the lid's rim too (a strip of it between the lash and the fringe
+        # is all the picture shows above the eye): the fill meets it without a seam.
+        around = shown[win] & ~core[win] & (np.linalg.norm(lab - med, axis=-1) < 18)
     painted_face = face.alpha[win] == 255
     known = around if around.sum() > 16 else painted_face
     if not known.any():
@@ -293,6 +295,14 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         src = lash_layers[0].rgba.astype(np.float32)
         rgba[..., :3], rgba[..., 3] = _over(src[..., :3], src[..., 3] / 255.0 * stray,
                                             rgba[..., :3], rgba[..., 3])
+    # Fringe tips that lie over the eye but were taken for the face stay drawn over the lid.
+    tips = _hair_tips_on_the_eye(layers, hair, (rgba[..., 3] > 0) & (lash < 0.3), opening, win,
+                                 lid_rows=(cols, edge),
+                                 skin=np.median(lab[known], axis=0))
+    if tips.any():
+        picture = _picture(layers, win)
+        rgba[win][tips, :3] = picture[tips]
+        rgba[win][tips, 3] = 1.0
     out = np.empty((h, w, 4), np.uint8)
     out[..., :3] = np.clip(rgba[..., :3] + 0.5, 0, 255).astype(np.uint8)
     out[..., 3] = np.clip(rgba[..., 3] * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -301,6 +311,55 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         depth = lash_layers[0].depth.copy()
     return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
                  side=side, variant="eye_close", depth=depth)
+
+
+def _hair_tips_on_the_eye(layers: list[Layer], hair: np.ndarray, patch: np.ndarray,
+                          opening: np.ndarray, win: tuple[slice, slice],
+                          lid_rows: tuple[np.ndarray, np.ndarray], skin: np.ndarray,
+                          tolerance: float = 18.0) -> np.ndarray:
+    """The pixels under the closed-eye ``patch`` that continue a lock of the shown ``hair``
+    down onto the eye (bool, ``win``-sized): fringe tips lying over the lid, taken for the
+    face by the labelling, that a patch of skin cut off square (the lash's own pixels are
+    left out of ``patch``: its ink shades into the hair's colour). Grown from the
+    hair one ring of pixels at a time, each pixel in the colour of the hair it grows from and
+    nearer the hair's colour than the ``skin``'s (OpenCV Lab); never into the opening (the
+    white and the iris) nor below the closed lid (``lid_rows``: per column, its row), where
+    the iris the lid covers may share the hair's colour."""
+    hair_w, patch_w, open_w = hair[win], patch[win], opening[win]
+    out = np.zeros(hair_w.shape, bool)
+    if hair_w.sum() < 16 or not patch_w.any():
+        return out
+    lab = cv2.cvtColor(np.clip(_picture(layers, win) + 0.5, 0, 255).astype(np.uint8),
+                       cv2.COLOR_RGB2LAB).astype(np.float32)
+    hair_colour = np.median(lab[hair_w & ~patch_w] if (hair_w & ~patch_w).sum() >= 16
+                            else lab[hair_w], axis=0)
+    tolerance = min(tolerance, 0.4 * float(np.linalg.norm(hair_colour - skin)))
+    if tolerance < 4.0:
+        return out
+    h, w = hair_w.shape
+    cols, rows = lid_rows
+    x0, y0 = win[1].start or 0, win[0].start or 0
+    lid = np.full(w, np.inf)
+    inside = (cols >= x0) & (cols < x0 + w)
+    lid[cols[inside] - x0] = rows[inside] - y0
+    above_lid = np.arange(h)[:, None] < lid[None, :]
+    hairlike = np.linalg.norm(lab - hair_colour, axis=-1) < np.linalg.norm(lab - skin, axis=-1)
+    may = patch_w & ~hair_w & ~open_w & above_lid & hairlike
+    grown = hair_w.astype(np.float32)
+    box = np.ones((3, 3), np.float32)
+    for _ in range(h):
+        count = cv2.filter2D(grown, -1, box, borderType=cv2.BORDER_CONSTANT)
+        near = may & ~out & (count > 0)
+        if not near.any():
+            break
+        mean = cv2.filter2D(lab * grown[..., None], -1, box, borderType=cv2.BORDER_CONSTANT)
+        mean = mean / np.maximum(count, 1e-6)[..., None]
+        new = near & (np.linalg.norm(lab - mean, axis=-1) < tolerance)
+        if not new.any():
+            break
+        out |= new
+        grown[new] = 1.0
+    return out
 
 
 def _strand_in_lash(layers: list[Layer], lash: np.ndarray, side: str | None) -> np.ndarray:
