@@ -238,7 +238,11 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         med = np.median(lab[around], axis=0)
         # The skin right at the lid's rim too (a strip of it between the lash and the fringe
         # is all the picture shows above the eye): the fill meets it without a seam.
-        around = shown[win] & ~core[win] & (np.linalg.norm(lab - med, axis=-1) < 18)
+        # Lighter skin is skin too (the pale side of an eye whose other side is blushed);
+        # darker is a line or a shadow.
+        off = lab - med
+        off[..., 0] = np.minimum(off[..., 0], 0.0)
+        around = shown[win] & ~core[win] & (np.linalg.norm(off, axis=-1) < 18)
     painted_face = face.alpha[win] == 255
     known = around if around.sum() > 16 else painted_face
     if not known.any():
