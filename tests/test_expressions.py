@@ -540,3 +540,26 @@ def test_a_fringe_tip_taken_for_the_face_stays_drawn_over_the_closed_eye():
     iris = next(l for l in layers if l.tag == "irides").alpha > 127
     skin = np.abs(art.rgba[iris & (xx < 70)][:, :3].astype(int) - SKIN).max(axis=1) <= 12
     assert skin.mean() > 0.6
+
+
+def test_black_hair_running_into_a_black_lash_stays_drawn_over_the_closed_eye():
+    # A black lock of the fringe comes down onto the eye and runs into its black lash; the
+    # lash layer took the lock's end. Closed, the lid's skin cut the lock off square above
+    # the eye: the lock stays drawn down to the lash line, the eye closes under skin.
+    layers, top = _arched_lash_layers(shadow=False, hair_above=True)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[(np.abs(xx - 65) <= 12) & (yy >= 30) & (yy < top - 15)] = (25, 20, 20, 255)
+    layers.append(Layer("front hair", hair, tag="front hair",
+                        depth=np.full((h, w), 0.3, np.float32)))
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    # (Its last few pixels, as near the opening as a lash is thick, may close with the lid.)
+    lock_end = (np.abs(xx - 65) <= 12) & (yy >= top - 15) & (yy < top - 10)
+    assert lock_end.sum() > 100
+    drawn = (art.alpha[lock_end] > 200) & (art.rgba[lock_end][:, :3].max(axis=1) < 60)
+    assert drawn.mean() > 0.9
+    iris = next(l for l in layers if l.tag == "irides").alpha > 127
+    above_lid = iris & (yy < 66)
+    skin = np.abs(art.rgba[above_lid][:, :3].astype(int) - SKIN).max(axis=1) <= 12
+    assert above_lid.sum() > 40 and skin.mean() > 0.9

@@ -179,6 +179,7 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     face = [l for l in layers if l.tag == "face" and l.variant is None]
     if not opening.any() or not face:
         return None
+    drawn_opening = opening.copy()
     opening |= _iris_disc(layers, lash, _alpha(layers, ("irides",), side) > 0.5)
     face = face[0]
     h, w = opening.shape
@@ -190,6 +191,10 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         if l.variant is None:
             shown &= l.alpha < 128
     ow = float(np.ptp(np.nonzero(opening)[1]) + 1)
+    hair = np.zeros((h, w), bool)
+    for l in layers[at + 1:]:
+        if l.variant is None and "hair" in l.tag:
+            hair |= l.alpha >= 128
     # The lid covers the opening and the lashes around it; whatever the lash layer holds
     # further out (a strand tip over the eye, a piece of brow) stays drawn as it is.
     from_opening = cv2.distanceTransform((~opening).astype(np.uint8), cv2.DIST_L2, 3)
@@ -214,6 +219,11 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     if under.any():
         from_under = cv2.distanceTransform((~under).astype(np.uint8), cv2.DIST_L2, 3)
         covered = own_lash | ((lash > 0.05) & (from_under <= 0.22 * ow))
+    # Hair the lash layer took where it runs into the lash from above (black hair, black
+    # lash) stays drawn: the lid's skin cut it off square over the closed eye.
+    merged = _hair_above_the_lash_line(lash, drawn_opening, hair)
+    covered &= ~merged
+    own_lash &= ~merged
     stray = (lash > 0.05) & ~covered
     eye = covered | opening | under
     ys, xs = np.nonzero(eye)
@@ -254,10 +264,6 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba[..., 3] = coverage
     # Eyes seen through the fringe: where the lash runs across hair (hair right under it, not
     # the eye), the closed lid gives that hair back, not a strip of skin over the strands.
-    hair = np.zeros((h, w), bool)
-    for l in layers[at + 1:]:
-        if l.variant is None and "hair" in l.tag:
-            hair |= l.alpha >= 128
     across = _lash_over_hair(covered[win], opening[win], hair[win])
     if across.any() and (hair[win] & ~outer[win]).sum() > 16:
         strands = push_pull_fill(_picture(layers, win),
@@ -315,6 +321,49 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         depth = lash_layers[0].depth.copy()
     return Layer(taxonomy.format_name("eyelash", side, variant="eye_close"), out, tag="eyelash",
                  side=side, variant="eye_close", depth=depth)
+
+
+def _hair_above_the_lash_line(lash: np.ndarray, opening: np.ndarray,
+                              hair: np.ndarray) -> np.ndarray:
+    """The lash layer's pixels above the eye that are hair running into its line (bool (H,
+    W)): over the opening, higher above its upper edge than the line is thick (half again
+    its usual thickness, a lower third of its columns), in pieces the ``hair`` hangs into
+    from above. A lash's own strokes flicking up stay the lash's: no hair lies on them."""
+    out = np.zeros_like(opening)
+    ink = lash > 0.5
+    if ink.sum() < 8 or opening.sum() < 8 or not hair.any():
+        return out
+    cols, upper = _lower_edge(opening[::-1])
+    upper = opening.shape[0] - 1 - upper
+    thick = np.zeros(cols.size)
+    for k, (c, u) in enumerate(zip(cols, np.round(upper).astype(int))):
+        col = ink[:max(0, u + 3), c]
+        rows = np.flatnonzero(col)
+        if rows.size == 0 or rows.max() < u - 3:
+            continue
+        starts, ends = _runs(rows)
+        thick[k] = ends[-1] - starts[-1] + 1
+    if (thick > 0).sum() < 3:
+        return out
+    limit = 1.5 * float(np.percentile(thick[thick > 0], 30)) + 2.0
+    high = np.zeros_like(opening)
+    rows = np.arange(opening.shape[0])[:, None]
+    high[:, cols] = rows < (upper - limit)[None, :]
+    pieces, n = ndimage.label((lash > 0.3) & high, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return out
+    # Hair hangs into it from above: right over most of the piece's columns lies hair (a
+    # lash whose wing meets a lock beside the eye only touches it at its end).
+    for i in range(1, n + 1):
+        piece = pieces == i
+        cols = np.flatnonzero(piece.any(axis=0))
+        tops = np.argmax(piece[:, cols], axis=0)
+        over = [hair[max(0, t - 2):t, c].any() for t, c in zip(tops, cols)]
+        if np.mean(over) >= 0.5:
+            out |= piece
+    # With the soft rim of those pieces.
+    out = (cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & high & (lash > 0.05)
+    return out
 
 
 def _hair_tips_on_the_eye(layers: list[Layer], hair: np.ndarray, patch: np.ndarray,
