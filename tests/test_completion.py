@@ -528,3 +528,24 @@ def test_back_hair_behind_the_head_is_painted_in_the_hair_s_tone_not_lifted_by_i
     assert low.sum() > 200
     colours = layer.rgba[low, :3].astype(float)
     assert np.abs(np.median(colours, axis=0) - tone).max() < 12
+
+
+def test_clothes_are_painted_under_a_lock_in_their_own_colour_not_the_skin_seen_beside_it():
+    # A navy top with a patch of skin seen through a gap beside a lock of hair, taken for the
+    # top. Under the lock the top is painted navy: the skin's colour, a minority of the top,
+    # is no source (drawn on under the lock, a look-up showed a skin-coloured block).
+    (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
+    lock = (np.abs(xx - 70) < 8) & (yy >= 150) & (yy < 235)
+    navy, skin = (30, 30, 90), (250, 220, 200)
+    top = _layer("topwear", shoulders & ~lock, navy, 0.6)
+    gap = shoulders & ~lock & (xx >= 78) & (xx < 92) & (yy < 215)
+    top.rgba[gap, :3] = skin
+    layers = [_layer("back hair", hair & ~lock, (60, 40, 40), 0.9), _layer("neck", neck, skin),
+              top, _layer("face", face, skin), _layer("eyewhite", eyes, (255, 255, 255), 0.3),
+              _layer("front hair", lock, (60, 40, 40), 0.1)]
+    complete_hidden(layers)
+    under = lock & shoulders
+    assert (top.alpha[under] == 255).mean() > 0.95
+    colours = top.rgba[under, :3].astype(int)
+    assert (np.abs(colours - navy).max(axis=1) <= 20).mean() > 0.95
+    assert not (np.abs(colours - skin).max(axis=1) <= 40).any()

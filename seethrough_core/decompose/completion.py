@@ -47,6 +47,8 @@ HIGHLIGHT_MARGIN = 15.0     # OpenCV L above the hair's median that is a highlig
 LINE_TAGS = frozenset({"eyewear"})
 DOWN = (0.0, 1.0)
 TORSO_CLOTHES = ("topwear", "handwear")
+CLOTHES = frozenset({"topwear", "handwear", "bottomwear", "legwear", "footwear", "neckwear",
+                     "headwear"})
 
 
 class HeadGeometry:
@@ -112,6 +114,7 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * seam + 1, 2 * seam + 1))
     owner = visible_owner(layers)
     hair_colours = _hair_colours(layers)
+    skin_colours = _hair_colours(layers, k=3, tags=frozenset({"face"}))
     clothes = _union(layers, TORSO_CLOTHES)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
     # The body as the picture shows it (what is painted under locks is only a guess).
@@ -146,7 +149,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                 new = shape & ~(layer.alpha > 0) & covered
                 if new.any():
                     paint_hidden(layer, new, others=covered, band=max(2, seam - 1),
-                                 hair_colours=hair_colours)
+                                 hair_colours=hair_colours,
+                                 skin_colours=skin_colours if layer.tag in CLOTHES else None)
                     # A neck runs on into the head under the jaw: no contour there.
                     if layer.tag == "face":
                         draw_hidden_outline(layer, mask, new)
@@ -154,9 +158,10 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
 
 
-def _hair_colours(layers: list[Layer], k: int = 4) -> np.ndarray:
-    """A few Lab colours of the hair (k-means of its opaque pixels), (k, 3) or empty."""
-    pixels = [l.rgba[l.alpha == 255, :3] for l in layers if l.tag in STRAND_TAGS
+def _hair_colours(layers: list[Layer], k: int = 4, tags: frozenset = STRAND_TAGS) -> np.ndarray:
+    """A few Lab colours of the hair (k-means of its opaque pixels; of the parts ``tags``
+    name), (k, 3) or empty."""
+    pixels = [l.rgba[l.alpha == 255, :3] for l in layers if l.tag in tags
               and l.variant is None]
     pixels = np.concatenate(pixels) if pixels else np.zeros((0, 3), np.uint8)
     if len(pixels) < 50:
@@ -503,12 +508,15 @@ def neck_shape(mask: np.ndarray, geo: HeadGeometry) -> np.ndarray:
 # ------------------------------------------------------------------------------ painting
 
 def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
-                 hair_colours: np.ndarray | None = None) -> np.ndarray:
+                 hair_colours: np.ndarray | None = None,
+                 skin_colours: np.ndarray | None = None) -> np.ndarray:
     """The layer's pixels to paint from: opaque, ``band`` px away from anything not its own
     (other layers and the background; for hair, only 1 px from the background); for skin,
     also not outliers in colour (line art, a neighbour's shadow); for any part but hair, not
     the hair's colours (a stray strand tip would be drawn on and on) unless the part is
-    mostly of that colour. Falls back to all opaque pixels when that leaves too few."""
+    mostly of that colour; for clothes, likewise not the skin's (``skin_colours``: skin seen
+    through a gap and taken for the top was drawn on under a lock as a skin-coloured block).
+    Falls back to all opaque pixels when that leaves too few."""
     opaque = own & (layer.alpha == 255)
     dist = cv2.distanceTransform(opaque.astype(np.uint8), cv2.DIST_L2, 3)
     if layer.tag in STRAND_TAGS:
@@ -528,10 +536,11 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
         return opaque if opaque.sum() >= 4 else own
     lab = cv2.cvtColor(layer.rgba[ys, xs, :3][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
     keep = np.ones(len(ys), bool)
-    if hair_colours is not None and len(hair_colours) and layer.tag not in STRAND_TAGS \
-            and keep.sum() > 64:
+    for foreign in (hair_colours if layer.tag not in STRAND_TAGS else None, skin_colours):
+        if foreign is None or not len(foreign) or keep.sum() <= 64:
+            continue
         near = np.zeros(len(ys), bool)
-        for c in hair_colours:
+        for c in foreign:
             near |= np.linalg.norm(lab - c, axis=-1) < 12
         if near.sum() < 0.3 * keep.sum():
             keep &= ~near
@@ -559,10 +568,11 @@ def clean_source(layer: Layer, own: np.ndarray, others: np.ndarray, band: int,
 
 
 def paint_hidden(layer: Layer, new: np.ndarray, others: np.ndarray, band: int,
-                 hair_colours: np.ndarray | None = None) -> None:
+                 hair_colours: np.ndarray | None = None,
+                 skin_colours: np.ndarray | None = None) -> None:
     """Colour (and depth) for the ``new`` pixels of a full-canvas layer, in place."""
     own = layer.alpha > 127
-    src = clean_source(layer, own, others, band, hair_colours)
+    src = clean_source(layer, own, others, band, hair_colours, skin_colours)
     ys, xs = np.nonzero(new | src)
     h, w = new.shape
     pad = 4
