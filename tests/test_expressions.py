@@ -563,3 +563,18 @@ def test_black_hair_running_into_a_black_lash_stays_drawn_over_the_closed_eye():
     above_lid = iris & (yy < 66)
     skin = np.abs(art.rgba[above_lid][:, :3].astype(int) - SKIN).max(axis=1) <= 12
     assert above_lid.sum() > 40 and skin.mean() > 0.9
+
+
+def test_only_a_lash_crossing_a_strand_is_given_back_as_hair_not_a_pixel_on_its_edge():
+    from seethrough_core.decompose.expressions import _lash_over_hair
+    h, w = 40, 60
+    lash, hair, opening = (np.zeros((h, w), bool) for _ in range(3))
+    opening[25:35, 5:55] = True
+    lash[20:24, 5:25] = True            # the lash line over the opening...
+    hair[24:28, 10:18] = True           # ...crossing a strand lying over the eye's top
+    opening[24:28, 10:18] = False
+    lash[10, 40] = True                 # a lone lash pixel with the edge of a lock under it
+    hair[11:13, 39:42] = True
+    across = _lash_over_hair(lash, opening, hair, least=6)
+    assert across[20:24, 10:18].all() and across.sum() == 32
+    assert not across[10, 40]

@@ -264,7 +264,7 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba[..., 3] = coverage
     # Eyes seen through the fringe: where the lash runs across hair (hair right under it, not
     # the eye), the closed lid gives that hair back, not a strip of skin over the strands.
-    across = _lash_over_hair(covered[win], opening[win], hair[win])
+    across = _lash_over_hair(covered[win], opening[win], hair[win], least=0.15 * ow)
     if across.any() and (hair[win] & ~outer[win]).sum() > 16:
         strands = push_pull_fill(_picture(layers, win),
                                  hair[win] & ~covered[win] & ~opening[win])
@@ -522,9 +522,12 @@ def _under_lash(lash: np.ndarray, opening: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lash_over_hair(lash: np.ndarray, opening: np.ndarray, hair: np.ndarray) -> np.ndarray:
+def _lash_over_hair(lash: np.ndarray, opening: np.ndarray, hair: np.ndarray,
+                    least: float = 4.0) -> np.ndarray:
     """The runs of the lash (bool (H, W)) that lie on hair: per column, a run with hair
-    (bool) right under it, not the eye's ``opening``."""
+    (bool) right under it, not the eye's ``opening``; in pieces of ``least`` pixels or more
+    (a lash pixel or two on a strand's edge is no lash crossing a strand: given back as hair,
+    it left a dark dot on the closed lid)."""
     out = np.zeros_like(lash)
     h = lash.shape[0]
     for c in np.flatnonzero(lash.any(axis=0)):
@@ -532,6 +535,10 @@ def _lash_over_hair(lash: np.ndarray, opening: np.ndarray, hair: np.ndarray) -> 
             below = slice(bottom + 1, min(h, bottom + 3))
             if hair[below, c].any() and not opening[below, c].any():
                 out[top:bottom + 1, c] = True
+    pieces, n = ndimage.label(out, structure=np.ones((3, 3), bool))
+    if n:
+        sizes = np.bincount(pieces.ravel(), minlength=n + 1)
+        out &= (sizes >= max(4.0, least))[pieces]
     return out
 
 
