@@ -113,8 +113,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     seam = seam if seam is not None else max(3, int(round(0.004 * max(h, w))))
     seam_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * seam + 1, 2 * seam + 1))
     owner = visible_owner(layers)
-    hair_colours = _hair_colours(layers)
-    skin_colours = _hair_colours(layers, k=3, tags=frozenset({"face"}))
+    hair_colours = _colours_of(layers, STRAND_TAGS, k=4)
+    skin_colours = _colours_of(layers, frozenset({"face"}), k=3)
     clothes = _union(layers, TORSO_CLOTHES)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
     # The body as the picture shows it (what is painted under locks is only a guess).
@@ -158,9 +158,9 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
 
 
-def _hair_colours(layers: list[Layer], k: int = 4, tags: frozenset = STRAND_TAGS) -> np.ndarray:
-    """A few Lab colours of the hair (k-means of its opaque pixels; of the parts ``tags``
-    name), (k, 3) or empty."""
+def _colours_of(layers: list[Layer], tags: frozenset, k: int) -> np.ndarray:
+    """A few Lab colours of the parts ``tags`` names (k-means of their opaque pixels), (k, 3)
+    or empty."""
     pixels = [l.rgba[l.alpha == 255, :3] for l in layers if l.tag in tags
               and l.variant is None]
     pixels = np.concatenate(pixels) if pixels else np.zeros((0, 3), np.uint8)
