@@ -264,9 +264,10 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
     rgba[..., 3] = coverage
     # Eyes seen through the fringe: where the lash runs across hair (hair right under it, not
     # the eye), the closed lid gives that hair back, not a strip of skin over the strands.
+    picture = _picture(layers, win)
     across = _lash_over_hair(covered[win], opening[win], hair[win], least=0.15 * ow)
     if across.any() and (hair[win] & ~outer[win]).sum() > 16:
-        strands = push_pull_fill(_picture(layers, win),
+        strands = push_pull_fill(picture,
                                  hair[win] & ~covered[win] & ~opening[win])
         tint = cv2.dilate(across.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         tint &= ~opening[win]
@@ -306,11 +307,10 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
         rgba[..., :3], rgba[..., 3] = _over(src[..., :3], src[..., 3] / 255.0 * stray,
                                             rgba[..., :3], rgba[..., 3])
     # Fringe tips that lie over the eye but were taken for the face stay drawn over the lid.
-    tips = _hair_tips_on_the_eye(layers, hair, (rgba[..., 3] > 0) & (lash < 0.3), opening, win,
+    tips = _hair_tips_on_the_eye(picture, hair, (rgba[..., 3] > 0) & (lash < 0.3), opening, win,
                                  lid_rows=(cols, edge),
                                  skin=np.median(lab[known], axis=0))
     if tips.any():
-        picture = _picture(layers, win)
         rgba[win][tips, :3] = picture[tips]
         rgba[win][tips, 3] = 1.0
     out = np.empty((h, w, 4), np.uint8)
@@ -366,14 +366,15 @@ def _hair_above_the_lash_line(lash: np.ndarray, opening: np.ndarray,
     return out
 
 
-def _hair_tips_on_the_eye(layers: list[Layer], hair: np.ndarray, patch: np.ndarray,
+def _hair_tips_on_the_eye(picture: np.ndarray, hair: np.ndarray, patch: np.ndarray,
                           opening: np.ndarray, win: tuple[slice, slice],
                           lid_rows: tuple[np.ndarray, np.ndarray], skin: np.ndarray,
                           tolerance: float = 18.0) -> np.ndarray:
     """The pixels under the closed-eye ``patch`` that continue a lock of the shown ``hair``
     down onto the eye (bool, ``win``-sized): fringe tips lying over the lid, taken for the
     face by the labelling, that a patch of skin cut off square (the lash's own pixels are
-    left out of ``patch``: its ink shades into the hair's colour). Grown from the
+    left out of ``patch``: its ink shades into the hair's colour). ``picture``: what the
+    layers composite to in ``win`` (float RGB). Grown from the
     hair one ring of pixels at a time, each pixel in the colour of the hair it grows from and
     nearer the hair's colour than the ``skin``'s (OpenCV Lab); never into the opening (the
     white and the iris) nor below the closed lid (``lid_rows``: per column, its row), where
@@ -382,7 +383,7 @@ def _hair_tips_on_the_eye(layers: list[Layer], hair: np.ndarray, patch: np.ndarr
     out = np.zeros(hair_w.shape, bool)
     if hair_w.sum() < 16 or not patch_w.any():
         return out
-    lab = cv2.cvtColor(np.clip(_picture(layers, win) + 0.5, 0, 255).astype(np.uint8),
+    lab = cv2.cvtColor(np.clip(picture + 0.5, 0, 255).astype(np.uint8),
                        cv2.COLOR_RGB2LAB).astype(np.float32)
     hair_colour = np.median(lab[hair_w & ~patch_w] if (hair_w & ~patch_w).sum() >= 16
                             else lab[hair_w], axis=0)
