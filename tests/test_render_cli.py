@@ -7,17 +7,7 @@ import pytest
 
 from cli_helpers import fake_tracking_driver
 from cli_helpers import run_cli as run
-
-
-def decode(path, fmt="rgba", codec=None):
-    """Decoded frames; ``codec`` forces a decoder (libvpx-vp9 keeps the webm alpha layer)."""
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        if codec is None:
-            return [f.to_ndarray(format=fmt) for f in c.decode(stream)], stream
-        ctx = av.CodecContext.create(codec, "r")
-        return [f.to_ndarray(format=fmt) for packet in c.demux(stream)
-                for f in ctx.decode(packet)], stream
+from video_files import decode
 
 
 def psnr(a, b):
@@ -48,9 +38,9 @@ def test_idle_mp4_has_the_right_frames_and_moves(rig_path, tmp_path, capsys):
     code, stdout, err = run(["render", str(rig_path), "--idle", "2", "-o", str(out),
                              "--size", "256x256", "--fps", "15", "--quiet"], capsys)
     assert code == 0, err
-    frames, stream = decode(out, "rgb24")
+    frames, stream = decode(out, fmt="rgb24")
     assert len(frames) == 30 and frames[0].shape == (256, 256, 3)
-    assert stream.codec_context.name == "h264"
+    assert stream.codec == "h264"
     # The idle is alive: frames differ, but the background stays white.
     assert max(np.abs(f.astype(int) - frames[0]).max() for f in frames[1:]) > 30
     assert frames[0][2, 2].min() > 240
@@ -63,7 +53,7 @@ def test_transparent_video_really_carries_alpha(rig_path, tmp_path, capsys, ext,
                         "--size", "192x192", "--fps", "10", "--background", "transparent",
                         "--quiet"], capsys)
     assert code == 0, err
-    frames, _ = decode(out, "rgba", codec)
+    frames, _ = decode(out, codec)
     assert len(frames) == 4
     alpha = frames[0][..., 3]
     assert alpha[2, 2] < 8 and alpha[96, 96] > 247
@@ -213,14 +203,14 @@ def test_meta_fps_is_the_default_rate_and_is_kept_in_range(rig_path, tmp_path, c
     code, stdout, err = run(["render", str(rig_path), "--motion", str(path), "-o", str(out),
                              "--size", "64x64", "--quality", "draft"], capsys)
     assert code == 0, err
-    frames, stream = decode(out, "rgb24")
-    assert len(frames) == 6 and stream.average_rate == 12 and "12 fps" in stdout
+    frames, stream = decode(out, fmt="rgb24")
+    assert len(frames) == 6 and stream.rate == 12 and "12 fps" in stdout
     code, _, err = run(["render", str(rig_path), "--motion", str(path), "-o", str(out),
                         "--size", "64x64", "--quality", "draft", "--fps", "10", "--quiet"],
                        capsys)
     assert code == 0, err
-    frames, stream = decode(out, "rgb24")
-    assert len(frames) == 5 and stream.average_rate == 10          # --fps wins
+    frames, stream = decode(out, fmt="rgb24")
+    assert len(frames) == 5 and stream.rate == 10          # --fps wins
     path.write_text(json.dumps(motion3_doc([curve("ParamAngleX", [0, 0, 0, 0.5, 10])],
                                            duration=0.025, fps=1000.0)))
     code, _, err = run(["render", str(rig_path), "--motion", str(path), "-o",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
 
 import av
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from PIL import Image
 
 from runtime.outputs.sinks import open_sink
+from video_files import decode
 from seethrough_core.character import InputError
 
 W, H, N, FPS = 64, 48, 12, 30
@@ -34,33 +34,6 @@ def write_clip(path: Path, n: int = N, size: tuple[int, int] = (W, H), **kwargs)
     with open_sink(path, size, fps=FPS, **kwargs) as sink:
         for i in range(n):
             sink.write(clip_frame(i, *size))
-
-
-class StreamInfo(NamedTuple):
-    codec: str
-    width: int
-    height: int
-    rate: Fraction | None
-    metadata: dict
-    profile: str | None
-    tag: str
-
-
-def decode(path: Path, codec: str | None = None,
-           fmt: str = "rgba") -> tuple[list[np.ndarray], StreamInfo]:
-    """Decoded frames as arrays; ``codec`` forces a decoder (libvpx-vp9 keeps webm alpha)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if codec is None:
-            frames = [f.to_ndarray(format=fmt) for f in container.decode(stream)]
-        else:
-            ctx = av.CodecContext.create(codec, "r")
-            frames = [f.to_ndarray(format=fmt)
-                      for packet in container.demux(stream) for f in ctx.decode(packet)]
-        info = StreamInfo(stream.codec_context.name, stream.width, stream.height,
-                          stream.average_rate, dict(stream.metadata),
-                          stream.codec_context.profile, stream.codec_tag)
-    return frames, info
 
 
 def leftovers(folder: Path) -> list[str]:
