@@ -16,13 +16,14 @@ from typing import Callable
 import numpy as np
 
 from seethrough_core.character import Character, InputError
+from seethrough_core.taxonomy import BACKDROP_TAG
 
 from . import springs
 from .anchors import find_anchors
 from .blush import blush_layer
 from .chain_check import without_folding_chains
 from .chains import default_chain_params, find_chains
-from .mesh import Mesh, mesh_from_alpha
+from .mesh import Mesh, mesh_from_alpha, mesh_of_boxes
 from .model import LayerSpec, Rig, RigSpec
 
 # Relative mesh density per part: fine where the art bends or is small, coarse on big cloth.
@@ -59,9 +60,13 @@ def build_spec(character: Character, *, mesh_density: float = 1.0,
     for i, layer in enumerate(character.layers):
         say(f"mesh {layer.name}")
         density = DENSITY.get(layer.tag, 1.0) * mesh_density
-        mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density, band=MESH_BAND,
-                               refine_mask=_tip_refinement(layer)) if not layer.empty \
-            else Mesh.empty_mesh()
+        if layer.empty:
+            mesh = Mesh.empty_mesh()
+        elif layer.tag == BACKDROP_TAG:      # never bends: boxes over its marks will do
+            mesh = mesh_of_boxes(layer.alpha, layer.offset)
+        else:
+            mesh = mesh_from_alpha(layer.alpha, layer.offset, density=density, band=MESH_BAND,
+                                   refine_mask=_tip_refinement(layer))
         layers.append(LayerSpec(
             name=layer.name, tag=layer.tag, texture=layer.rgba, offset=layer.offset, mesh=mesh,
             side=layer.side, stratum=layer.stratum, group=layer.group, variant=layer.variant,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seethrough_core.taxonomy import EYE_TAGS, HEAD_TAGS
+from seethrough_core.taxonomy import BACKDROP_TAG, EYE_TAGS, HEAD_TAGS
 
 from .anchors import Anchors
 from .deform import WarpAttributes, smoothstep
@@ -89,8 +89,8 @@ def reference_depths(layers) -> dict[str, float]:
 def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | None,
                reference_depth: float | None) -> WarpAttributes:
     n = len(vertices)
-    if n == 0:
-        return WarpAttributes.empty(0)
+    if n == 0 or tag == BACKDROP_TAG:
+        return WarpAttributes.empty(n)      # the picture around the character stays put
     x, y = vertices[:, 0].astype(np.float64), vertices[:, 1].astype(np.float64)
     r = anchors.head_radius
     shoulder_y, chest_y, hip_y = body_levels(anchors)

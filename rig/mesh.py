@@ -510,6 +510,35 @@ def _seeds_are_in_holes(contours: list[np.ndarray], outline: _Outline) -> bool:
 # Meshing
 
 
+def mesh_of_boxes(alpha: np.ndarray, offset: tuple[int, int] = (0, 0), *,
+                  gap: int = 16) -> Mesh:
+    """Two triangles over the bounding box of each cluster of ``alpha > 0`` (pieces closer than
+    ``gap`` px form one cluster), clipped to the layer. For a layer that never bends (the
+    backdrop): its texture's alpha draws the shapes, and a one-pixel frame line along the
+    canvas needs four vertices instead of the ~1000 an outline-following mesh gives it."""
+    alpha = _check_alpha(alpha)
+    h, w = alpha.shape
+    mask = (alpha > 0).astype(np.uint8)
+    if not mask.any():
+        return Mesh.empty_mesh()
+    near = cv2.dilate(mask, np.ones((gap, gap), np.uint8)) if gap > 1 else mask
+    n, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    verts, tris = [], []
+    for x, y, bw, bh, _ in stats[1:n]:
+        x0, y0 = x, y
+        x1, y1 = min(x + bw, w), min(y + bh, h)
+        if not mask[y0:y1, x0:x1].any():
+            continue
+        k = len(verts)
+        verts += [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        tris += [(k, k + 1, k + 2), (k, k + 2, k + 3)]
+    local = np.array(verts, np.float32)
+    uvs = local / np.array([w, h], np.float32)
+    vertices = local + np.array(offset, np.float32)
+    return Mesh(vertices=vertices, triangles=np.array(tris, np.int32), uvs=uvs,
+                boundary=np.arange(len(verts), dtype=np.int32))
+
+
 def default_max_edge(mask_area: float, density: float = 1.0) -> float:
     """Target edge length (px): a small eye gets a few dozen vertices, a shirt a few hundred."""
     return max(8.0, math.sqrt(max(mask_area, 0.0)) / 12.0) / density

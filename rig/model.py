@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from seethrough_core.character import InputError
-from seethrough_core.taxonomy import BODY_TAGS, HAIR_TAGS, HEAD_TAGS
+from seethrough_core.taxonomy import BACKDROP_TAG, BODY_TAGS, HAIR_TAGS, HEAD_TAGS
 
 from . import springs
 from .anchors import Anchors
@@ -434,7 +434,9 @@ def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes],
     if len(layers) < 2:
         return attrs
     seam = max(3.0, 0.004 * max(spec.size))
-    masks = [l.texture[..., 3] > 127 if l.variant is None and l.texture.size else None
+    # The backdrop is scenery: nothing is stitched to it.
+    masks = [l.texture[..., 3] > 127
+             if l.variant is None and l.texture.size and l.tag != BACKDROP_TAG else None
              for l in layers]
     borders = find_borders(masks, [l.offset for l in layers], spec.size, seam)
     radius = max(3.0 * seam, 0.25 * spec.anchors.head_radius)

@@ -28,8 +28,11 @@ V2_TAGS: tuple[str, ...] = (
     "neckwear", "topwear", "handwear", "bottomwear", "legwear", "footwear", "tail", "wings",
     "objects",
 )
-# Every tag a Layer may carry: the v3 tags plus the two v2 classes v3 split up.
-ALL_TAGS: tuple[str, ...] = V3_TAGS + ("hair", "eyes")
+# What a picture holds besides its character (a frame line, a signature, the page's scenery):
+# drawn under everything and never moved.
+BACKDROP_TAG = "backdrop"
+# Every tag a Layer may carry: the v3 tags, the two v2 classes v3 split up, and the backdrop.
+ALL_TAGS: tuple[str, ...] = V3_TAGS + ("hair", "eyes", BACKDROP_TAG)
 
 VARIANTS: tuple[str, ...] = ("mouth_open", "mouth_close", "eye_close", "blush")
 # blush: the cheeks' flush, shown by ParamCheek (drawn on the face, so it moves with it).
@@ -49,10 +52,11 @@ HAIR_TAGS = frozenset({"front hair", "back hair", "hair"})
 EYE_TAGS = frozenset({"irides", "eyebrow", "eyewhite", "eyelash", "eyes"})
 HEAD_TAGS = frozenset({"front hair", "back hair", "hair", "headwear", "face", "irides", "eyebrow",
                        "eyewhite", "eyelash", "eyes", "eyewear", "ears", "earwear", "nose", "mouth"})
-BODY_TAGS = frozenset(set(ALL_TAGS) - HEAD_TAGS)
+BODY_TAGS = frozenset(set(ALL_TAGS) - HEAD_TAGS - {BACKDROP_TAG})
 
 # Typical back-to-front order, used only when a file gives no order or depth (e.g. to place an
-# expression variant or to sort a decomposition's output before depth is known).
+# expression variant or to sort a decomposition's output before depth is known). The backdrop
+# comes before all of them (rank -1).
 CANONICAL_ORDER: tuple[str, ...] = (
     "wings", "back hair", "hair", "tail", "legwear", "footwear", "bottomwear", "handwear",
     "neck", "topwear", "neckwear", "ears", "earwear", "face", "nose", "mouth", "eyewhite",
@@ -133,6 +137,9 @@ SYNONYMS: dict[str, str] = {
     "wings": "wings", "wing": "wings", "翼": "wings", "羽": "wings", "はね": "wings",
     "objects": "objects", "object": "objects", "prop": "objects", "weapon": "objects",
     "accessory": "objects", "小物": "objects", "持ち物": "objects", "武器": "objects",
+    # the picture around the character
+    "backdrop": "backdrop", "background": "backdrop", "scenery": "backdrop",
+    "背景": "backdrop", "はいけい": "backdrop",
 }
 
 # Expression variants, under their common spellings.
@@ -297,6 +304,8 @@ def canonical_rank(tag: str, variant: str | None = None) -> int:
     """Position of a tag in the typical back-to-front order (for placing layers with no depth)."""
     if variant == "eye_close":
         return CANONICAL_ORDER.index("eyelash")
+    if tag == BACKDROP_TAG:
+        return -1
     try:
         return CANONICAL_ORDER.index(tag)
     except ValueError:

@@ -76,7 +76,7 @@ def test_variant_keeps_its_side():
 
 
 def test_unknown_names_become_objects_and_are_flagged():
-    for name in ("Layer 1", "🎉 party", "背景"):
+    for name in ("Layer 1", "🎉 party", "下書き"):
         p = parse_name(name)
         assert p.tag == "objects" and not p.known
 

@@ -36,6 +36,7 @@ import numpy as np
 
 import shaders
 from seethrough_core.character import InputError
+from seethrough_core.taxonomy import BACKDROP_TAG
 
 # Render targets of one output, all together: bounds GPU (or, on llvmpipe, CPU) memory.
 MAX_TARGET_BYTES = 2048 << 20
@@ -293,8 +294,8 @@ class Renderer:
     ``size`` (w, h) of the output; ``background`` 'transparent', 'green' or '#RRGGBB';
     ``quality`` 'draft' (no anti-aliasing), 'normal' (4x MSAA), 'high' (8x MSAA, or 2x
     supersampling with MSAA where 8x is not available); ``fit`` 'canvas' (the whole canvas) or
-    'character' (the union box of the layers visible at rest), with ``margin`` the fraction of the
-    output left free on each side. With ``window=True`` frames are also shown in a window whose
+    'character' (the union box of the layers visible at rest, the backdrop aside), with
+    ``margin`` the fraction of the output left free on each side. With ``window=True`` frames are also shown in a window whose
     resizes change the output size; ``window_background`` (an opaque colour) is what the window
     shows under a transparent ``background`` (default: the background itself), so frames can
     keep their alpha for one output while the window looks like the others.
@@ -456,7 +457,8 @@ class Renderer:
 
     def _visible_rest_bbox(self, layers) -> tuple[float, float, float, float]:
         boxes = [l.mesh.vertices for l in layers
-                 if l.variant not in HIDDEN_AT_REST and l.mesh.n_triangles > 0]
+                 if l.variant not in HIDDEN_AT_REST and l.mesh.n_triangles > 0
+                 and l.tag != BACKDROP_TAG]
         if not boxes:
             w, h = self.rig.size
             return (0.0, 0.0, float(w), float(h))

@@ -3,7 +3,8 @@
 ``decompose(image, backend="heuristic")`` scales the image into the backend's working range,
 asks the backend for raw parts (one layer per See-through tag, with per-pixel pseudo-depth), runs
 the shared finishing (left/right split, depth-guided stratification, drawing order from depth,
-occlusion completion; :mod:`.finish`) and scales the result back to the image's size.
+occlusion completion; :mod:`.finish`), scales the result back to the image's size and, for a
+picture on a plain page, keeps what else the page holds as a static backdrop (:mod:`.backdrop`).
 
 Backends, loaded lazily (the default needs no weights):
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from ..character import Character, InputError
+from .backdrop import add_backdrop
+from .foreground import fit_background, has_real_alpha
 from .images import load_image, rescale_character, resize_rgba, to_rgba
 from .restore import restore_picture
 
@@ -59,9 +61,14 @@ def decompose(image_rgba: np.ndarray, *, backend: str = "heuristic",
     from .finish import finish_parts
     character = finish_parts(raw, progress=progress,
                              stratify_depth=getattr(module, "MEASURES_DEPTH", True))
+    # An opaque picture's page, fitted once at full size for the restoring and the backdrop.
+    page = None if has_real_alpha(image[..., 3]) else \
+        fit_background(np.ascontiguousarray(image[..., :3]))
     if scale != 1.0:
         character = rescale_character(character, (w, h))
-        restore_picture(character, image)
+        restore_picture(character, image, page)
+    if page is not None:
+        add_backdrop(character, image, page)
     character.warnings.extend(missing_parts(character, had_mouth=any(
         l.tag == "mouth" for l in raw.layers)))
     if progress:

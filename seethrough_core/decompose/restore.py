@@ -28,9 +28,11 @@ _CLEAR = 0.004         # an alpha this small is nothing
 _ALIKE = 0.05 ** 2     # colours closer than this (squared, 0..1) say nothing about an alpha
 
 
-def restore_picture(character: Character, image: np.ndarray) -> None:
+def restore_picture(character: Character, image: np.ndarray,
+                    background: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Fit the character's layers (in place) to ``image``, the (H, W, 4) uint8 picture at the
-    character's size (see the module doc)."""
+    character's size (see the module doc). ``background``: ``fit_background`` of an opaque
+    picture, when at hand."""
     from .foreground import _FOREGROUND_MIN, estimate_alpha, fit_background, has_real_alpha
     w, h = character.size
     if image.shape[:2] != (h, w):
@@ -48,7 +50,8 @@ def restore_picture(character: Character, image: np.ndarray) -> None:
         figure = None
     else:
         rgb = np.ascontiguousarray(image[..., :3])
-        background = fit_background(rgb)
+        if background is None:
+            background = fit_background(rgb)
         full_a, full_rgb = estimate_alpha(rgb, background)
         matte_a = full_a[y0:y1, x0:x1]
         matte_rgb = full_rgb[y0:y1, x0:x1].astype(np.float32) / 255.0
