@@ -30,8 +30,8 @@ Expression deformers (stage 1), each a per-vertex map precomputed into arrays at
 * Eyes (ParamEyeLOpen/ROpen = o): eyewhite vertices above the closing line y_c(x) (a quadratic
   through the eyewhite's lower edge) move to ``y_c + (y - y_c) o``; upper-lash vertices drop by
   ``(1 - o) (y_c(x) - y_top(x))`` so the lash line lands on the closing line; lower-lid vertices
-  stay. When ``eye_close`` art exists, it fades in as o falls from 0.3 to 0.1 while the open-eye
-  art fades out.
+  stay. When ``eye_close`` art exists, it fades in as o falls from 0.15 to 0.03 while the
+  open-eye art fades out.
 * Gaze (ParamEyeBallX/Y): irides translate by (X g_x, -Y g_y), g from the free space inside the
   eyewhite; the renderer clips irides to the eyewhite so they never leave it.
 * Brows (ParamBrowLY/RY = b): translate by -b a (a = 40 % of the eye height) and drop slightly
@@ -190,8 +190,11 @@ def _smoothstep_scalar(e0: float, e1: float, x: float) -> float:
 
 
 def eye_close_fade(openness: float) -> float:
-    """Weight of the eye_close art: 0 above 30 % open, 1 below 10 %."""
-    return _smoothstep_scalar(0.3, 0.1, float(openness))
+    """Weight of the eye_close art: 0 above 15 % open, 1 below 3 %. Until then the open eye
+    closes by itself (its lash near the lower lid, a sliver of iris under it), as a drawn
+    half-closed eye looks; faded in from 30 % open, the closed art lay over the still open
+    eye as a pale veil and a double lash line through a fifth of the blink."""
+    return _smoothstep_scalar(0.15, 0.03, float(openness))
 
 
 def mouth_open_fade(opening: float) -> float:

@@ -146,6 +146,24 @@ def test_closed_eye_lands_the_lash_on_the_closing_line(example_rig):
     assert pose.layer_alpha[layer_index(example_rig, "eye_close-r")] == pytest.approx(0.0)
 
 
+def test_a_nearly_closed_eye_is_the_open_art_closing_and_the_closed_art_only_at_the_end(
+        example_rig):
+    # At a fifth open the open eye closes by itself, its lash near the lower lid: the closed
+    # art laid over it then was a pale veil with a second lash line through it.
+    eye = example_rig.anchors.eyes["l"]
+    close, lash = layer_index(example_rig, "eye_close-l"), layer_index(example_rig, "eyelash-l")
+    rest = example_rig.spec.layers[lash].mesh.vertices
+    for openness, shown in ((0.2, 0.0), (0.15, 0.0), (0.02, 1.0)):
+        pose = example_rig.pose({"ParamEyeLOpen": openness}, 0)
+        assert pose.layer_alpha[close] == pytest.approx(shown)
+        assert pose.layer_alpha[lash] == pytest.approx(1.0 - shown)
+    pose = example_rig.pose({"ParamEyeLOpen": 0.2}, 0)
+    drop = (layer_vertices(pose, example_rig, "eyelash-l") - rest)[:, 1]
+    assert drop.max() > 0.5 * eye.size[1]
+    mid = example_rig.pose({"ParamEyeLOpen": 0.09}, 0).layer_alpha[close]
+    assert 0.0 < mid < 1.0
+
+
 def test_gaze_moves_irides_within_the_eye(example_rig):
     rest = example_rig.pose({}, 0).copy()
     right_up = example_rig.pose({"ParamEyeBallX": 1, "ParamEyeBallY": 1}, 0)
