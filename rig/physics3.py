@@ -248,7 +248,8 @@ def _setting(value, index: int, names: dict[str, str]) -> Setting:
     if len(vertices) < 2:
         raise _Bad(f"{where} needs at least 2 vertices (a root and one that swings), has "
                    f"{len(vertices)}")
-    if sum(v.radius for v in vertices[1:]) < 1e-3:
+    # Only no length at all: a stiff, heavily damped pendulum is written a thousandth long.
+    if sum(v.radius for v in vertices[1:]) <= 0.0:
         raise _Bad(f"{where}: the vertices' Radius values add up to 0; a pendulum needs a length")
     if "Normalization" in d:
         _normalization(d["Normalization"], f"{where}.Normalization")
