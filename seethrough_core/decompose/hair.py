@@ -241,4 +241,31 @@ def split_front_back(hair: np.ndarray, face_egg: np.ndarray, body_span: np.ndarr
     reach = max(3, int(round(0.3 * ed))) | 1
     across = cv2.morphologyEx(front.astype(np.uint8), cv2.MORPH_CLOSE,
                               np.ones((reach, 1), np.uint8)) > 0
-    return front | (across & hair)
+    front |= across & hair
+    return front | _hanging_from(front, hair & ~front, yy > chin_y)
+
+
+def _hanging_from(front: np.ndarray, back: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Bool (H, W): the pieces of ``back`` in the ``low`` rows that hang from ``front``: the
+    hair right above most of their top edge is front hair. A side lock over the cheek whose
+    tips hang on past the neck over the page (seeded as back hair there) was cut across where
+    the seeds met; at a tilt its tips swung off from it in fragments (bust-image1). Back hair
+    seen beside the neck runs on up behind the head, under no front lock."""
+    out = np.zeros_like(back)
+    pieces, n = ndimage.label(back & low, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return out
+    hair = front | back
+    for i, box in enumerate(ndimage.find_objects(pieces), start=1):
+        own = pieces[box] == i
+        cols = np.flatnonzero(own.any(axis=0))
+        top = np.argmax(own[:, cols], axis=0) + box[0].start
+        xs = cols + box[1].start
+        above = top - 1
+        ok = above >= 0
+        xs, above = xs[ok], above[ok]
+        on_hair = hair[above, xs]
+        on_front = front[above, xs]
+        if on_front.sum() >= 3 and on_front.sum() >= 0.6 * max(on_hair.sum(), 1):
+            out[box] |= own
+    return out

@@ -15,15 +15,16 @@ def iris_circle(gray: np.ndarray, iris: np.ndarray, span: float) -> np.ndarray |
     """The disc (bool, ``gray``'s shape) of the circle the iris's outline draws, or None.
 
     ``gray``: the picture's lightness around the eye (uint8); ``iris``: the pixels labelled
-    iris there; ``span``: the eye's width (its upper lash's), px. Circles a third to nine
-    tenths of the span across count; the one that holds at least 70 % of ``iris`` and adds
-    least outside it wins."""
+    iris there; ``span``: the eye's width (its upper lash's), px. Circles a third to three
+    quarters of the span across count (a wider one is the eye's own outline, and closing
+    under it dropped the lid onto the blush below the eye); the one that holds at least 70 %
+    of ``iris`` and adds least outside it wins."""
     if iris.sum() < 8 or span < 8:
         return None
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)
     circles = cv2.HoughCircles(blurred, cv2.HOUGH_GRADIENT, dp=1, minDist=max(4.0, span / 4),
                                param1=60, param2=15, minRadius=max(3, int(0.17 * span)),
-                               maxRadius=max(4, int(0.45 * span)))
+                               maxRadius=max(4, int(0.375 * span)))
     if circles is None:
         return None
     yy, xx = np.mgrid[0:gray.shape[0], 0:gray.shape[1]]

@@ -24,6 +24,7 @@ from .parts import Head, label_the_rest
 # Tilts up to this many degrees the rules take as they are: they hold to about 12 (test-image1
 # leans 11), and a picture labelled turned loses a little to the resampling (thin lashes).
 LEVEL_WITHIN = 13.0
+LEVEL_TRIES = 3     # turns tried, each by the eyes the last one found
 
 
 def eye_line_angle(eyes: tuple[Point, Point]) -> float:
@@ -62,8 +63,35 @@ def label_upright(label: Callable[[np.ndarray, np.ndarray, Layout], tuple[np.nda
     angle = eye_line_angle(head.eyes)
     if abs(angle) <= LEVEL_WITHIN:
         return labels, head
+    eyes = head.eyes
+    for _ in range(LEVEL_TRIES):
+        turned = _label_turned(label, rgb, alpha, layout, eyes, angle)
+        if turned is None:
+            break
+        m, level_labels, level_head = turned
+        inverse = cv2.invertAffineTransform(m)
+        found = (_moved(inverse, level_head.eyes[0]), _moved(inverse, level_head.eyes[1]))
+        # Turned by eyes that were not the eyes (a white fleck beside one), the head found in
+        # the turned picture is tilted itself, or elsewhere: then the tilt was not the head's.
+        # But the eyes found turned may be the true ones (the tilted rules took an eye and
+        # its lash for the pair): the picture is turned again by theirs, and taken when two
+        # turns agree on where the eyes are.
+        apart = math.dist(*eyes)
+        agree = max(min(math.dist(e, f) for f in eyes) for e in found) <= 0.3 * apart
+        if abs(eye_line_angle(level_head.eyes)) <= LEVEL_WITHIN / 2 and agree:
+            return _turned_back(m, level_labels, level_head, alpha, found)
+        if math.dist(*found) < 0.5 * apart:
+            break                    # the turned picture's pair is no truer: give up
+        eyes, angle = found, eye_line_angle(found)
+    return labels, head
+
+
+def _label_turned(label, rgb: np.ndarray, alpha: np.ndarray, layout: Layout,
+                  eyes: tuple[Point, Point], angle: float):
+    """(the turning map, labels, head) of the picture turned about ``eyes`` by ``angle``,
+    or None when nothing is found there."""
     h, w = alpha.shape
-    centre = ((head.eyes[0][0] + head.eyes[1][0]) / 2, (head.eyes[0][1] + head.eyes[1][1]) / 2)
+    centre = ((eyes[0][0] + eyes[1][0]) / 2, (eyes[0][1] + eyes[1][1]) / 2)
     m, size = leveling((h, w), centre, angle)
     level_rgb = cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
@@ -74,15 +102,14 @@ def label_upright(label: Callable[[np.ndarray, np.ndarray, Layout], tuple[np.nda
     try:
         level_labels, level_head = label(level_rgb, level_alpha, level_layout)
     except InputError:
-        return labels, head
-    # Turned by eyes that were not the eyes (a white fleck beside one), the head found in the
-    # turned picture is tilted itself, or elsewhere: then the tilt was not the head's.
+        return None
+    return m, level_labels, level_head
+
+
+def _turned_back(m: np.ndarray, level_labels: np.ndarray, level_head: Head, alpha: np.ndarray,
+                 eyes: tuple[Point, Point]) -> tuple[np.ndarray, Head]:
+    h, w = alpha.shape
     inverse = cv2.invertAffineTransform(m)
-    eyes = (_moved(inverse, level_head.eyes[0]), _moved(inverse, level_head.eyes[1]))
-    apart = math.dist(*head.eyes)
-    if abs(eye_line_angle(level_head.eyes)) > LEVEL_WITHIN / 2 or \
-            max(min(math.dist(e, f) for f in head.eyes) for e in eyes) > 0.3 * apart:
-        return labels, head
     back = cv2.warpAffine(level_labels, m, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     # The figure's own outline: pixels the turn left unlabelled take their nearest label.
