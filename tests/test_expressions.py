@@ -578,3 +578,51 @@ def test_only_a_lash_crossing_a_strand_is_given_back_as_hair_not_a_pixel_on_its_
     across = _lash_over_hair(lash, opening, hair, least=6)
     assert across[20:24, 10:18].all() and across.sum() == 32
     assert not across[10, 40]
+
+
+def test_the_iris_round_is_an_iris_wide_not_the_eye_s_own_outline():
+    # An eye's outline round as wide as its lash was once taken for the iris's: the lid
+    # closed under it, low on the blush below the eye. An iris's ring is found, the eye's not.
+    from seethrough_core.decompose.iris_round import iris_circle
+    span = 40.0
+    h, w = 80, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    labelled = (np.abs(xx - 40) < 7) & (yy > 30) & (yy < 40)          # the iris's shaded top
+
+    def ring_of(r):
+        gray = np.full((h, w), 220, np.uint8)
+        gray[np.abs(np.hypot(xx - 40, yy - 40) - r) < 1.5] = 60
+        return gray
+
+    found = iris_circle(ring_of(0.3 * span), labelled, span)
+    assert found is not None and abs(found.sum() - np.pi * (0.3 * span + 1.5) ** 2) < 0.2 * found.sum()
+    assert iris_circle(ring_of(0.475 * span), labelled, span) is None
+
+
+def test_a_closed_lid_continues_the_shade_above_the_eye_and_not_a_drawn_crease():
+    # A fringe's shadow falls on the skin above the eye: darker skin of the skin's hue. The
+    # closed lid's skin runs on from it (before, shade counted as "not skin" and the lid
+    # came out as a pale patch cut into the shadow); a thin crease line drawn in that shade
+    # is a line, and does not darken the lid.
+    layers, top = _arched_lash_layers(shadow=False)
+    h, w = layers[0].alpha.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    shade_colour = (222, 180, 165)
+    face = layers[0]
+    shadow = (face.alpha > 0) & (yy < 60)
+    face.rgba[shadow, :3] = shade_colour
+    # A crease hugging the lid, darker than the shade but by less than shade is darker
+    # than the skin: only its thinness tells it from shade.
+    crease = (np.abs(xx - 65) <= 22) & (yy >= top - 10) & (yy < top - 8)
+    face.rgba[crease, :3] = (208, 163, 150)
+    art = next(l for l in add_expression_art(layers) if l.variant == "eye_close")
+    inside = art.alpha > 250
+    rim = inside & ~np.roll(inside, 1, axis=0)                  # the lid's top row
+    cols = (xx >= 58) & (xx <= 72)
+    row = rim & cols
+    assert row.sum() >= 10
+    colours = art.rgba[row][:, :3].astype(int)
+    to_shade = np.abs(colours - shade_colour).max(axis=1)
+    to_skin = np.abs(colours - SKIN).max(axis=1)
+    assert (to_shade < to_skin).mean() > 0.8                   # the shade, not a pale patch
+    assert (colours.sum(axis=1) >= sum(shade_colour) - 10).mean() > 0.9   # no crease in it
