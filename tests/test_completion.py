@@ -6,7 +6,7 @@ import numpy as np
 from seethrough_core.character import Character, Layer
 from seethrough_core.decompose.completion import (HeadGeometry, complete_hidden,
                                                   decontaminate_edges, face_shape, neck_shape,
-                                                  visible_owner)
+                                                  top_outline, visible_owner)
 from seethrough_core.decompose.inpaint import directional_fill, orientation_field
 
 
@@ -185,6 +185,93 @@ def test_a_top_goes_on_under_a_lock_lying_over_the_seam_to_its_sleeve():
     assert diff.max() <= 2
 
 
+def test_a_shoulder_s_outline_goes_on_under_a_lock_lying_on_it():
+    # Shoulders sloping down from the neck; a lock lies across the left one. Under the lock
+    # the top's outline runs on along the slope, not square at the lower of its two ends
+    # (a tilt that swings the lock aside showed a notch cut into the shoulder), and nothing
+    # of the top, its seam included, reaches above it (a look-up that lifted the lock showed
+    # scraps of shoulder over the shoulder's line).
+    h, w = 240, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    slope = 180 + np.abs(xx - 100) * 30 / 80.0           # the shoulder line's row
+    top = (yy >= slope) & (np.abs(xx - 100) <= 80)
+    lock = (xx >= 40) & (xx < 80) & (yy >= 150) & (yy < 230)
+    layers = [_layer("topwear", top & ~lock, (30, 30, 90), 0.6),
+              _layer("front hair", lock, (70, 50, 40), 0.2)]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers])
+    complete_hidden(layers)
+    painted = layers[0].alpha > 127
+    for x in range(42, 80):
+        line = int(np.ceil(slope[0, x]))
+        assert painted[line + 1:230, x].all(), x               # up to the shoulder's line
+        assert not painted[:line - 1, x].any(), x              # and no higher
+    diff = np.abs(Character((w, h), layers).composite().astype(int)
+                  - before.composite().astype(int))
+    assert diff.max() <= 2
+
+
+def test_a_top_is_painted_no_higher_than_its_edge_seen_under_a_lock_s_tips():
+    # A lock ends just above the shoulder, the page seen between its tips and the shoulder;
+    # the top rises higher on either side of it (a sleeve's puff, the collar). Rows spanned
+    # between those painted the top on up under the lock: a look-up that lifted the tips
+    # showed those scraps floating above the shoulder.
+    h, w = 240, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    top = ((yy >= 200) & (xx >= 20) & (xx < 180)) | ((yy >= 175) & (xx >= 30) & (xx < 40)) \
+        | ((yy >= 170) & (xx >= 90) & (xx < 110))
+    lock = (xx >= 50) & (xx < 62) & (yy >= 120) & (yy < 197)
+    layers = [_layer("topwear", top, (30, 30, 90), 0.6),
+              _layer("front hair", lock, (70, 50, 40), 0.2)]
+    complete_hidden(layers)
+    painted = layers[0].alpha > 0
+    assert not painted[:199, 50:62].any()
+    assert painted[200:, 50:62].all()
+
+
+def test_a_top_under_a_lock_has_no_slit_where_a_column_meets_another_part():
+    # A wide lock lies on a flat shoulder; in two of its columns a sleeve's sliver, not the
+    # lock, lies right on the top's edge. Those columns are under the lock as much as their
+    # neighbours: the top is painted up to its outline there too (left out, they opened as a
+    # slit when the lock swung).
+    h, w = 240, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    top = (yy >= np.where(xx < 60, 170, 150)) & (xx >= 20) & (xx < 180)   # a step under it
+    lock = (xx >= 40) & (xx < 80) & (yy >= 100) & (yy < 190)
+    sliver = (xx >= 59) & (xx < 61) & (yy >= 185) & (yy < 190)
+    lock &= ~sliver
+    layers = [_layer("topwear", top & ~lock & ~sliver, (30, 30, 90), 0.6),
+              _layer("handwear", sliver, (30, 30, 90), 0.5),
+              _layer("front hair", lock, (70, 50, 40), 0.2)]
+    complete_hidden(layers)
+    painted = layers[0].alpha > 127
+    line = 170 + (150 - 170) * (xx[0] - 39) / 41.0             # from (39, 170) to (80, 150)
+    for x in range(42, 78):
+        assert painted[int(np.ceil(line[x])) + 1:190, x].all(), x
+        assert not painted[:int(line[x]) - 1, x].any(), x
+
+
+def test_a_top_s_outline_is_where_the_page_lies_above_it_and_runs_on_under_a_lock():
+    # Columns 0-19: the page above the top's edge (row 50): outline. 20-29: a lock lies on
+    # it: the outline runs straight on between row 50 and row 40 (column 30). 30-39: page
+    # again, the edge at row 40. 40-49: the neck lies above the collar: no outline there
+    # (cutting the top at the collar opened a hole beside the neck when the hair swung).
+    h, w = 80, 50
+    yy, xx = np.mgrid[0:h, 0:w]
+    edge = np.where(xx < 30, 50, 40)
+    edge = np.where((xx >= 20) & (xx < 30), 60, edge)          # under the lock it shows lower
+    mask = yy >= edge
+    page = np.ones((h, w), bool)
+    strands = (xx >= 20) & (xx < 30) & (yy < 60)
+    neck = (xx >= 40) & (yy < 40)
+    page &= ~mask & ~strands & ~neck
+    line, hidden = top_outline(mask, page, strands)
+    assert np.allclose(line[:20], 50) and np.allclose(line[30:40], 40)
+    assert hidden[20:30].all() and not hidden[:20].any()
+    expected = 50 + (40 - 50) * (np.arange(20, 30) - 19) / 11.0
+    assert np.allclose(line[20:30], expected)
+    assert np.isnan(line[40:]).all() and not hidden[40:].any()
+
+
 def test_the_neck_goes_on_up_under_the_jaw_as_wide_as_the_jaw():
     (h, w), yy, xx, face, eyes, shoulders, neck, hair = _bust()
     # Short hair, a cap above the ears: nothing hangs behind the jaw.
@@ -273,6 +360,39 @@ def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():
     after = Character((w, h), layers).composite()
     assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
     assert visible_owner(layers)[5, 20] == 1
+
+
+def test_a_pixel_inside_the_part_below_coloured_like_the_one_above_stays_below():
+    # A brown lock's edge over a dark lash's wing: a fleck of lash two pixels off the lock in
+    # the lock's own brown unmixed as wholly the lock's and moved to it, and when the lash
+    # closed it floated over the skin as a dotted line beside the lock. Only the lock's soft
+    # edge, side by side with it, is the lock's.
+    h, w = 30, 40
+    brown = np.array([120, 70, 50], np.float32)
+    dark = np.array([40, 15, 15], np.float32)
+    lock = np.zeros((h, w), bool)
+    lock[:, 24:] = True
+    picture = np.broadcast_to(dark, (h, w, 3)).copy()
+    picture[lock] = brown
+    picture[:, 23] = 0.5 * brown + 0.5 * dark        # the lock's anti-aliased edge
+    fleck = (slice(10, 12), 22)                       # lock-coloured, past the soft edge
+    picture[fleck] = brown
+    lash = np.zeros((h, w, 4), np.uint8)
+    lash[..., :3] = np.round(picture)
+    lash[..., 3] = 255
+    lash[lock, :3] = dark                             # painted under the lock already
+    hair = np.zeros((h, w, 4), np.uint8)
+    hair[lock, :3] = brown
+    hair[lock, 3] = 255
+    layers = [Layer("eyelash", lash, tag="eyelash"), Layer("front hair", hair, tag="front hair")]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers]).composite()
+    owner = np.where(lock, 1, 0)
+    decontaminate_edges(layers, owner, radius=2)
+    assert 100 < layers[1].rgba[5, 23, 3] < 155                  # the soft edge: half the lock's
+    assert layers[1].rgba[10, 22, 3] == 0 and layers[1].rgba[11, 22, 3] == 0   # no fleck
+    assert (layers[1].rgba[:, :23, 3] == 0).all()
+    after = Character((w, h), layers).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
 
 
 def test_a_glasses_frame_goes_on_under_a_strand_as_a_stroke_of_its_own_width_and_ink():

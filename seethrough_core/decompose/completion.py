@@ -28,6 +28,7 @@ For every layer, top to bottom:
    mix of both. It is split: the upper part keeps its own colour with the mix as its alpha
    (an anti-aliased edge), the lower part its own clean colour, so neither carries a halo of the
    other when they move apart or one fades out (a mouth line leaves no trace on the face).
+   The upper part's share fades out from its own pixels, never rising again further off.
 """
 from __future__ import annotations
 
@@ -117,6 +118,9 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
     skin_colours = _colours_of(layers, frozenset({"face"}), k=3)
     clothes = _union(layers, TORSO_CLOTHES)
     covered = np.zeros((h, w), bool)             # opaque pixels of the layers above
+    strands = np.zeros((h, w), bool)             # ...of the hair among them
+    # Where the picture shows no part at all (a page's marks are no part).
+    page = np.isin(owner, [-1] + [i for i, l in enumerate(layers) if l.tag == "backdrop"])
     # The body as the picture shows it (what is painted under locks is only a guess).
     body_seen = np.isin(owner, [i for i, l in enumerate(layers) if l.tag not in STRAND_TAGS])
     for layer in reversed(layers):
@@ -139,6 +143,15 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                     iris = geo.irides.get(layer.side) if geo.valid else None
                     opening = mask | iris if iris is not None else mask
                     shape &= ~_above_top_edge(opening, slack=2)
+                if layer.tag == "topwear" and strands.any():
+                    # Under hair lying on a shoulder the top's outline runs on straight
+                    # between where it is seen: row spans stopped at a flat top there (a tilt
+                    # that swung the lock aside showed a square notch in the shoulder), or
+                    # reached up to the shoulder's rise to the neck, and the seam past the
+                    # outline too (a look-up that lifted the tips showed scraps of shoulder
+                    # above the shoulder's line).
+                    shape = _to_outline_under(shape, _top_silhouette(mask, clothes), page,
+                                              strands, covered)
                 if layer.tag in ("back hair", "hair") and geo.valid:
                     # Below a bob's drawn ends only as much seam as an anti-aliased edge needs:
                     # a nod lifted a full seam into view as a bar under the tips.
@@ -155,6 +168,8 @@ def complete_hidden(layers: list[Layer], *, seam: int | None = None) -> None:
                     if layer.tag == "face":
                         draw_hidden_outline(layer, mask, new)
         covered |= layer.alpha == 255
+        if layer.tag in STRAND_TAGS:
+            strands |= layer.alpha == 255
     decontaminate_edges(layers, owner, radius=max(1, int(round(0.0015 * max(h, w)))))
 
 
@@ -232,6 +247,7 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
                 continue
             free = (lower < 0) & (l.alpha[ys, xs] > 127)
             lower[free] = j
+        splits = []
         for j in np.unique(lower[lower >= 0]):
             if j not in clean:
                 clean[j] = _clean_colours(layers[j], owner == j)
@@ -254,6 +270,9 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
             faint = a < 0.1
             a[faint] = 0.0
             B[faint] = I[faint]
+            splits.append((j, py, px, a, F, B, I))
+        _keep_attached(splits, region[win], (y0, x0))
+        for j, py, px, a, F, B, I in splits:
             some = a > 0
             F[some] = np.clip((I[some] - (1 - a[some, None]) * B[some]) / a[some, None], 0, 1)
             upper.rgba[py, px, :3] = np.clip(F * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -262,6 +281,45 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
             low.rgba[py, px, :3] = np.clip(B * 255 + 0.5, 0, 255).astype(np.uint8)
             low.rgba[py, px, 3] = 255
             handled[py, px] = True
+
+
+def _keep_attached(splits: list, region: np.ndarray, origin: tuple[int, int]) -> None:
+    """Give back to the part below (in place: alpha 0, the pixel's own colour there) the
+    pixels on its side of the border that the upper part would take more of than it takes of
+    the pixels between them and its own: a mixed edge fades out from the upper part, it does
+    not come back. Where the two parts' colours are alike (a lock's edge over a lash's wing) a
+    pixel inside the lower part can unmix as wholly the upper's: moved there, it is a speck
+    two pixels off the lock, left floating as a dotted line when the lash under it closes.
+    ``splits``: (part below, rows, columns, alpha, F, B, I) per part below; ``region``: the
+    upper part's own pixels, in the window at ``origin``."""
+    y0, x0 = origin
+    share = np.where(region, 1.0, 0.0).astype(np.float32)
+    taken = np.zeros(region.shape, bool)          # lower-side pixels the upper part takes
+    for _, py, px, a, *_ in splits:
+        ry, rx = py - y0, px - x0
+        share[ry, rx] = a
+        taken[ry, rx] = ~region[ry, rx] & (a > 0)
+    if not taken.any():
+        return
+    # Ring by ring away from the upper part's own pixels, each pixel at most what its nearer
+    # neighbours keep (with a little slack for the fit's noise). Side by side, not corner to
+    # corner: a staircase edge's mixed pixels share a side with the part.
+    reached = region & (share > 0)
+    cap = np.zeros(region.shape, np.float32)
+    cross = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    while True:
+        ring = (cv2.dilate(reached.astype(np.uint8), cross) > 0) & taken & ~reached
+        if not ring.any():
+            break
+        near = cv2.dilate(np.where(reached, share, 0.0).astype(np.float32), cross)
+        cap[ring] = near[ring] + 0.1
+        share[ring] = np.minimum(share[ring], cap[ring])
+        reached |= ring
+    for _, py, px, a, F, B, I in splits:
+        ry, rx = py - y0, px - x0
+        loose = taken[ry, rx] & (~reached[ry, rx] | (a > cap[ry, rx]))
+        a[loose] = 0.0
+        B[loose] = I[loose]
 
 
 def _unmix(I: np.ndarray, F: np.ndarray, B: np.ndarray):
@@ -336,6 +394,7 @@ def completion_shape(layer: Layer, mask: np.ndarray, geo: HeadGeometry,
     if tag == "topwear" and clothes is not None:
         # A top reaches its sleeves: where a lock of hair lies over the seam between them,
         # neither one's visible pixels span it, and a turn would uncover a hole.
+        # (Where hair lies on its shoulders, see _to_outline_under.)
         return _row_spans(_main_body(mask | clothes)) | _closed(mask)
     if tag in ("topwear", "bottomwear"):
         return _row_spans(_main_body(mask)) | _closed(mask)
@@ -824,6 +883,63 @@ def _above_top_edge(mask: np.ndarray, slack: int = 0) -> np.ndarray:
     edge = np.interp(np.arange(mask.shape[1]), cols, top) - slack
     out[:] = np.arange(mask.shape[0])[:, None] < edge[None, :]
     return out
+
+
+def _top_silhouette(mask: np.ndarray, clothes: np.ndarray) -> np.ndarray:
+    """A top and its sleeves as seen, near their bulk: specks high up left out, the edge
+    the picture's own (the opened bulk's sits a pixel or two in)."""
+    full = mask | clothes
+    near = cv2.dilate(_main_body(full).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return full & near
+
+
+def _to_outline_under(shape: np.ndarray, full: np.ndarray, page: np.ndarray,
+                      strands: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """``shape`` brought to the body's top outline (:func:`top_outline`): cut off above it,
+    and filled from it down to the body seen below the lock where hair hides it (under
+    whatever lies in front there: ``covered``)."""
+    h, w = shape.shape
+    line, hidden = top_outline(full, page, strands)
+    rows = np.arange(h)[:, None]
+    known = ~np.isnan(line)
+    start = np.ceil(np.where(known, line, -1.0))[None, :]
+    top = np.where(full.any(axis=0), np.argmax(full, axis=0), h)
+    fill = (hidden & known)[None, :] & (rows >= start) & (rows < top[None, :]) & covered
+    return (shape & (rows >= start)) | fill
+
+
+def top_outline(mask: np.ndarray, page: np.ndarray, strands: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A body's top outline, per column: (row (float (W,), NaN where not known), hidden (bool
+    (W,))). Where the ``page`` lies right above the mask's top edge it is seen: the outline
+    is that edge. Where a lock (``strands``) lies on it, the outline is carried straight
+    across between the nearest seen columns either side, and is hidden; columns with seen
+    ones on one side only get none: where the outline goes past the lock's far side is not
+    known. Where another part lies above it (the neck over a collar) it is no outline."""
+    h, w = mask.shape
+    line = np.full(w, np.nan)
+    has = mask.any(axis=0)
+    top = np.where(has, np.argmax(mask, axis=0), h)
+    cols = np.arange(w)
+    above = np.clip(top - 1, 0, h - 1)
+    seen = has & (top >= 1) & page[above, cols]
+    hidden = has & (top >= 1) & strands[above, cols]
+    # A column or two among hidden ones whose edge meets something else (a strand's soft
+    # edge held by another part) is under the same locks: left out, it opened as a slit.
+    near = max(3, int(round(0.004 * max(h, w))))
+    run = ndimage.binary_closing(hidden, structure=np.ones(2 * near + 1, bool))
+    hidden |= run & has & ~seen
+    line[seen] = top[seen]
+    at_seen = np.flatnonzero(seen)
+    if at_seen.size < 2:
+        return line, np.zeros(w, bool)
+    at = np.flatnonzero(hidden)
+    k = np.searchsorted(at_seen, at)
+    inside = (k > 0) & (k < at_seen.size)
+    at, k = at[inside], k[inside]
+    a, b = at_seen[k - 1], at_seen[k]
+    line[at] = top[a] + (top[b] - top[a]) * (at - a) / (b - a).astype(np.float64)
+    return line, hidden
 
 
 def _row_spans(mask: np.ndarray) -> np.ndarray:
