@@ -1,7 +1,6 @@
 """`seethrough-rig render` end to end: drivers, formats, transparency, the rest pose."""
 import json
 
-import av
 import numpy as np
 import pytest
 
