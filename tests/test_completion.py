@@ -362,6 +362,41 @@ def test_decontaminated_edges_leave_no_trace_of_a_line_on_the_skin():
     assert visible_owner(layers)[5, 20] == 1
 
 
+def test_a_border_drawn_across_smooth_shading_is_no_mixed_edge():
+    # A bare neck runs on into the bare chest (a top's label), its shade lightening by 45
+    # levels over 18 rows: unmixed as an edge, the chest took a faint fringe over the neck a few rows
+    # deep, which rose off the neck at a look-up as a band. There is no edge to split: both
+    # keep their own pixels, opaque. An anti-aliased line on the same border is still split.
+    h, w = 40, 40
+    t = np.clip((np.arange(h, dtype=np.float32) - 12) / 18, 0, 1)[:, None, None]
+    shade = np.array([190, 140, 125], np.float32) + 45 * t * t * (3 - 2 * t) \
+        * np.ones((1, w, 3), np.float32)
+    neck = np.zeros((h, w, 4), np.uint8)
+    neck[..., :3] = np.round(shade)
+    neck[..., 3] = 255                                 # painted on under the chest already
+    chest = np.zeros((h, w, 4), np.uint8)
+    chest[20:, :, :3] = np.round(shade[20:])
+    chest[20:, :, 3] = 255
+    layers = [Layer("neck", neck, tag="neck"), Layer("topwear", chest, tag="topwear")]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers]).composite()
+    owner = np.where(chest[..., 3] > 127, 1, 0)
+    decontaminate_edges(layers, owner, radius=2)
+    assert (layers[1].rgba[:20, :, 3] == 0).all() and (layers[1].rgba[20:, :, 3] == 255).all()
+    after = Character((w, h), layers).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
+    # The same border drawn as an edge: the chest lighter by 40 levels from row 20, with one
+    # row half way between.
+    step = shade.copy()
+    step[20:] += 40
+    step[19] += 20
+    neck[..., :3] = np.round(np.minimum(shade, 255))
+    neck[19, :, :3] = np.round(step[19])
+    chest[20:, :, :3] = np.round(np.minimum(step[20:], 255))
+    layers = [Layer("neck", neck, tag="neck"), Layer("topwear", chest, tag="topwear")]
+    decontaminate_edges(layers, owner, radius=2)
+    assert 90 < layers[1].rgba[19, 20, 3] < 165
+
+
 def test_a_pixel_inside_the_part_below_coloured_like_the_one_above_stays_below():
     # A brown lock's edge over a dark lash's wing: a fleck of lash two pixels off the lock in
     # the lock's own brown unmixed as wholly the lock's and moved to it, and when the lash

@@ -43,6 +43,9 @@ from .inpaint import directional_fill, orientation_field, push_pull_fill
 SKIN_TAGS = frozenset({"face", "neck", "ears", "nose"})
 STRAND_TAGS = taxonomy.HAIR_TAGS | {"tail"}
 HIGHLIGHT_MARGIN = 15.0     # OpenCV L above the hair's median that is a highlight, not its tone
+# A border pixel is a mix of two parts only where the picture changes within a pixel of it by
+# this share of the two parts' colour difference at least (an anti-aliased edge spans most).
+EDGE_CONTRAST = 0.5
 # Parts drawn as thin lines of one colour (a glasses frame): they continue under what crosses
 # them as the same lines, never as filled areas.
 LINE_TAGS = frozenset({"eyewear"})
@@ -210,6 +213,11 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     image, coverage = _composite_rgb(layers)
     solid = coverage > 0.995                     # inside the figure: two parts, no background
+    # How much the picture changes within a pixel of each: an edge drawn between two parts
+    # spans their colours in a pixel or two, a border drawn by the labels across smooth
+    # shading (the neck running on into a bare chest) a few levels.
+    square = np.ones((3, 3), np.uint8)
+    contrast = np.linalg.norm(cv2.dilate(image, square) - cv2.erode(image, square), axis=-1)
     handled = np.zeros((h, w), bool)             # each pixel is split once, by its upper part
     clean: dict[int, np.ndarray] = {}
     for u in range(len(layers) - 1, -1, -1):
@@ -263,7 +271,11 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
             a = np.where(use_edge, fits[1][0], fits[0][0])
             norm = np.where(use_edge, fits[1][1], fits[0][1])
             resid = np.where(use_edge, fits[1][2], fits[0][2])
-            ok = (norm > 0.08 ** 2) & (resid < 0.08)
+            # Only a mix where the picture shows an edge: split across shading, the upper
+            # part took a faint fringe over the lower one, which at a look-up rose off the
+            # neck as a band.
+            ok = (norm > 0.08 ** 2) & (resid < 0.08) & \
+                (contrast[py, px] >= EDGE_CONTRAST * np.sqrt(norm))
             py, px, a, F, B, I = py[ok], px[ok], a[ok], F[ok], B[ok], I[ok]
             # Exactly the picture again: the small residual goes into the upper colour, and a
             # faint mix stays with the lower part.
