@@ -86,8 +86,63 @@ def reference_depths(layers) -> dict[str, float]:
     return {tag: s / w for tag, (s, w) in sums.items() if w > 0}
 
 
+# Clothes whose upper edge, drawn over the neck, is where the neck meets the body.
+NECK_COVERS = ("topwear", "neckwear")
+
+
+def neck_floor(layers, anchors: Anchors) -> tuple[np.ndarray, np.ndarray] | None:
+    """(columns, rows): per canvas column across the neck, the first row below the chin where
+    clothes drawn over it begin (``layers`` in drawing order, each with ``tag``, ``variant``,
+    ``texture`` and ``offset``), or None when nothing lies over the neck. The neck is fixed
+    to the body there: bound to the head down to a fixed share of the way to the shoulders,
+    its edge under a neckline above that share rose with a look-up and showed the flat paint
+    under the top as a band."""
+    necks = [i for i, l in enumerate(layers) if l.tag == "neck" and l.variant is None
+             and l.texture.size]
+    if not necks:
+        return None
+    neck = layers[necks[0]]
+    h, w = neck.texture.shape[:2]
+    x0, y0 = neck.offset
+    painted = neck.texture[..., 3] > 127
+    chin_y = anchors.neck_pivot[1]
+    cover = np.zeros((h, w), bool)
+    for l in layers[necks[0] + 1:]:
+        if l.tag not in NECK_COVERS or l.variant is not None or not l.texture.size:
+            continue
+        lh, lw = l.texture.shape[:2]
+        lx, ly = l.offset
+        ax0, ay0 = max(x0, lx), max(y0, ly)
+        ax1, ay1 = min(x0 + w, lx + lw), min(y0 + h, ly + lh)
+        if ax1 > ax0 and ay1 > ay0:
+            cover[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] |= \
+                l.texture[ay0 - ly:ay1 - ly, ax0 - lx:ax1 - lx, 3] > 127
+    rows = np.arange(h)[:, None] + y0
+    meet = painted & cover & (rows > chin_y)
+    cols = np.flatnonzero(meet.any(axis=0))
+    if cols.size == 0:
+        return None
+    first = np.argmax(meet[:, cols], axis=0) + y0
+    return (cols + x0).astype(np.float64), first.astype(np.float64)
+
+
+def held_at_floor(vertices: np.ndarray, w_head: np.ndarray, floor: tuple[np.ndarray, np.ndarray],
+                  anchors: Anchors) -> np.ndarray:
+    """The neck's head weights (after stitching, which carries the chin's and the locks'
+    motion some way down it) brought to 0 at its floor and below, over the lower half of the
+    way up to the chin: the neck's edge under a neckline stays on the body."""
+    x, y = vertices[:, 0].astype(np.float64), vertices[:, 1].astype(np.float64)
+    chin_y = anchors.neck_pivot[1]
+    low = np.interp(x, *floor)
+    ramp = smoothstep(low, 0.5 * (low + chin_y), y)
+    return np.minimum(w_head, np.where(low > chin_y, ramp, w_head))
+
+
 def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | None,
-               reference_depth: float | None) -> WarpAttributes:
+               reference_depth: float | None,
+               floor: tuple[np.ndarray, np.ndarray] | None = None) -> WarpAttributes:
+    """How each vertex of a layer follows the head and the body. ``floor``: the neck's
+    (neck_floor), for the neck."""
     n = len(vertices)
     if n == 0 or tag == BACKDROP_TAG:
         return WarpAttributes.empty(n)      # the picture around the character stays put
@@ -147,6 +202,10 @@ def bind_layer(vertices: np.ndarray, tag: str, anchors: Anchors, depth: float | 
     elif tag == "neck":
         # The neck bends: its top follows the head, its base the body.
         base = chin_y + 0.7 * max(shoulder_y - chin_y, 1.0)
+        if floor is not None:
+            # Down to where the clothes over it begin, not past it; and over a quarter of the
+            # way at least, however high a collar (the bend is not one row).
+            base = np.clip(np.interp(x, *floor), chin_y + 0.25 * (base - chin_y), base)
         w_head = smoothstep(base, chin_y - 0.05 * r, y)
         z_head = np.zeros(n)
     if is_head or tag == "neck":

@@ -23,7 +23,7 @@ from . import springs
 from .anchors import Anchors
 from .arap import arap_precompute, arap_solve
 from .binding import (FEATURE_TAGS, HAIR_LIFT, bind_layer, body_levels, depth_lift, face_dome,
-                      reference_depths)
+                      held_at_floor, neck_floor, reference_depths)
 from .chains import REFERENCE_HEAD_RADIUS, ChainSpec, default_chain_params
 from .deform import (FrameState, WarpAttributes, WarpGeometry, frame_state, global_warp,
                      local_affine)
@@ -113,9 +113,14 @@ class Rig:
         self.rest = (np.concatenate([l.mesh.vertices for l in layers]).astype(np.float64)
                      if layers else np.zeros((0, 2)))
         self._ref_depth = reference_depths(layers)
+        floor = neck_floor(layers, spec.anchors)
         per_layer = [bind_layer(l.mesh.vertices, l.tag, spec.anchors, l.depth,
-                                self._ref_depth.get(l.tag)) for l in layers]
-        self.attrs = WarpAttributes.concat(stitch_layers(spec, per_layer, self._ref_depth))
+                                self._ref_depth.get(l.tag), floor) for l in layers]
+        per_layer = stitch_layers(spec, per_layer, self._ref_depth, floor)
+        for l, a in zip(layers, per_layer) if floor is not None else ():
+            if l.tag == "neck" and len(a.w_head):
+                a.w_head = held_at_floor(l.mesh.vertices, a.w_head, floor, spec.anchors)
+        self.attrs = WarpAttributes.concat(per_layer)
         shoulder_y, chest_y, hip_y = body_levels(spec.anchors)
         self.geometry = WarpGeometry(spec.anchors.head_center, spec.anchors.neck_pivot,
                                      spec.anchors.body_center_x,
@@ -425,11 +430,13 @@ class Rig:
         return {i: l.clip_to for i, l in enumerate(self.spec.layers) if l.clip_to is not None}
 
 
-def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes],
-                  refs: dict[str, float]) -> list[WarpAttributes]:
+def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes], refs: dict[str, float],
+                  floor: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> list[WarpAttributes]:
     """Per-layer warp attributes stitched across cuts and limited across overlaps (see
     rig.stitch); ``refs``: each tag's reference depth (binding.reference_depths). Expression
-    variants are left alone: they sit on their own parts."""
+    variants are left alone: they sit on their own parts. ``floor``: the neck's
+    (binding.neck_floor)."""
     layers = spec.layers
     if len(layers) < 2:
         return attrs
@@ -446,7 +453,7 @@ def stitch_layers(spec: RigSpec, attrs: list[WarpAttributes],
 
     def evaluate(j: int, points: np.ndarray) -> WarpAttributes:
         l = layers[j]
-        return bind_layer(points, l.tag, spec.anchors, l.depth, refs.get(l.tag))
+        return bind_layer(points, l.tag, spec.anchors, l.depth, refs.get(l.tag), floor)
 
     return stitch([l.mesh.vertices.astype(np.float64) for l in layers], attrs, borders, seam,
                   radius, evaluate, groups, rigid)

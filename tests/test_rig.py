@@ -318,3 +318,28 @@ def test_glasses_stay_on_the_face_when_the_head_turns():
     rest = margins({})
     for yaw in (25.0, -25.0):
         assert np.abs(margins({"ParamAngleX": yaw}) - rest).max() < 5.0, yaw
+
+
+def test_the_necks_edge_under_a_neckline_stays_on_the_body(example_character):
+    # A neckline high on the neck (the top drawn over it, 16 px higher than the example's):
+    # bound to the head down to a fixed share of the way to the shoulders, the neck's edge
+    # under the neckline rose with a look-up (4 px here) and showed the flat paint under the
+    # top as a band (test-image1). It stays where the top begins; the chin still moves.
+    from dataclasses import replace
+
+    from rig.autorig import build_spec
+    from rig.binding import neck_floor
+    top = next(l for l in example_character.layers if l.tag == "topwear")
+    top = replace(top, offset=(top.offset[0], top.offset[1] - 16))
+    others = [l for l in example_character.layers if l.tag != "topwear"]
+    at = next(i for i, l in enumerate(others) if l.tag == "neck") + 1
+    spec = build_spec(replace(example_character, layers=others[:at] + [top] + others[at:]))
+    floor = neck_floor(spec.layers, spec.anchors)
+    assert floor is not None and floor[1].min() < top.offset[1] + 5
+    rig = Rig(spec)
+    k = next(i for i, l in enumerate(spec.layers) if l.tag == "neck")
+    rest = spec.layers[k].mesh.vertices.astype(np.float64)
+    moved = np.linalg.norm(rig.pose({"ParamAngleY": 20.0}, 0).layer_vertices(k) - rest, axis=1)
+    low = rest[:, 1] >= np.interp(rest[:, 0], *floor) - 0.5
+    assert low.sum() >= 10 and moved[low].max() < 0.25
+    assert moved[rest[:, 1] < spec.anchors.neck_pivot[1] + 5].max() > 8.0
