@@ -670,6 +670,29 @@ def test_the_white_stops_at_the_line_its_opening_follows_at_the_top():
     assert diff.max() <= 2
 
 
+def test_the_white_under_the_iris_is_painted_in_its_lit_tone_not_its_shadow():
+    # The white's top half is in the lash's blue-grey shadow and a corner holds skin taken
+    # into the opening: averaged, the white painted under the iris came out a grey block that
+    # a glance showed where the iris had been. It takes the white's lit tone.
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 80) / 70.0) ** 2 + ((yy - 60) / 55.0) ** 2 <= 1
+    lens = (((xx - 80) / 30.0) ** 2 + ((yy - 62) / 10.0) ** 2 <= 1) & (yy >= 58)
+    iris = ((xx - 80) ** 2 + (yy - 64) ** 2 <= 11 ** 2)
+    lash = (np.abs(xx - 80) <= 32) & (yy >= 52) & (yy < 58)
+    white = _layer("eyewhite", lens & ~iris, (250, 250, 252))
+    white.rgba[lens & (yy < 64), :3] = (150, 160, 185)          # the lash's shadow
+    white.rgba[lens & (xx > 98), :3] = (235, 200, 180)          # a corner of skin
+    layers = [_layer("face", face, (250, 222, 205)), white,
+              _layer("irides", iris & lens, (60, 110, 190)),
+              _layer("eyelash", lash, (20, 15, 15))]
+    complete_hidden(layers)
+    under = iris & lens & (yy >= 66)                              # below the shadow's rows
+    painted = layers[1].rgba[under][:, :3].astype(int)
+    assert (layers[1].alpha[under] == 255).all()
+    assert np.abs(painted - (250, 250, 252)).max() <= 12
+
+
 def test_back_hair_behind_the_head_is_painted_in_the_hair_s_tone_not_lifted_by_its_sheen():
     # Brown hair with a broad pale sheen across the crown (an "angel ring"): the hair painted
     # behind the face and the neck takes the hair's own tone, as an artist paints back hair,
