@@ -145,19 +145,30 @@ def test_a_picture_larger_than_the_working_size_keeps_its_sharpness(shared_data)
     assert np.percentile(diff, 99) <= 2
 
 
-def test_a_picture_turned_decomposes_as_the_picture_turned(shared_data):
-    # test-image1 leans its head by 11 degrees; turned by 8 more, the face was cut off along
-    # a vertical line, an eye went to an ear, the whole body to the top (no skirt, no legs)
-    # and the closed lid ran across the face. Turned, the picture gives the same parts, each
-    # where the picture's turned lies.
-    import cv2
+@pytest.fixture(scope="module")
+def picture1(shared_data):
+    """test-image1 and its decomposition, shared by the tests that turn or mirror it."""
     from seethrough_core.decompose import decompose, load_image
     path = shared_data / "illustrations" / "seethrough-test-image1.png"
     if not path.exists():
         pytest.skip("seethrough-test-image1.png not found")
     image = load_image(path)
+    return image, decompose(image)
+
+
+@pytest.mark.parametrize("angle", [8.0, 12.0])
+def test_a_picture_turned_decomposes_as_the_picture_turned(picture1, angle):
+    # test-image1 leans its head by 11 degrees; turned by 8 more, the face was cut off along
+    # a vertical line, an eye went to an ear, the whole body to the top (no skirt, no legs)
+    # and the closed lid ran across the face. Turned by 12, the rules found an eye on the
+    # shoulder and the misread labels were kept (glasses found, no front hair, the closed
+    # lid drawn down the whole canvas). Turned, the picture gives the same parts, each where
+    # the picture's turned lies, its closed lids drawn along its eye line.
+    import cv2
+    from seethrough_core.decompose import decompose
+    image, character = picture1
     h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), 8.0, 1.0)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     turned = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255, 255))
 
@@ -169,8 +180,9 @@ def test_a_picture_turned_decomposes_as_the_picture_turned(shared_data):
                 out[l.name] = (xs.mean(), ys.mean())
         return out
 
-    character = decompose(image)
-    plain, tilted = centres(character), centres(decompose(turned))
+    turned_character = decompose(turned)
+    assert not any(l.tag == "eyewear" for l in turned_character.layers)
+    plain, tilted = centres(character), centres(turned_character)
     face_w = (character.layer("face").alpha > 127).any(axis=0).sum()
     placed = ("face", "neck", "mouth_close", "eyewhite-l", "eyewhite-r", "irides-l",
               "irides-r", "eyelash-l", "eyelash-r", "eye_close-l", "eye_close-r")
@@ -178,20 +190,20 @@ def test_a_picture_turned_decomposes_as_the_picture_turned(shared_data):
     assert whole | set(placed) <= set(tilted) & set(plain), set(tilted) ^ set(plain)
     for name in placed:
         x, y = m @ np.array([*plain[name], 1.0])
-        assert np.hypot(x - tilted[name][0], y - tilted[name][1]) < 0.08 * face_w, name
+        # (The right iris is half under a lock: found a little smaller one way or the other,
+        # its centre moves further.)
+        within = 0.11 if name == "irides-r" else 0.08
+        assert np.hypot(x - tilted[name][0], y - tilted[name][1]) < within * face_w, name
 
 
-def test_a_mirrored_picture_decomposes_as_the_mirror_of_the_picture(shared_data):
+def test_a_mirrored_picture_decomposes_as_the_mirror_of_the_picture(picture1):
     # Mirrored, test-image1's head turns the other way and the pose model saw it side-on (its
     # eyes drawn together, its shoulders on top of each other): the face was looked for in a
     # blob of face, neck and bare chest, an earring taken for an eye, and the face layer took
     # the chest. The face, eyes and mouth of the mirrored picture are the mirror of the
     # picture's.
-    from seethrough_core.decompose import decompose, load_image
-    path = shared_data / "illustrations" / "seethrough-test-image1.png"
-    if not path.exists():
-        pytest.skip("seethrough-test-image1.png not found")
-    image = load_image(path)
+    from seethrough_core.decompose import decompose
+    image, character = picture1
     w = image.shape[1]
 
     def boxes(character):
@@ -205,7 +217,7 @@ def test_a_mirrored_picture_decomposes_as_the_mirror_of_the_picture(shared_data)
                     [np.minimum(out[l.tag][:2], box[:2]), np.maximum(out[l.tag][2:], box[2:])])
         return out
 
-    plain = boxes(decompose(image))
+    plain = boxes(character)
     mirrored = boxes(decompose(np.ascontiguousarray(image[:, ::-1])))
     face_w = plain["face"][2] - plain["face"][0]
     # (An iris partly hidden by a lock is found a little smaller on one side or the other.)
