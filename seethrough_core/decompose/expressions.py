@@ -9,7 +9,9 @@ PSD, where an artist can touch them up, and the rig uses them like hand-drawn on
   as the closed lid: the picture's own line (its arch, thickness and wing, in its ink) moved
   straight down into the lower part of the eye's opening, where a lid closes, its arch
   flattened and its line a little thinner, as a closed eye is drawn. A lash that
-  yields no clear line gets a drawn lid line of the lash's ink in the same place.
+  yields no clear line gets a drawn lid line of the lash's ink in the same place. A head
+  leaning by more than the labelling's LEVEL_WITHIN gets its closed eyes drawn on the layers
+  turned level about the eyes, then turned back: the lid comes down square to the eye line.
 - **Open mouth**: a rounded opening hanging from the middle of the mouth line, a dark
   interior (the skin's hue, much darker and redder) with a lighter tongue at its bottom,
   outlined in the mouth line's colour. The mouth line becomes ``mouth_close``. Without a mouth
@@ -27,6 +29,7 @@ from .. import taxonomy
 from ..character import Layer
 from .inpaint import push_pull_fill
 from .iris_round import iris_circle
+from .upright import LEVEL_WITHIN, eye_line_angle, leveling
 
 MOUTH_DEPTH = 0.56      # the mouth's height between the eye line (0) and the chin (1)
 LID_HEIGHT = 0.75       # where a closed lid lies: from the eye opening's top (0) to bottom (1)
@@ -36,6 +39,8 @@ LID_THICKNESS = 0.6     # the lid line's width as a share of the lash strokes' t
 # 52 %, at 0.7 on 61 %; the sample's closed eye against its artist's 25.7 -> 25.4 dB)...
 CLOSED_LID_THINNING = 0.7
 CLOSED_LID_ARCH = 0.6       # ...and its arch flatter than the open eye's
+MAX_LID_SLOPE = 0.27     # tan 15 degrees: a drawn lid's slope at its middle, at most
+MAX_LID_SAG = 0.12       # and how far its ends rise above its middle, a share of its length
 SPECK_SHARE = 0.1       # a brow's or frame's piece no larger than this share of the lash is a speck
 
 
@@ -48,7 +53,7 @@ def add_expression_art(layers: list[Layer]) -> list[Layer]:
             _specks_on_the_eye_to_the_lash(out, side)
         eye_parts = [i for i, l in enumerate(out) if l.tag in ("eyelash", "eyewhite", "irides")
                      and l.variant is None]
-        arts = [a for a in (closed_eye(out, side) for side in ("r", "l", None)) if a is not None]
+        arts = _closed_eyes(out)
         if arts:
             # Drawn where the lashes are: above every part of the eyes, at their depth.
             nearest = min((out[i].depth_median() for i in eye_parts
@@ -65,6 +70,69 @@ def add_expression_art(layers: list[Layer]) -> list[Layer]:
 
 
 # ------------------------------------------------------------------------------ closed eyes
+
+SIDES = ("r", "l", None)
+
+
+def _closed_eyes(layers: list[Layer]) -> list[Layer]:
+    """``closed_eye`` of each eye; on a leaning head drawn on the layers turned level about
+    the eyes and turned back. Drawn in the picture's frame, the lid came down along the
+    canvas's columns, not square to the eye line: on test-image turned 20 degrees the lid's
+    skin cut a fringe lock off square and left pieces of the lash beside the lid."""
+    tilt = _eye_tilt(layers)
+    if tilt is None:
+        return [a for a in (closed_eye(layers, side) for side in SIDES) if a is not None]
+    angle, centre = tilt
+    h, w = layers[0].alpha.shape
+    m, size = leveling((h, w), centre, angle)
+    level = [_warped(l, m, size) for l in layers]
+    return [_warped(a, m, (w, h), back=True)
+            for a in (closed_eye(level, side) for side in SIDES) if a is not None]
+
+
+def _eye_tilt(layers: list[Layer]) -> tuple[float, tuple[float, float]] | None:
+    """(the eye line's angle, the point between the eyes) when the two eyes' lashes (or
+    whites) lie on a line tilted by more than LEVEL_WITHIN degrees and every layer spans the
+    canvas; else None."""
+    shape = layers[0].alpha.shape if layers else None
+    if shape is None or any(l.offset != (0, 0) or l.alpha.shape != shape for l in layers):
+        return None
+    centres = {}
+    for side in ("l", "r"):
+        for tags in (("eyelash",), ("eyewhite", "irides")):
+            ys, xs = np.nonzero(_alpha(layers, tags, side) > 0.5)
+            if ys.size >= 8:
+                centres[side] = (float(xs.mean()), float(ys.mean()))
+                break
+    if len(centres) < 2:
+        return None
+    eyes = (centres["l"], centres["r"])
+    angle = eye_line_angle(eyes)
+    if abs(angle) <= LEVEL_WITHIN:
+        return None
+    return angle, ((eyes[0][0] + eyes[1][0]) / 2, (eyes[0][1] + eyes[1][1]) / 2)
+
+
+def _warped(layer: Layer, m: np.ndarray, size: tuple[int, int], back: bool = False) -> Layer:
+    """The layer moved by the 2x3 map ``m`` (or back, by its inverse) onto a canvas of
+    ``size`` (w, h): colours resampled premultiplied, so edges fade to clear, not to black."""
+    flags = cv2.INTER_LINEAR | (cv2.WARP_INVERSE_MAP if back else 0)
+    rgba = layer.rgba.astype(np.float32)
+    a = rgba[..., 3:] / 255.0
+    pre = np.concatenate([rgba[..., :3] * a, rgba[..., 3:]], axis=-1)
+    moved = cv2.warpAffine(pre, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=0)
+    alpha = moved[..., 3:] / 255.0
+    rgb = np.where(alpha > 1e-3, moved[..., :3] / np.maximum(alpha, 1e-3), 0.0)
+    out = np.empty(moved.shape, np.uint8)
+    out[..., :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    out[..., 3] = np.clip(moved[..., 3] + 0.5, 0, 255).astype(np.uint8)
+    depth = None
+    if layer.depth is not None:
+        depth = cv2.warpAffine(layer.depth.astype(np.float32), m, size,
+                               flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return replace(layer, rgba=out, depth=depth)
+
 
 SPECK_TAGS = ("eyebrow", "eyewear")     # parts whose specks on an eye are the lash's ink
 
@@ -307,6 +375,19 @@ def closed_eye(layers: list[Layer], side: str | None) -> Layer | None:
             # its bottom (by a rim, a strand) must not turn it into a frown: then it runs
             # straight.
             coef = [0.0, *np.polyfit(cols - cols.mean(), edge, 1)]
+        # Over the opening and a little past its corners, its ends an eighth of its length
+        # above its middle at most: a lash layer holding a piece beside the eye took the
+        # curve fitted under a small opening far past it, and the lid rose out of the eye
+        # over the hair as a long line (test-image1 turned 12, its eye drawn turned level).
+        span = float(cols.max() - cols.min() + 1) if cols.size else eye_w
+        x_start = max(x_start, float(cols.min()) - 0.25 * span) if cols.size else x_start
+        x_end = min(x_end, float(cols.max()) + 0.25 * span) if cols.size else x_end
+        half = max(0.5 * (x_end - x_start), 1.0)
+        if coef[0] < 0 and -coef[0] * half * half > MAX_LID_SAG * (x_end - x_start):
+            coef = [-MAX_LID_SAG * (x_end - x_start) / (half * half), *coef[1:]]
+        # And no steeper in its middle than an eye line the labels take as level (a strand
+        # cutting the opening off slantwise gave the fit a slope of 33 degrees).
+        coef = [coef[0], float(np.clip(coef[1], -MAX_LID_SLOPE, MAX_LID_SLOPE)), coef[2]]
         lid = _lid_line(coef, cols.mean(), x_start, x_end, thickness, (h, w))
         lid_rgb = np.broadcast_to(ink_colour, (h, w, 3))
     a = lid[..., None]
