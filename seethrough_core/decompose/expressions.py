@@ -75,34 +75,48 @@ SIDES = ("r", "l", None)
 
 
 def _closed_eyes(layers: list[Layer]) -> list[Layer]:
-    """``closed_eye`` of each eye; on a leaning head drawn on the layers turned level about
-    the eyes and turned back. Drawn in the picture's frame, the lid came down along the
-    canvas's columns, not square to the eye line: on test-image turned 20 degrees the lid's
-    skin cut a fringe lock off square and left pieces of the lash beside the lid."""
+    """``closed_eye`` of each eye; on a leaning head drawn on the layers around the eyes
+    turned level about them, and turned back. Drawn in the picture's frame, the lid came down
+    along the canvas's columns, not square to the eye line: on test-image turned 20 degrees
+    the lid's skin cut a fringe lock off square and left pieces of the lash beside the lid."""
     tilt = _eye_tilt(layers)
     if tilt is None:
         return [a for a in (closed_eye(layers, side) for side in SIDES) if a is not None]
-    angle, centre = tilt
+    angle, (cx, cy), (x0, y0, x1, y1) = tilt
     h, w = layers[0].alpha.shape
-    m, size = leveling((h, w), centre, angle)
-    level = [_warped(l, m, size) for l in layers]
-    return [_warped(a, m, (w, h), back=True)
-            for a in (closed_eye(level, side) for side in SIDES) if a is not None]
+    around = [replace(l, rgba=l.rgba[y0:y1, x0:x1],
+                      depth=None if l.depth is None else l.depth[y0:y1, x0:x1]) for l in layers]
+    m, size = leveling((y1 - y0, x1 - x0), (cx - x0, cy - y0), angle)
+    level = [_warped(l, m, size) for l in around]
+    arts = []
+    for art in (closed_eye(level, side) for side in SIDES):
+        if art is None:
+            continue
+        back = _warped(art, m, (x1 - x0, y1 - y0), back=True)
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[y0:y1, x0:x1] = back.rgba
+        lash = next((l for l in layers if l.tag == "eyelash" and l.side == art.side
+                     and l.variant is None and l.depth is not None), None)
+        arts.append(replace(back, rgba=rgba, depth=None if lash is None else lash.depth.copy()))
+    return arts
 
 
-def _eye_tilt(layers: list[Layer]) -> tuple[float, tuple[float, float]] | None:
-    """(the eye line's angle, the point between the eyes) when the two eyes' lashes (or
-    whites) lie on a line tilted by more than LEVEL_WITHIN degrees and every layer spans the
-    canvas; else None."""
+def _eye_tilt(layers: list[Layer]
+              ) -> tuple[float, tuple[float, float], tuple[int, int, int, int]] | None:
+    """(the eye line's angle, the point between the eyes, a box (x0, y0, x1, y1) holding
+    both eyes and an eye distance round them) when the two eyes' lashes (or whites) lie on a
+    line tilted by more than LEVEL_WITHIN degrees and every layer spans the canvas; else
+    None."""
     shape = layers[0].alpha.shape if layers else None
     if shape is None or any(l.offset != (0, 0) or l.alpha.shape != shape for l in layers):
         return None
-    centres = {}
+    centres, boxes = {}, []
     for side in ("l", "r"):
         for tags in (("eyelash",), ("eyewhite", "irides")):
             ys, xs = np.nonzero(_alpha(layers, tags, side) > 0.5)
             if ys.size >= 8:
                 centres[side] = (float(xs.mean()), float(ys.mean()))
+                boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
                 break
     if len(centres) < 2:
         return None
@@ -110,7 +124,11 @@ def _eye_tilt(layers: list[Layer]) -> tuple[float, tuple[float, float]] | None:
     angle = eye_line_angle(eyes)
     if abs(angle) <= LEVEL_WITHIN:
         return None
-    return angle, ((eyes[0][0] + eyes[1][0]) / 2, (eyes[0][1] + eyes[1][1]) / 2)
+    pad = int(np.ceil(np.hypot(eyes[0][0] - eyes[1][0], eyes[0][1] - eyes[1][1])))
+    h, w = shape
+    box = (max(0, min(b[0] for b in boxes) - pad), max(0, min(b[1] for b in boxes) - pad),
+           min(w, max(b[2] for b in boxes) + pad), min(h, max(b[3] for b in boxes) + pad))
+    return angle, ((eyes[0][0] + eyes[1][0]) / 2, (eyes[0][1] + eyes[1][1]) / 2), box
 
 
 def _warped(layer: Layer, m: np.ndarray, size: tuple[int, int], back: bool = False) -> Layer:
