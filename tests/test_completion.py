@@ -397,6 +397,32 @@ def test_a_border_drawn_across_smooth_shading_is_no_mixed_edge():
     assert 90 < layers[1].rgba[19, 20, 3] < 165
 
 
+def test_a_soft_edge_between_two_materials_is_still_split():
+    # Dark hair over skin with an edge drawn soft, a ramp 6 px wide: the picture changes by
+    # a sixth of the two colours' difference a pixel, as slowly as shading, but hair and skin
+    # are two materials: the mix is split (the hair takes the ramp as alpha), or the skin's
+    # side of the ramp would travel with the face as a dark halo.
+    h, w = 40, 40
+    skin, hair = np.array([250, 220, 200], np.float32), np.array([40, 30, 30], np.float32)
+    t = np.clip((np.arange(h, dtype=np.float32) - 16.5) / 6.0, 0, 1)[:, None, None]
+    picture = np.round(skin * (1 - t) + hair * t) * np.ones((1, w, 1), np.float32)
+    face = np.zeros((h, w, 4), np.uint8)
+    face[..., :3] = picture
+    face[20:, :, :3] = skin                            # painted on under the hair already
+    face[..., 3] = 255
+    top = np.zeros((h, w, 4), np.uint8)
+    top[20:, :, :3] = picture[20:]
+    top[20:, :, 3] = 255
+    layers = [Layer("face", face, tag="face"), Layer("front hair", top, tag="front hair")]
+    before = Character((w, h), [Layer(l.name, l.rgba.copy(), tag=l.tag) for l in layers]).composite()
+    owner = np.where(top[..., 3] > 127, 1, 0)
+    decontaminate_edges(layers, owner, radius=2)
+    assert 0 < layers[1].rgba[19, 20, 3] < 255                # the hair takes its side of the mix
+    assert np.abs(layers[0].rgba[19, 20, :3].astype(int) - skin).max() <= 6   # clean skin below
+    after = Character((w, h), layers).composite()
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 2
+
+
 def test_a_pixel_inside_the_part_below_coloured_like_the_one_above_stays_below():
     # A brown lock's edge over a dark lash's wing: a fleck of lash two pixels off the lock in
     # the lock's own brown unmixed as wholly the lock's and moved to it, and when the lash

@@ -46,6 +46,7 @@ HIGHLIGHT_MARGIN = 15.0     # OpenCV L above the hair's median that is a highlig
 # A border pixel is a mix of two parts only where the picture changes within a pixel of it by
 # this share of the two parts' colour difference at least (an anti-aliased edge spans most).
 EDGE_CONTRAST = 0.5
+SHADE_SPAN = 0.25      # two parts this far apart in colour (RGB 0..1) are two materials
 # Parts drawn as thin lines of one colour (a glasses frame): they continue under what crosses
 # them as the same lines, never as filled areas.
 LINE_TAGS = frozenset({"eyewear"})
@@ -274,8 +275,10 @@ def decontaminate_edges(layers: list[Layer], owner: np.ndarray, radius: int = 2)
             # Only a mix where the picture shows an edge: split across shading, the upper
             # part took a faint fringe over the lower one, which at a look-up rose off the
             # neck as a band.
+            # (Shading spans a few tens of levels: parts further apart in colour, hair on
+            # skin, navy on white, meet at an edge however softly it is drawn.)
             ok = (norm > 0.08 ** 2) & (resid < 0.08) & \
-                (contrast[py, px] >= EDGE_CONTRAST * np.sqrt(norm))
+                ((contrast[py, px] >= EDGE_CONTRAST * np.sqrt(norm)) | (norm >= SHADE_SPAN ** 2))
             py, px, a, F, B, I = py[ok], px[ok], a[ok], F[ok], B[ok], I[ok]
             # Exactly the picture again: the small residual goes into the upper colour, and a
             # faint mix stays with the lower part.
