@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from .. import taxonomy
 from ..character import Layer
+from .images import warp_rgba
 from .inpaint import push_pull_fill
 from .iris_round import iris_circle
 from .upright import LEVEL_WITHIN, eye_line_angle, leveling
@@ -133,23 +134,13 @@ def _eye_tilt(layers: list[Layer]
 
 def _warped(layer: Layer, m: np.ndarray, size: tuple[int, int], back: bool = False) -> Layer:
     """The layer moved by the 2x3 map ``m`` (or back, by its inverse) onto a canvas of
-    ``size`` (w, h): colours resampled premultiplied, so edges fade to clear, not to black."""
-    flags = cv2.INTER_LINEAR | (cv2.WARP_INVERSE_MAP if back else 0)
-    rgba = layer.rgba.astype(np.float32)
-    a = rgba[..., 3:] / 255.0
-    pre = np.concatenate([rgba[..., :3] * a, rgba[..., 3:]], axis=-1)
-    moved = cv2.warpAffine(pre, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=0)
-    alpha = moved[..., 3:] / 255.0
-    rgb = np.where(alpha > 1e-3, moved[..., :3] / np.maximum(alpha, 1e-3), 0.0)
-    out = np.empty(moved.shape, np.uint8)
-    out[..., :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-    out[..., 3] = np.clip(moved[..., 3] + 0.5, 0, 255).astype(np.uint8)
+    ``size`` (w, h)."""
     depth = None
     if layer.depth is not None:
+        flags = cv2.INTER_LINEAR | (cv2.WARP_INVERSE_MAP if back else 0)
         depth = cv2.warpAffine(layer.depth.astype(np.float32), m, size,
                                flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    return replace(layer, rgba=out, depth=depth)
+    return replace(layer, rgba=warp_rgba(layer.rgba, m, size, inverse=back), depth=depth)
 
 
 SPECK_TAGS = ("eyebrow", "eyewear")     # parts whose specks on an eye are the lash's ink

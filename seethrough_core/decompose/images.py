@@ -164,18 +164,38 @@ def _unreadable(path: Path, exc: BaseException) -> InputError:
                       f"WebP, TIFF, BMP or GIF")
 
 
+def _premultiplied(rgba: np.ndarray) -> np.ndarray:
+    """uint8 straight RGBA -> float32 premultiplied (0..255)."""
+    f = rgba.astype(np.float32)
+    f[..., :3] *= f[..., 3:4] / 255.0
+    return f
+
+
+def _straight(pre: np.ndarray, clear: float) -> np.ndarray:
+    """float32 premultiplied RGBA (0..255) -> uint8 straight; alpha at most ``clear`` is
+    taken as nothing (colour 0)."""
+    a = pre[..., 3:4]
+    pre[..., :3] = np.where(a > clear, pre[..., :3] * 255.0 / np.maximum(a, 1e-6), 0)
+    return np.clip(pre + 0.5, 0, 255).astype(np.uint8)
+
+
 def resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resample straight RGBA through premultiplied alpha (no dark fringes)."""
     w, h = size
     if rgba.shape[1] == w and rgba.shape[0] == h:
         return rgba
     interp = cv2.INTER_AREA if w < rgba.shape[1] else cv2.INTER_LINEAR
-    f = rgba.astype(np.float32)
-    f[..., :3] *= f[..., 3:4] / 255.0
-    r = cv2.resize(f, (w, h), interpolation=interp)
-    a = r[..., 3:4]
-    r[..., :3] = np.where(a > 0.5, r[..., :3] * 255.0 / np.maximum(a, 1e-6), 0)
-    return np.clip(r + 0.5, 0, 255).astype(np.uint8)
+    return _straight(cv2.resize(_premultiplied(rgba), (w, h), interpolation=interp), 0.5)
+
+
+def warp_rgba(rgba: np.ndarray, m: np.ndarray, size: tuple[int, int],
+              inverse: bool = False) -> np.ndarray:
+    """Straight RGBA moved by the 2x3 affine map ``m`` (or by its inverse) onto a canvas of
+    ``size`` (w, h), resampled through premultiplied alpha: edges fade to clear, not black."""
+    flags = cv2.INTER_LINEAR | (cv2.WARP_INVERSE_MAP if inverse else 0)
+    moved = cv2.warpAffine(_premultiplied(rgba), m, size, flags=flags,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return _straight(moved, 0.255)
 
 
 def rescale_character(character: Character, size: tuple[int, int]) -> Character:
