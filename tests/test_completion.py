@@ -669,17 +669,23 @@ def test_a_lash_line_goes_on_under_a_strand_and_its_pale_shading_does_not():
     assert not (lash.alpha[strand & (yy >= 67)] > 0).any()
 
 
+def _eye_on_a_face():
+    """((h, w), yy, xx, face, the eye's opening, its upper lash) of one eye on a face."""
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    face = ((xx - 80) / 70.0) ** 2 + ((yy - 60) / 55.0) ** 2 <= 1
+    lens = (((xx - 80) / 30.0) ** 2 + ((yy - 62) / 10.0) ** 2 <= 1) & (yy >= 58)
+    lash = (np.abs(xx - 80) <= 32) & (yy >= 52) & (yy < 58)
+    return (h, w), yy, xx, face, lens, lash
+
+
 def test_the_white_stops_at_the_line_its_opening_follows_at_the_top():
     # An eye's white and iris under a lash, a strand crossing the white. The white is painted
     # on under the iris and the strand (and gets its seam), but not above the line the
     # opening's top edge follows: where a lock took the lash's wing, what lay above that line
     # slid out from under the lash at a nod as a white fleck.
-    h, w = 120, 160
-    yy, xx = np.mgrid[0:h, 0:w]
-    face = ((xx - 80) / 70.0) ** 2 + ((yy - 60) / 55.0) ** 2 <= 1
-    lens = (((xx - 80) / 30.0) ** 2 + ((yy - 62) / 10.0) ** 2 <= 1) & (yy >= 58)
+    (h, w), yy, xx, face, lens, lash = _eye_on_a_face()
     iris = ((xx - 90) ** 2 + (yy - 60) ** 2 <= 9 ** 2)
-    lash = (np.abs(xx - 80) <= 32) & (yy >= 52) & (yy < 58)
     strand = (xx >= 62) & (xx < 70) & (yy >= 30) & (yy < 90)
     layers = [_layer("face", face, (250, 222, 205)),
               _layer("eyewhite", lens & ~iris & ~strand, (255, 255, 255)),
@@ -700,12 +706,8 @@ def test_the_white_under_the_iris_is_painted_in_its_lit_tone_not_its_shadow():
     # The white's top half is in the lash's blue-grey shadow and a corner holds skin taken
     # into the opening: averaged, the white painted under the iris came out a grey block that
     # a glance showed where the iris had been. It takes the white's lit tone.
-    h, w = 120, 160
-    yy, xx = np.mgrid[0:h, 0:w]
-    face = ((xx - 80) / 70.0) ** 2 + ((yy - 60) / 55.0) ** 2 <= 1
-    lens = (((xx - 80) / 30.0) ** 2 + ((yy - 62) / 10.0) ** 2 <= 1) & (yy >= 58)
+    (h, w), yy, xx, face, lens, lash = _eye_on_a_face()
     iris = ((xx - 80) ** 2 + (yy - 64) ** 2 <= 11 ** 2)
-    lash = (np.abs(xx - 80) <= 32) & (yy >= 52) & (yy < 58)
     white = _layer("eyewhite", lens & ~iris, (250, 250, 252))
     white.rgba[lens & (yy < 64), :3] = (150, 160, 185)          # the lash's shadow
     white.rgba[lens & (xx > 98), :3] = (235, 200, 180)          # a corner of skin
