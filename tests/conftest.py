@@ -92,6 +92,25 @@ def sample_rig_spec(sample_character):
     return build_spec(sample_character)
 
 
+@pytest.fixture(scope="session")
+def decomposed():
+    """``decomposed(image)``: the heuristic decomposition of an RGBA picture, made once per
+    session for each distinct picture (several tests measure the same real pictures; each
+    decomposition takes seconds). Each call hands out its own copy, free to change."""
+    import copy
+    import hashlib
+
+    from seethrough_core.decompose import decompose
+    made = {}
+
+    def get(image):
+        key = (image.shape, hashlib.sha1(image.tobytes()).hexdigest())
+        if key not in made:
+            made[key] = decompose(image)
+        return copy.deepcopy(made[key])
+    return get
+
+
 @pytest.fixture(scope="module")
 def display():
     """The current DISPLAY, or a private Xvfb started for the window tests of one module."""

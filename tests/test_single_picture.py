@@ -12,9 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sample_truth(sample_psd):
-    from seethrough_core.loading import load_character
-    return load_character(sample_psd)
+def sample_truth(sample_character):
+    return sample_character
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +22,17 @@ def variants(sample_truth):
     return make_variants(sample_truth)
 
 
-def _puppet(image):
+def _puppet(decomposed, image):
     from rig.autorig import autorig
-    from seethrough_core.decompose import decompose
-    return autorig(decompose(image))
+    return autorig(decomposed(image))
 
 
-def test_the_flattened_sample_moves_like_its_true_layers(sample_truth):
+def test_the_flattened_sample_moves_like_its_true_layers(sample_truth, decomposed):
     from rig.autorig import autorig
     from seethrough_core.evaluate import rest_layers
     image = rest_layers(sample_truth).composite()
-    result = me.compare_puppets(autorig(sample_truth), _puppet(image), image=image)
+    result = me.compare_puppets(autorig(sample_truth), _puppet(decomposed, image),
+                                image=image)
     targets = check_targets(result, with_truth=True)
     assert all(targets.values()), {k: v for k, v in targets.items() if not v}
     poses = result["poses"]
@@ -59,22 +58,22 @@ def _checks(rig, image):
 
 
 @pytest.mark.parametrize("name", ["seethrough-test-image.png", "seethrough-test-image1.png"])
-def test_illustrations_hold_up_in_motion(shared_data, name):
+def test_illustrations_hold_up_in_motion(shared_data, decomposed, name):
     from seethrough_core.decompose import load_image
     path = shared_data / "illustrations" / name
     if not path.exists():
         pytest.skip(f"{name} not found")
     image = load_image(path)
-    _checks(_puppet(image), image)
+    _checks(_puppet(decomposed, image), image)
 
 
 @pytest.mark.parametrize("name", ["bust-blonde", "bust-pink-glasses", "bust-blue-glasses",
                                   "bust-mirror-silver-glasses", "full-silver-white",
                                   "full-cat-ears", "full-red-glasses", "full-brown-peach",
                                   "full-small-red"])
-def test_variants_hold_up_in_motion(variants, name):
+def test_variants_hold_up_in_motion(variants, decomposed, name):
     truth, image = variants[name]
-    rig = _puppet(image)
+    rig = _puppet(decomposed, image)
     _checks(rig, image)
     tags = {l.tag for l in rig.spec.layers}
     if name.startswith("full"):
@@ -103,10 +102,9 @@ def test_variants_hold_up_in_motion(variants, name):
         assert np.sign(moved[0][0]) == np.sign(moved[1][0]) and abs(moved[0][0]) > 3
 
 
-def test_light_blonde_hair_on_transparency_is_found(variants):
+def test_light_blonde_hair_on_transparency_is_found(variants, decomposed):
     truth, image = variants["bust-blonde"]
-    from seethrough_core.decompose import decompose
-    character = decompose(image)
+    character = decomposed(image)
     hair = [l for l in character.layers if l.tag in ("front hair", "back hair")]
     assert hair
     true_hair = np.zeros(image.shape[:2], bool)
@@ -146,14 +144,14 @@ def test_a_picture_larger_than_the_working_size_keeps_its_sharpness(shared_data)
 
 
 @pytest.fixture(scope="module")
-def picture1(shared_data):
+def picture1(shared_data, decomposed):
     """test-image1 and its decomposition, shared by the tests that turn or mirror it."""
-    from seethrough_core.decompose import decompose, load_image
+    from seethrough_core.decompose import load_image
     path = shared_data / "illustrations" / "seethrough-test-image1.png"
     if not path.exists():
         pytest.skip("seethrough-test-image1.png not found")
     image = load_image(path)
-    return image, decompose(image)
+    return image, decomposed(image)
 
 
 @pytest.mark.parametrize("angle", [8.0, 12.0])
