@@ -1546,6 +1546,27 @@ def test_the_chin_is_the_drawn_jaw_line_where_a_neck_of_the_same_skin_joins_the_
         assert chin is None
 
 
+def test_a_mouth_placed_on_the_jaw_line_does_not_hide_the_chin():
+    # On a large face the pose model's mouth can sit on the jaw line itself. Looked for only
+    # below that mouth, the line was missed, and the face ran on down the neck of the same
+    # skin (to where it is cut off, 2.2 eye spacings under the eyes). The chin is the drawn
+    # line's lowest row.
+    from seethrough_core.decompose.parts import _head_at_eyes, to_lab
+    h, w = 300, 240
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.full((h, w, 3), 255, np.uint8)
+    skin = (((xx - 120) / 62.0) ** 2 + ((yy - 100) / 60.0) ** 2 <= 1) | \
+        ((np.abs(xx - 120) < 25) & (yy >= 120))                    # face and its neck
+    rgb[skin] = (250, 224, 205)
+    jaw = (np.abs(yy - (150 - 0.5 * np.abs(xx - 120))) <= 1) & (np.abs(xx - 120) < 21)
+    rgb[jaw] = (30, 20, 20)
+    lab = to_lab(rgb)
+    solid = skin | jaw
+    eyes = ((145.0, 90.0), (95.0, 90.0))
+    head, _ = _head_at_eyes(lab, solid, eyes, (120.0, 115.0), (120.0, 140.0), 40.0, xx, yy)
+    assert 148 <= head.chin_y <= 152, head.chin_y
+
+
 def test_below_a_drawn_jaw_is_not_the_face_but_where_skin_was_cut_off_it_goes_on():
     # A face whose lower edge is its drawn jaw line (dark) on the left half and plain skin
     # cut off by something in front on the right half. Below the drawn line nothing is the

@@ -654,6 +654,12 @@ def _head_at_eyes(lab, solid, eyes: tuple[Point, Point], nose: Point, mouth: Poi
     # (Looked for below the mouth's own line: a smile's curve is no jaw.)
     drawn = _chin_line(lab[..., 0], skin, cx, max(mouth[1] + 0.25 * ed, eye_y + 0.8 * ed), chin,
                        ed)
+    if drawn is None and chin >= eye_y + 2.2 * ed - 1:
+        # The skin runs on into a neck, and no line was found under the mouth the pose model
+        # gave: on a large face its mouth sits low, at the chin's line itself (test-image's
+        # upper half at 1.4x: the face took the neck and the collarbones became its mouth).
+        # The line is looked for from under the eyes; a mouth's short line is looked past.
+        drawn = _chin_line(lab[..., 0], skin, cx, eye_y + 0.8 * ed, chin, ed)
     if drawn is not None and drawn >= eye_y + 1.0 * ed:
         chin = drawn
     return Head(cx, eye_y, ed, chin, (eyes[0], eyes[1]), nose, mouth), skin
