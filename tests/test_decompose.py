@@ -1983,3 +1983,33 @@ def test_layers_decomposed_at_a_smaller_size_get_the_pictures_own_pixels_back(cu
     a = composite[..., 3:4].astype(np.float32) / 255.0
     shown = composite[..., :3] * a + np.array([255.0, 255.0, 255.0]) * (1 - a)
     assert _psnr(shown, np.where(face[..., None], image[..., :3], 255)) >= 40
+
+
+def test_pose_landmarks_no_upright_figure_shows_are_left_to_the_fallbacks():
+    # On a bust filling the picture the pose model can read a skeleton lying on its side: the
+    # eyes one above the other, the hips beside the shoulders. Turned level by those eyes, the
+    # picture was labelled on its side (no eyes, the face over the whole bust, a tear down the
+    # figure). Such landmarks are dropped; a side-on face (its eyes drawn into one point)
+    # keeps its own, and shoulders above the eyes take the body's with them.
+    from seethrough_core.decompose.layout import Layout, believable
+    upright = Layout({"eye_l": (120.0, 100.0), "eye_r": (80.0, 100.0), "nose": (100.0, 115.0),
+                      "mouth_l": (110.0, 130.0), "mouth_r": (90.0, 130.0),
+                      "shoulder_l": (160.0, 200.0), "shoulder_r": (40.0, 200.0),
+                      "hip_l": (140.0, 400.0), "hip_r": (60.0, 400.0)}, from_pose=True)
+    assert believable(upright) is upright
+    lying = Layout({"eye_l": (282.0, 274.0), "eye_r": (282.0, 259.0), "nose": (273.0, 265.0),
+                    "mouth_l": (264.0, 272.0), "mouth_r": (265.0, 261.0),
+                    "shoulder_l": (245.0, 303.0), "shoulder_r": (245.0, 248.0),
+                    "hip_l": (145.0, 279.0), "hip_r": (162.0, 245.0)}, from_pose=True)
+    assert believable(lying).points == {} and not believable(lying).from_pose
+    side_on = Layout({**upright.points, "eye_l": (101.0, 98.0), "eye_r": (100.0, 102.0),
+                      "shoulder_l": (101.0, 190.0), "shoulder_r": (99.0, 215.0)},
+                     from_pose=True)
+    assert believable(side_on) is side_on
+    raised = Layout({**upright.points, "shoulder_l": (160.0, 60.0),
+                     "shoulder_r": (40.0, 60.0)}, from_pose=True)
+    assert set(believable(raised).points) == {"eye_l", "eye_r", "nose", "mouth_l", "mouth_r"}
+    hips_up = Layout({**upright.points, "hip_l": (140.0, 150.0), "hip_r": (60.0, 150.0)},
+                     from_pose=True)
+    assert "shoulder_l" not in believable(hips_up).points
+    assert believable(hips_up).get("eye_l") == (120.0, 100.0)

@@ -19,6 +19,12 @@ _NOSE, _EYE_L, _EYE_R, _EAR_L, _EAR_R, _MOUTH_L, _MOUTH_R = 0, 2, 5, 7, 8, 9, 10
 _LIMBS = {"shoulder": (11, 12), "elbow": (13, 14), "wrist": (15, 16), "hip": (23, 24),
           "knee": (25, 26), "ankle": (27, 28)}
 _MIN_VISIBILITY = 0.5
+_FACE = ("nose", "eye_l", "eye_r", "ear_l", "ear_r", "mouth_l", "mouth_r")
+# Steeper than these (degrees from level) a pair is not the eyes or shoulders of a figure
+# drawn upright: the pose model has read something else (a bust filling the picture gave a
+# skeleton lying on its side, eyes one above the other).
+MAX_EYE_LINE_LEAN = 60.0
+MAX_SHOULDER_LEAN = 45.0
 
 
 @dataclass
@@ -79,12 +85,12 @@ def detect_pose(rgb: np.ndarray) -> Layout:
     none. MediaPipe Pose first; a figure filling the picture is tried again with room around
     it (Pose wants the whole body in view); a bust where Pose finds no face takes its eyes,
     nose and mouth from FaceMesh."""
-    layout = _pose(rgb)
+    layout = believable(_pose(rgb))
     if layout.get("eye_l") is None or layout.get("nose") is None:
         h, w = rgb.shape[:2]
         pad = np.full((2 * h, 2 * w, 3), 255, np.uint8)
         pad[h // 2:h // 2 + h, w // 2:w // 2 + w] = rgb
-        padded = _pose(pad)
+        padded = believable(_pose(pad))
         if padded.get("eye_l") is not None and padded.get("nose") is not None:
             layout = Layout({k: (x - w // 2, y - h // 2) for k, (x, y) in padded.points.items()},
                             from_pose=True)
@@ -95,6 +101,46 @@ def detect_pose(rgb: np.ndarray) -> Layout:
             points.update(face)
             layout = Layout(points, from_pose=True)
     return layout
+
+
+def believable(layout: Layout) -> Layout:
+    """``layout`` without the landmarks no upright figure shows: the face's when its eyes lie
+    steeper than MAX_EYE_LINE_LEAN; the body's when its shoulders lie steeper than
+    MAX_SHOULDER_LEAN, or not below the eyes (the nose without them), or its hips not below
+    its shoulders. A pair drawn nearly into one point (a face or body the model saw side-on)
+    has no lean to judge. What is left out the fallbacks find in the picture itself."""
+    points = dict(layout.points)
+    eyes, mouth = layout.pair("eye"), layout.mid("mouth") or layout.get("nose")
+    if eyes is not None and _lean(eyes) > MAX_EYE_LINE_LEAN and \
+            _apart(eyes, layout.mid("eye"), mouth):
+        for name in _FACE:
+            points.pop(name, None)
+    shoulders, hips = layout.pair("shoulder"), layout.mid("hip")
+    if shoulders is not None:
+        top = layout.mid("eye") if "eye_l" in points else points.get("nose")
+        below = layout.mid("shoulder")
+        if (_lean(shoulders) > MAX_SHOULDER_LEAN and _apart(shoulders, below, top)) or \
+                (top is not None and below[1] <= top[1]) or \
+                (hips is not None and hips[1] <= below[1]):
+            points = {k: p for k, p in points.items() if k in _FACE}
+    if points == layout.points:
+        return layout
+    return Layout(points, from_pose=bool(points))
+
+
+def _apart(pair: tuple[Point, Point], centre: Point, other: Point | None) -> bool:
+    """Whether a pair lies apart by at least half the way from its middle to ``other`` (the
+    next part along the figure), when there is one."""
+    if other is None:
+        return True
+    return float(np.hypot(pair[0][0] - pair[1][0], pair[0][1] - pair[1][1])) >= \
+        0.5 * float(np.hypot(centre[0] - other[0], centre[1] - other[1]))
+
+
+def _lean(pair: tuple[Point, Point]) -> float:
+    """How steep the line through a pair lies, in degrees from level (0..90)."""
+    (x0, y0), (x1, y1) = pair
+    return float(np.degrees(np.arctan2(abs(y1 - y0), abs(x1 - x0))))
 
 
 # FaceMesh landmarks: eye corners, nose tip, mouth corners.
