@@ -315,6 +315,13 @@ def _find_body(character: Character, cx: float, chin_y: float, face_w: float):
         rows = rows[rows >= chin_y] if (rows >= chin_y).any() else rows
         sy = int(rows[0]) if rows.size else int(tb[1] + 0.15 * height)
         xs = np.nonzero(top_mask[sy])[0]
+        if xs.size == 0:
+            # The row is wide through the bare neck or the sleeves alone (a tight bust, the
+            # top only at its bottom edge): their span is the shoulders'.
+            wide = body | _canvas_alpha(character, sleeves) if sleeves else body
+            xs = np.nonzero(wide[sy])[0]
+        if xs.size == 0:
+            xs = np.array([tb[0], tb[2] - 1])
         shoulders = ((float(xs.min()), float(sy)), (float(xs.max() + 1), float(sy)))
         body_cx = (shoulders[0][0] + shoulders[1][0]) / 2
         hip = (body_cx, float(tb[3]))

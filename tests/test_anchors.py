@@ -113,3 +113,21 @@ def test_shoulders_are_found_with_a_neckline_cut_out_of_the_top():
     ly, ry = _shoulder_rows([("neck", neck), ("topwear", top)])
     assert 325 <= ly <= 345 and ly == ry
 
+
+
+def test_shoulders_of_a_bust_whose_widest_rows_are_bare_neck():
+    # A tight bust: bare shoulders (the neck's layer) fill the rows under the chin, the top
+    # only shows along the bottom edge. The shoulders' row had no top in it (a crash); it is
+    # the first wide row, spanning the bare shoulders.
+    import cv2
+    neck = _canvas()
+    cv2.rectangle(neck, (60, 300), (540, 800), (240, 210, 195, 255), -1)
+    top = _canvas()
+    cv2.rectangle(top, (100, 800), (500, 899), (60, 70, 110, 255), -1)
+    from seethrough_core.character import Character, Layer
+    face = _canvas()
+    cv2.ellipse(face, (300, 160), (90, 110), 0, 0, 360, (250, 222, 205, 255), -1)
+    layers = [Layer("neck", neck, tag="neck"), Layer("topwear", top, tag="topwear"),
+              Layer("face", face, tag="face")]
+    (lx, ly), (rx, ry) = find_anchors(Character((W, H), layers)).shoulders
+    assert 295 <= ly <= 310 and ly == ry and lx <= 61 and rx >= 540
