@@ -223,3 +223,36 @@ def test_a_mirrored_picture_decomposes_as_the_mirror_of_the_picture(picture1):
         x0, y0, x1, y1 = mirrored[tag]
         back = np.array([w - x1, y0, w - x0, y1])
         assert np.abs(back - plain[tag]).max() < tolerance * face_w, (tag, back, plain[tag])
+
+
+def test_a_tight_bust_of_a_picture_is_read_upright(picture1, decomposed):
+    # test-image1 cut to a 512 bust round its head (1.6x): the pose model read a skeleton
+    # lying on its side, the picture was labelled turned 90 degrees by its eyes, and the face
+    # took the whole bust with no eyes in it. Read upright, the bust has both eyes side by
+    # side in its upper half and a face about as wide as the head.
+    from dataclasses import replace
+
+    from PIL import Image
+    from seethrough_core.evaluate import rest_layers
+    _, character = picture1
+    figure = replace(character, layers=[l for l in character.layers if l.tag != "backdrop"])
+    rgba = rest_layers(figure).composite()
+    h, w = rgba.shape[:2]
+    ys, xs = np.nonzero(rgba[..., 3] > 128)
+    top = max(0, int(ys.min()) - 10)
+    cx = int(xs[ys < ys.min() + 0.2 * h].mean())
+    side = int(0.35 * w)
+    x0 = max(0, min(w - side, cx - side // 2))
+    # (Pillow's Lanczos: the pose model's misreading depends on the very pixels.)
+    bust = np.asarray(Image.fromarray(rgba[top:top + side, x0:x0 + side]).resize(
+        (512, 512), Image.LANCZOS))
+    c = decomposed(np.ascontiguousarray(bust))
+    irides = {l.side: l.on_canvas(c.size)[..., 3] > 127 for l in c.layers
+              if l.tag == "irides" and l.variant is None}
+    assert set(irides) == {"l", "r"}
+    (ly, lx), (ry, rx) = (np.argwhere(irides[s]).mean(0) for s in ("l", "r"))
+    # Side by side (the head leans 11 degrees), in the upper half.
+    assert lx > rx + 60 and abs(ly - ry) < 0.4 * (lx - rx) and max(ly, ry) < 300
+    face = c.layer("face").on_canvas(c.size)[..., 3] > 127
+    fy, fx = np.nonzero(face)
+    assert np.ptp(fy) < 0.6 * 512 and np.ptp(fx) < 0.7 * 512
