@@ -7,6 +7,7 @@ top of the figure and to typical anime proportions. Everything is in image pixel
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -111,7 +112,7 @@ def believable(layout: Layout) -> Layout:
     has no lean to judge. What is left out the fallbacks find in the picture itself."""
     points = dict(layout.points)
     eyes, mouth = layout.pair("eye"), layout.mid("mouth") or layout.get("nose")
-    if eyes is not None and _lean(eyes) > MAX_EYE_LINE_LEAN and \
+    if eyes is not None and abs(line_angle(eyes)) > MAX_EYE_LINE_LEAN and \
             _apart(eyes, layout.mid("eye"), mouth):
         for name in _FACE:
             points.pop(name, None)
@@ -119,7 +120,7 @@ def believable(layout: Layout) -> Layout:
     if shoulders is not None:
         top = layout.mid("eye") if "eye_l" in points else points.get("nose")
         below = layout.mid("shoulder")
-        if (_lean(shoulders) > MAX_SHOULDER_LEAN and _apart(shoulders, below, top)) or \
+        if (abs(line_angle(shoulders)) > MAX_SHOULDER_LEAN and _apart(shoulders, below, top)) or \
                 (top is not None and below[1] <= top[1]) or \
                 (hips is not None and hips[1] <= below[1]):
             points = {k: p for k, p in points.items() if k in _FACE}
@@ -131,16 +132,16 @@ def believable(layout: Layout) -> Layout:
 def _apart(pair: tuple[Point, Point], centre: Point, other: Point | None) -> bool:
     """Whether a pair lies apart by at least half the way from its middle to ``other`` (the
     next part along the figure), when there is one."""
-    if other is None:
-        return True
-    return float(np.hypot(pair[0][0] - pair[1][0], pair[0][1] - pair[1][1])) >= \
-        0.5 * float(np.hypot(centre[0] - other[0], centre[1] - other[1]))
+    return other is None or math.dist(*pair) >= 0.5 * math.dist(centre, other)
 
 
-def _lean(pair: tuple[Point, Point]) -> float:
-    """How steep the line through a pair lies, in degrees from level (0..90)."""
-    (x0, y0), (x1, y1) = pair
-    return float(np.degrees(np.arctan2(abs(y1 - y0), abs(x1 - x0))))
+def line_angle(pair: tuple[Point, Point]) -> float:
+    """The angle in degrees from level of the line through two points, as image coordinates
+    give it (negative when the point on the image's right is the higher)."""
+    (xl, yl), (xr, yr) = pair
+    if xl < xr:                      # whichever way round, measured left to right
+        (xl, yl), (xr, yr) = (xr, yr), (xl, yl)
+    return math.degrees(math.atan2(yl - yr, xl - xr))
 
 
 # FaceMesh landmarks: eye corners, nose tip, mouth corners.

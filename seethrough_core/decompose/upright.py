@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..character import InputError
-from .layout import Layout, Point
+from .layout import Layout, Point, line_angle
 from .parts import Head, label_the_rest
 
 # Tilts up to this many degrees the rules take as they are: they hold to about 12 (test-image1
@@ -30,13 +30,8 @@ LEVEL_TRIES = 3     # turns tried, each by the eyes the last one found
 MARKS_APART = 0.02
 
 
-def eye_line_angle(eyes: tuple[Point, Point]) -> float:
-    """The eye line's angle in degrees from level, as image coordinates give it (negative
-    when the eye on the image's right is the higher)."""
-    (xl, yl), (xr, yr) = eyes
-    if xl < xr:                      # whichever way round, measured left to right
-        (xl, yl), (xr, yr) = (xr, yr), (xl, yl)
-    return math.degrees(math.atan2(yl - yr, xl - xr))
+# The eye line's angle in degrees from level (see layout.line_angle).
+eye_line_angle = line_angle
 
 
 def leveling(shape: tuple[int, int], centre: Point, angle: float) -> tuple[np.ndarray, tuple[int, int]]:
